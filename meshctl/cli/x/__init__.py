@@ -1,0 +1,1 @@
+"""``meshctl x …`` experimental/inspection commands; one module per subcommand, each defining ``command``."""
