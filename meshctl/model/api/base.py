@@ -1,0 +1,121 @@
+"""Shared building blocks of the typed Istio API models: the base class, durations, protojson-like scalars.
+
+Why a base class: every Istio message must accept both the proto field name (``snake_case``) and its JSON
+name (``camelCase``), and reject unknown fields, exactly as Istio's own validation (protojson) does.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool
+
+
+def proto_json_name(name: str) -> str:
+    """``consecutive_5xx_errors`` -> ``consecutive5xxErrors`` (protoc's JSON name rule, unlike pydantic's to_camel)."""
+    head, *rest = name.rstrip("_").split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+class IstioModel(BaseModel):
+    """Base of all Istio API messages: camelCase aliases, snake_case accepted, unknown fields rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=proto_json_name,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=False,
+        revalidate_instances="never",
+        protected_namespaces=(),
+    )
+
+
+class LooseModel(BaseModel):
+    """For messages meshctl only carries through (AuthorizationPolicy rules, ProxyConfig, providers)."""
+
+    model_config = ConfigDict(alias_generator=proto_json_name, populate_by_name=True, extra="allow", protected_namespaces=())
+
+
+# --- durations --------------------------------------------------------------------------------------------
+_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(s: str) -> float:
+    """Seconds in an Istio duration string (Go/protobuf style: ``1s``, ``1.5s``, ``100ms``, ``1h30m``).
+
+    Raises ValueError for anything else, so callers and validators share one definition.
+    """
+    if not isinstance(s, str) or not _DURATION_RE.match(s.strip()):
+        raise ValueError(f"invalid duration {s!r} (expected e.g. 1s, 1.5s, 100ms, 5m, 1h)")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(s.strip()))
+
+
+def _check_duration(v: Any) -> Any:
+    if not isinstance(v, str):
+        raise ValueError("must be a duration string like 1s, 100ms or 5m")
+    parse_duration(v)
+    return v.strip()
+
+
+#: A duration kept as its string, validated. Use :func:`parse_duration` to get seconds.
+Duration = Annotated[str, BeforeValidator(_check_duration)]
+
+
+# --- scalars as protojson reads them ----------------------------------------------------------------------
+def _int_like(v: Any) -> Any:
+    """protojson accepts JSON numbers and quoted integers for int fields; never booleans or fractions."""
+    if isinstance(v, bool):
+        raise ValueError("must be an integer")
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str) and re.fullmatch(r"\s*-?\d+\s*", v):
+        return int(v)
+    raise ValueError("must be an integer")
+
+
+def _uint_like(v: Any) -> Any:
+    n = _int_like(v)
+    if n < 0:
+        raise ValueError("must be a non-negative integer")
+    return n
+
+
+def _float_like(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise ValueError("must be a number")
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            pass
+    raise ValueError("must be a number")
+
+
+def _str_only(v: Any) -> Any:
+    if isinstance(v, str):
+        return v
+    raise ValueError("must be a string")
+
+
+Int = Annotated[int, BeforeValidator(_int_like)]
+UInt = Annotated[int, BeforeValidator(_uint_like)]
+Float = Annotated[float, BeforeValidator(_float_like)]
+Bool = StrictBool
+Str = Annotated[str, BeforeValidator(_str_only)]
+
+
+def _port_number(v: Any) -> Any:
+    n = _uint_like(v)
+    if not 0 < n <= 65535:
+        raise ValueError("port number must be between 1 and 65535")
+    return n
+
+
+PortNumber = Annotated[int, BeforeValidator(_port_number)]
