@@ -1,0 +1,176 @@
+"""The demo's control endpoint (loopback only) and its client, used by ``meshctl demo apply`` and ``demo status``.
+
+A tiny HTTP API on the control-plane address: ``GET /status`` (JSON state: proxies, xDS sync, load counts) and
+``POST /apply`` (a YAML/JSON body of Istio/Kubernetes resources layered over the running mesh, pushed to the
+proxies through the xDS server). Errors travel back as JSON ``{"error", "exit_code", "hints"}`` so the client
+prints the same one-line ``file:line: field: message`` error and exit code as a local command would.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from meshctl.errors import EXIT_DATAERR, InputError, MeshctlError, UnavailableError, UsageError
+
+StatusFn = Callable[[], dict[str, Any]]
+ApplyFn = Callable[[str, str], dict[str, Any]]
+
+MAX_BODY = 16 * 1024 * 1024
+
+
+def default_status_path() -> str:
+    """Where a running demo records itself when no ``--status-file`` is given (per user)."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return os.path.join(base, f"meshctl-demo-{os.getuid()}.json")
+
+
+class ControlServer:
+    """Serves ``/status`` and ``/apply`` on ``ip:port`` (a loopback address), in a background thread."""
+
+    def __init__(self, ip: str, port: int, status: StatusFn, apply: ApplyFn) -> None:
+        if not ipaddress.ip_address(ip).is_loopback:
+            raise UsageError(f"the demo control endpoint binds only to loopback addresses (got {ip})")
+        handler = _make_handler(status, apply)
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        try:
+            self._server = Server((ip, port), handler)
+        except OSError as e:
+            raise UnavailableError(
+                f"cannot listen on {ip}:{port} for the demo control endpoint: {e.strerror}",
+                hints=["is another demo running? try --subnet N"],
+            ) from e
+        self.url = f"http://{ip}:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="meshctl-demo-control", daemon=True
+        )
+
+    def start(self) -> ControlServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _make_handler(status: StatusFn, apply: ApplyFn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def _reply(self, code: int, data: dict[str, Any]) -> None:
+            body = json.dumps(data, indent=2).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _guard(self) -> bool:
+            if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+                self._reply(403, {"error": "loopback clients only", "exit_code": 64})
+                return False
+            return True
+
+        def do_GET(self) -> None:  # noqa: N802
+            if not self._guard():
+                return
+            if self.path.split("?")[0] in ("/status", "/"):
+                self._reply(200, status())
+            else:
+                self._reply(404, {"error": f"no such endpoint {self.path}", "exit_code": 64})
+
+        def do_POST(self) -> None:  # noqa: N802
+            if not self._guard():
+                return
+            if self.path.split("?")[0] != "/apply":
+                self._reply(404, {"error": f"no such endpoint {self.path}", "exit_code": 64})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._reply(413, {"error": "change file too large", "exit_code": EXIT_DATAERR})
+                return
+            text = self.rfile.read(length).decode("utf-8", errors="replace")
+            filename = self.headers.get("X-Meshctl-Filename") or "<apply>"
+            try:
+                self._reply(200, apply(text, filename))
+            except MeshctlError as e:
+                self._reply(422, {"error": str(e), "exit_code": e.exit_code, "hints": list(e.hints)})
+            except Exception as e:  # keep the demo up; report the bug
+                self._reply(500, {"error": f"internal error: {type(e).__name__}: {e}", "exit_code": 70})
+
+    return Handler
+
+
+# ----------------------------------------------------------------------------------------------- client side
+
+
+def read_status_file(path: str | None) -> dict[str, Any]:
+    """The JSON a running demo wrote (``--status-file`` or the per-user default), or a clear error."""
+    p = path or default_status_path()
+    try:
+        with open(p) as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise UnavailableError(
+            f"no running demo found ({p} does not exist)",
+            hints=["start one with `meshctl demo` (or pass --status-file / --control)"],
+        ) from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read demo status file: {e}", file=p) from e
+    if not isinstance(data, dict) or "control_url" not in data:
+        raise InputError("not a meshctl demo status file (no control_url)", file=p)
+    return data
+
+
+def control_url(control: str | None, status_file: str | None) -> str:
+    if control:
+        return control.rstrip("/")
+    return str(read_status_file(status_file)["control_url"]).rstrip("/")
+
+
+def _call(req: urllib.request.Request, url: str, timeout: float) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - loopback control endpoint
+            return dict(json.loads(r.read()))
+    except urllib.error.HTTPError as e:
+        try:
+            data = json.loads(e.read())
+        except ValueError:
+            data = {"error": f"HTTP {e.code}", "exit_code": 69}
+        raise MeshctlError(
+            str(data.get("error")), exit_code=int(data.get("exit_code") or 1), hints=data.get("hints") or []
+        ) from None
+    except OSError as e:
+        raise UnavailableError(
+            f"the demo at {url} is not answering: {e}", hints=["is `meshctl demo` still running?"]
+        ) from None
+
+
+def get_status(url: str, timeout: float = 10.0) -> dict[str, Any]:
+    return _call(urllib.request.Request(url + "/status"), url, timeout)
+
+
+def post_apply(url: str, text: str, filename: str, timeout: float = 60.0) -> dict[str, Any]:
+    req = urllib.request.Request(
+        url + "/apply",
+        data=text.encode(),
+        method="POST",
+        headers={"Content-Type": "application/yaml", "X-Meshctl-Filename": filename},
+    )
+    return _call(req, url, timeout)
