@@ -1,0 +1,230 @@
+"""Unit tests of the demo's parts that need no control plane: topology, apps, control endpoint, load, process guard."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
+
+import pytest
+from conftest import BOOKINFO, ROOT
+
+from meshctl.demo.apps import AppServer, AppSpec, Upstream, route
+from meshctl.demo.control import ControlServer, get_status, post_apply
+from meshctl.demo.loadgen import LoadGenerator, served_reviews
+from meshctl.demo.procguard import children_pids
+from meshctl.demo.topology import layer_pods, plan_workloads
+from meshctl.envoy.runner import free_port
+from meshctl.errors import InputError, MeshctlError
+from meshctl.sources import load_paths
+
+
+def test_topology_gives_each_deployment_a_pod_with_its_own_loopback_ip() -> None:
+    resources = load_paths([str(BOOKINFO)])
+    workloads = plan_workloads(resources, subnet=42)
+    by_pod = {w.pod: w for w in workloads}
+    assert set(by_pod) == {
+        "istio-ingressgateway-0",
+        "productpage-v1-0",
+        "details-v1-0",
+        "reviews-v1-0",
+        "reviews-v2-0",
+        "reviews-v3-0",
+        "ratings-v1-0",
+    }
+    ips = [w.ip for w in workloads]
+    assert len(set(ips)) == len(ips) and all(ip.startswith("127.0.42.") for ip in ips)
+    gw = by_pod["istio-ingressgateway-0"]
+    assert (
+        gw.gateway
+        and gw.node_id == f"router~{gw.ip}~istio-ingressgateway-0.istio-system~istio-system.svc.cluster.local"
+    )
+    r2 = by_pod["reviews-v2-0"]
+    assert not r2.gateway and (r2.app, r2.version, r2.service_account) == (
+        "reviews",
+        "v2",
+        "bookinfo-reviews",
+    )
+    layered = layer_pods(resources, workloads)
+    pods = {r.name: r for r in layered if r.kind == "Pod"}
+    assert pods["reviews-v2-0"].obj["status"]["podIP"] == r2.ip
+    assert pods["reviews-v2-0"].labels == {"app": "reviews", "version": "v2"}
+    assert len(layered) == len(resources) + len(workloads)
+    # The example on disk is untouched and deployments can be dropped in memory.
+    assert not any(r.kind == "Pod" for r in load_paths([str(BOOKINFO)]))
+    assert not any(r.kind == "Deployment" for r in layer_pods(resources, workloads, drop_deployments=True))
+
+
+def _spec(app: str, version: str = "v1") -> AppSpec:
+    return AppSpec(
+        app, version, f"{app}-{version}-0", "127.0.0.1", 0, Upstream("127.0.0.1", free_port(), timeout=0.5)
+    )
+
+
+def test_apps_answer_like_bookinfo_and_name_the_serving_pod() -> None:
+    status, _, body = route(_spec("details"), "/details/0", {})
+    data = json.loads(body)
+    assert status == 200 and data["author"] == "William Shakespeare" and data["served_by"] == "details-v1-0"
+    status, _, body = route(_spec("ratings"), "/ratings/0", {})
+    assert json.loads(body)["ratings"] == {"Reviewer1": 5, "Reviewer2": 4}
+    data = json.loads(route(_spec("reviews", "v1"), "/reviews/0", {})[2])
+    assert data["served_by"] == "reviews-v1-0" and all("rating" not in r for r in data["reviews"])
+    # v3 needs ratings; with its sidecar unreachable it says so instead of failing.
+    data = json.loads(route(_spec("reviews", "v3"), "/reviews/0", {})[2])
+    assert all(r["rating"] == {"error": "Ratings service is currently unavailable"} for r in data["reviews"])
+    status, _, page = route(_spec("productpage"), "/productpage", {"end-user": "jason"})
+    assert status == 200 and b"Signed in as: jason" in page
+    assert (
+        b"product details are currently unavailable" in page
+        and b"product reviews are currently unavailable" in page
+    )
+    assert route(_spec("details"), "/nope", {})[0] == 404
+
+
+def test_app_server_forwards_end_user_and_trace_headers_to_its_upstream() -> None:
+    seen: list[dict[str, str]] = []
+
+    class Sidecar(BaseHTTPRequestHandler):
+        def log_message(self, *a: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            body = json.dumps(
+                {**{"ratings": {"Reviewer1": 5, "Reviewer2": 4}}, "served_by": "ratings-v1-0"}
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("x-served-by", "ratings-v1-0")
+            self.end_headers()
+            self.wfile.write(body)
+
+    sidecar = ThreadingHTTPServer(("127.0.0.1", 0), Sidecar)
+    Thread(target=sidecar.serve_forever, daemon=True).start()
+    spec = AppSpec(
+        "reviews",
+        "v2",
+        "reviews-v2-0",
+        "127.0.0.1",
+        free_port(),
+        Upstream("127.0.0.1", sidecar.server_address[1]),
+    )
+    app = AppServer(spec).start()
+    try:
+        from meshctl.demo.loadgen import fetch
+
+        status, body, _ = fetch(
+            f"http://127.0.0.1:{spec.listen_port}/reviews/0",
+            {"end-user": "jason", "x-b3-traceid": "abc", "traceparent": "00-1-2-01", "x-other": "no"},
+        )
+        data = json.loads(body)
+        assert status == 200 and data["ratings_served_by"] == "ratings-v1-0"
+        assert data["reviews"][0]["rating"] == {"stars": 5, "color": "black"}
+        hdrs = seen[0]
+        assert hdrs["host"] == f"ratings:{sidecar.server_address[1]}"
+        assert (
+            hdrs["end-user"] == "jason"
+            and hdrs["x-b3-traceid"] == "abc"
+            and hdrs["traceparent"] == "00-1-2-01"
+        )
+        assert "x-other" not in hdrs
+    finally:
+        app.close()
+        sidecar.shutdown()
+        sidecar.server_close()
+
+
+def test_control_endpoint_round_trip_and_errors_keep_exit_codes() -> None:
+    applied: list[tuple[str, str]] = []
+
+    def apply(text: str, filename: str) -> dict[str, object]:
+        if "bad" in text:
+            raise InputError("unknown field", file=filename, line=3, field="spec.http[0].rout")
+        applied.append((text, filename))
+        return {"applied": ["VirtualService default/reviews"]}
+
+    server = ControlServer("127.0.0.1", 0, lambda: {"proxies": [], "ok": True}, apply).start()
+    try:
+        assert get_status(server.url) == {"proxies": [], "ok": True}
+        assert post_apply(server.url, "kind: X", "x.yaml") == {"applied": ["VirtualService default/reviews"]}
+        assert applied == [("kind: X", "x.yaml")]
+        with pytest.raises(MeshctlError) as err:
+            post_apply(server.url, "bad", "c.yaml")
+        assert err.value.exit_code == 65 and str(err.value) == "c.yaml:3: spec.http[0].rout: unknown field"
+    finally:
+        server.close()
+    with pytest.raises(MeshctlError) as err:
+        get_status(server.url, timeout=1)
+    assert err.value.exit_code == 69
+
+
+def test_load_generator_is_bounded_and_counts_reviews_versions() -> None:
+    hits: list[str | None] = []
+
+    class Ingress(BaseHTTPRequestHandler):
+        def log_message(self, *a: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.headers.get("end-user"))
+            body = b"<p>reviews served by reviews-v3-0 (version v3)</p>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Ingress)
+    Thread(target=srv.serve_forever, daemon=True).start()
+    gen = LoadGenerator(
+        f"http://127.0.0.1:{srv.server_address[1]}/productpage", rate=20, jason_every=4
+    ).start()
+    time.sleep(1.0)
+    gen.stop()
+    srv.shutdown()
+    srv.server_close()
+    snap = gen.snapshot()
+    assert 10 <= snap["requests"] <= 25  # bounded at ~20/s
+    assert snap["by_reviews"] == {"reviews-v3-0": snap["requests"]}
+    assert hits.count("jason") == len(hits) // 4
+    assert served_reviews("no reviews here") is None
+
+
+@pytest.mark.envoy
+def test_envoys_die_with_the_demo_even_on_sigkill(envoy_bin: str, tmp_path: object) -> None:
+    """A parent killed with SIGKILL runs no cleanup: PR_SET_PDEATHSIG must take its Envoy down."""
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from meshctl.demo.procguard import ProcessRegistry, spawn_envoy
+        from meshctl.envoy.runner import free_port
+        reg = ProcessRegistry()
+        ep = spawn_envoy({"static_resources": {}}, admin_address="127.0.0.1", admin_port=free_port(), registry=reg,
+                         log_level="error", workdir=sys.argv[1], name="guarded")
+        ep.wait_ready(30)
+        print(ep.process.pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, cwd=ROOT, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        envoy_pid = int(parent.stdout.readline())
+        assert children_pids(parent.pid) == [envoy_pid]
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{envoy_pid}"):
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{envoy_pid}"), "envoy outlived its SIGKILLed parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
