@@ -1,0 +1,384 @@
+"""The ADS server: State-of-the-World (``StreamAggregatedResources``) and delta (``DeltaAggregatedResources``).
+
+Each gRPC stream is one :class:`_SotwStream` / :class:`_DeltaStream` that consumes two event kinds from one
+queue: requests from the proxy and snapshot changes from the :class:`~meshctl.xds.cache.SnapshotCache`. The
+protocol rules (``../shared/research/ecosystem.md`` §5.3) live here:
+
+* responses carry ``version_info`` and a fresh nonce per type; requests whose nonce is not the last one sent for
+  their type are stale and ignored (SotW; delta still honours their subscription changes);
+* ACK vs NACK is decided by ``error_detail``, never by version; a NACKed response is recorded and *held*: the
+  same content is not sent again, only a new snapshot is;
+* CDS/LDS are wildcard, EDS/RDS are named; a newly requested name is answered even if unchanged; named
+  resources that do not exist yet are remembered and pushed when they appear;
+* pushes go in CDS, EDS, LDS, RDS order, and a CDS push is followed by EDS (an LDS push by RDS) so updated
+  clusters and listeners finish warming;
+* delta honours ``initial_resource_versions`` on reconnect and sends ``removed_resources``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+from google.protobuf import any_pb2
+from google.protobuf.json_format import MessageToDict
+
+from meshctl.xds import types as T
+from meshctl.xds.cache import SnapshotCache, UnknownNodeError
+from meshctl.xds.snapshot import Snapshot
+from meshctl.xds.status import ConnectionStatus, SyncStatus
+
+log = logging.getLogger("meshctl.xds")
+
+
+@dataclass
+class TlsFiles:
+    """Server certificate and key (PEM paths); with ``client_ca`` clients must present a certificate (mTLS)."""
+
+    cert: str
+    key: str
+    client_ca: str | None = None
+
+    def credentials(self) -> grpc.ServerCredentials:
+        def read(p: str) -> bytes:
+            with open(p, "rb") as fh:
+                return fh.read()
+
+        ca = read(self.client_ca) if self.client_ca else None
+        return grpc.ssl_server_credentials([(read(self.key), read(self.cert))], root_certificates=ca, require_client_auth=ca is not None)
+
+
+class _Stream:
+    """What SotW and delta streams share: the event queue, node resolution, status and nonces."""
+
+    mode = ""
+
+    def __init__(self, server: XdsServer, context: grpc.aio.ServicerContext) -> None:
+        self.server = server
+        self.context = context
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
+        self.node_id = ""
+        self.metadata: dict[str, Any] = {}
+        self.snapshot: Snapshot | None = None
+        self.conn: ConnectionStatus | None = None
+        self._cancel_watch: Callable[[], None] | None = None
+        self._nonce = 0
+
+    def next_nonce(self) -> str:
+        self._nonce += 1
+        return str(self._nonce)
+
+    async def _read(self, requests: AsyncIterator[Any]) -> None:
+        try:
+            async for req in requests:
+                self.queue.put_nowait(("req", req))
+        except Exception as e:  # the client went away mid-read
+            log.debug("stream read ended: %s", e)
+        self.queue.put_nowait(("end", None))
+
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        # Called from whatever thread set the snapshot.
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, ("snap", snap))
+
+    async def run(self, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        reader = asyncio.create_task(self._read(requests))
+        try:
+            while True:
+                kind, item = await self.queue.get()
+                if kind == "end":
+                    break
+                if kind == "req":
+                    out = await self.on_request(item)
+                else:
+                    if item is self.snapshot:
+                        continue
+                    self.snapshot = item
+                    out = self.on_snapshot()
+                for resp in out:
+                    yield resp
+        finally:
+            reader.cancel()
+            if self._cancel_watch:
+                self._cancel_watch()
+            if self.conn is not None:
+                self.server.status.close(self.conn)
+                log.info("xds: %s stream closed for %s", self.mode, self.node_id)
+
+    async def ensure_node(self, node: Any) -> bool:
+        """Bind the stream to its node on the first request; False if the stream was refused."""
+        if self.conn is not None:
+            return True
+        if not node.id:
+            await self.context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first xDS request must carry node.id")
+            return False
+        self.node_id = node.id
+        self.metadata = MessageToDict(node.metadata) if node.HasField("metadata") else {}
+        if node.cluster and "CLUSTER_ID" not in self.metadata:
+            self.metadata["CLUSTER_ID"] = node.cluster
+        self._cancel_watch = self.server.cache.watch(self.node_id, self._on_snapshot)
+        try:
+            snap = await self.loop.run_in_executor(None, self.server.cache.resolve, self.node_id, self.metadata)
+        except UnknownNodeError as e:
+            log.error("xds: refusing stream from %s (peer %s): %s", self.node_id, self.context.peer(), e)
+            await self.context.abort(grpc.StatusCode.NOT_FOUND, f"meshctl xds: {e}")
+            return False
+        except Exception as e:  # a translator failure must not kill the server
+            log.exception("xds: cannot build config for %s", self.node_id)
+            await self.context.abort(grpc.StatusCode.INTERNAL, f"meshctl xds: cannot build config for {self.node_id}: {e}")
+            return False
+        self.snapshot = snap
+        self.conn = self.server.status.open(self.node_id, self.mode, self.context.peer(), self.metadata)
+        log.info("xds: %s stream opened for %s (peer %s)", self.mode, self.node_id, self.context.peer())
+        return True
+
+    def syncz(self, req: Any) -> list[Any]:
+        """Answer istiod's ``istio.io/debug/syncz`` debug type with every connected proxy's status."""
+        resp = discovery_pb2.DiscoveryResponse(type_url=T.SYNCZ, nonce=self.next_nonce(), version_info="")
+        for cc in self.server.status.client_configs():
+            a = any_pb2.Any()
+            a.Pack(cc)
+            resp.resources.append(a)
+        resp.control_plane.identifier = self.server.identifier
+        return [resp]
+
+    async def on_request(self, req: Any) -> list[Any]:
+        raise NotImplementedError
+
+    def on_snapshot(self) -> list[Any]:
+        raise NotImplementedError
+
+
+@dataclass
+class _SotwWatch:
+    wildcard: bool = False
+    names: set[str] = field(default_factory=set)
+    sent: dict[str, str] | None = None  # name -> content version of the last response
+    nonce: str = ""
+
+
+class _SotwStream(_Stream):
+    mode = "sotw"
+
+    def __init__(self, server: XdsServer, context: grpc.aio.ServicerContext) -> None:
+        super().__init__(server, context)
+        self.watches: dict[str, _SotwWatch] = {}
+
+    async def on_request(self, req: discovery_pb2.DiscoveryRequest) -> list[Any]:
+        t = req.type_url
+        if t == T.SYNCZ:
+            return self.syncz(req)
+        if not await self.ensure_node(req.node):
+            return []
+        assert self.conn is not None
+        self.conn.type(t).requests += 1
+        w = self.watches.get(t)
+        if req.response_nonce:
+            if w is None or req.response_nonce != w.nonce:
+                log.debug("xds: %s %s: stale nonce %s ignored", self.node_id, T.short_name(t), req.response_nonce)
+                return []
+            if req.HasField("error_detail"):
+                msg = req.error_detail.message
+                self.conn.nacked(t, req.response_nonce, msg)
+                log.warning("xds: %s NACKed %s version %s: %s", self.node_id, T.short_name(t), self.conn.type(t).sent_version, msg)
+                self._set_names(w, t, req, first=False)
+                return []  # hold: never resend rejected content; wait for a new snapshot
+            self.conn.acked(t, req.response_nonce, req.version_info)
+        first = w is None
+        if w is None:
+            w = self.watches[t] = _SotwWatch()
+        added = self._set_names(w, t, req, first)
+        if first or added:
+            return self._respond(t, force=True)
+        return []
+
+    @staticmethod
+    def _set_names(w: _SotwWatch, t: str, req: discovery_pb2.DiscoveryRequest, first: bool) -> bool:
+        """Update the subscription; True if names were added (they must be answered even if unchanged)."""
+        names = set(req.resource_names)
+        if "*" in names or (not names and t in T.WILDCARD_TYPES and (first or w.wildcard)):
+            added = not w.wildcard
+            w.wildcard, w.names = True, names - {"*"}
+            return added
+        added_names = names - w.names
+        w.wildcard, w.names = False, names
+        return bool(added_names)
+
+    def _respond(self, t: str, force: bool) -> list[Any]:
+        snap, w, conn = self.snapshot, self.watches[t], self.conn
+        assert snap is not None and conn is not None
+        entries = snap.get(t)
+        subset = dict(entries) if w.wildcard else {n: entries[n] for n in w.names if n in entries}
+        if not subset and not w.wildcard:
+            return []  # nothing to say about names we do not have; pushed when they appear
+        digest = {n: e.version for n, e in subset.items()}
+        if not force and digest == w.sent:
+            return []
+        nonce, version = self.next_nonce(), snap.type_version(t)
+        resp = discovery_pb2.DiscoveryResponse(version_info=version, type_url=t, nonce=nonce)
+        resp.resources.extend(subset[n].any for n in sorted(subset))
+        resp.control_plane.identifier = self.server.identifier
+        w.sent, w.nonce = digest, nonce
+        conn.sent(t, version, nonce, len(subset))
+        conn.version = snap.version
+        return [resp]
+
+    def on_snapshot(self) -> list[Any]:
+        out: list[Any] = []
+        pushed: set[str] = set()
+        for t in T.ORDER:
+            if t not in self.watches:
+                continue
+            # Updated clusters (listeners) warm until they get EDS (RDS) again, even if unchanged.
+            force = (t == T.ENDPOINT and T.CLUSTER in pushed) or (t == T.ROUTE and T.LISTENER in pushed)
+            r = self._respond(t, force)
+            if r:
+                pushed.add(t)
+                out += r
+        return out
+
+
+@dataclass
+class _DeltaWatch:
+    wildcard: bool = False
+    names: set[str] = field(default_factory=set)
+    known: dict[str, str] = field(default_factory=dict)  # what the client has: name -> version
+    nonce: str = ""
+
+
+class _DeltaStream(_Stream):
+    mode = "delta"
+
+    def __init__(self, server: XdsServer, context: grpc.aio.ServicerContext) -> None:
+        super().__init__(server, context)
+        self.watches: dict[str, _DeltaWatch] = {}
+
+    async def on_request(self, req: discovery_pb2.DeltaDiscoveryRequest) -> list[Any]:
+        t = req.type_url
+        if not await self.ensure_node(req.node):
+            return []
+        assert self.conn is not None
+        self.conn.type(t).requests += 1
+        w = self.watches.get(t)
+        first = w is None
+        if w is None:
+            w = self.watches[t] = _DeltaWatch(known=dict(req.initial_resource_versions))
+            if t in T.WILDCARD_TYPES and not req.resource_names_subscribe:
+                w.wildcard = True  # legacy wildcard: first request with no names
+        for n in req.resource_names_subscribe:
+            if n == "*":
+                w.wildcard = True
+            else:
+                w.names.add(n)
+                if not first:
+                    w.known.pop(n, None)  # the client may have forgotten it: send it anyway
+        for n in req.resource_names_unsubscribe:
+            if n == "*":
+                w.wildcard = False
+            else:
+                w.names.discard(n)
+                w.known.pop(n, None)
+        if req.response_nonce:
+            if req.response_nonce == w.nonce:
+                if req.HasField("error_detail"):
+                    msg = req.error_detail.message
+                    self.conn.nacked(t, req.response_nonce, msg)
+                    log.warning("xds: %s NACKed %s version %s: %s", self.node_id, T.short_name(t), self.conn.type(t).sent_version, msg)
+                else:
+                    self.conn.acked(t, req.response_nonce, self.conn.type(t).sent_version)
+            # A stale nonce's ACK/NACK is ignored, but its subscription changes above were honoured.
+        return self._respond(t, initial=first)
+
+    def _respond(self, t: str, initial: bool = False) -> list[Any]:
+        snap, w, conn = self.snapshot, self.watches[t], self.conn
+        assert snap is not None and conn is not None
+        entries = snap.get(t)
+        desired = dict(entries) if w.wildcard else {n: entries[n] for n in w.names if n in entries}
+        send = [n for n, e in desired.items() if w.known.get(n) != e.version]
+        removed = sorted(n for n in w.known if n not in desired and (w.wildcard or n in w.names))
+        # The first wildcard response is due even when empty: Envoy's initialization waits for it.
+        if not send and not removed and not (initial and w.wildcard):
+            return []
+        nonce, version = self.next_nonce(), snap.type_version(t)
+        resp = discovery_pb2.DeltaDiscoveryResponse(system_version_info=version, type_url=t, nonce=nonce, removed_resources=removed)
+        for n in sorted(send):
+            e = desired[n]
+            r = resp.resources.add()
+            r.name, r.version = n, e.version
+            r.resource.CopyFrom(e.any)
+            w.known[n] = e.version
+        for n in removed:
+            w.known.pop(n, None)
+        resp.control_plane.identifier = self.server.identifier
+        w.nonce = nonce
+        conn.sent(t, version, nonce, len(desired))
+        conn.version = snap.version
+        return [resp]
+
+    def on_snapshot(self) -> list[Any]:
+        out: list[Any] = []
+        for t in T.ORDER:
+            if t not in self.watches:
+                continue
+            r = self._respond(t)
+            if r and t == T.CLUSTER and T.ENDPOINT in self.watches:
+                # Updated clusters warm until their endpoints arrive again: resend those CLAs.
+                eds = self.watches[T.ENDPOINT]
+                for res in r[0].resources:
+                    eds.known.pop(res.name, None)
+            out += r
+        return out
+
+
+class _Servicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
+    def __init__(self, server: XdsServer) -> None:
+        self.server = server
+
+    async def StreamAggregatedResources(self, request_iterator: Any, context: Any) -> AsyncIterator[Any]:  # noqa: N802
+        async for resp in _SotwStream(self.server, context).run(request_iterator):
+            yield resp
+
+    async def DeltaAggregatedResources(self, request_iterator: Any, context: Any) -> AsyncIterator[Any]:  # noqa: N802
+        async for resp in _DeltaStream(self.server, context).run(request_iterator):
+            yield resp
+
+
+class XdsServer:
+    """A grpc.aio server exposing ADS over a :class:`SnapshotCache`; run it inside an asyncio loop."""
+
+    def __init__(self, cache: SnapshotCache, status: SyncStatus | None = None, identifier: str | None = None) -> None:
+        self.cache = cache
+        self.status = status or SyncStatus()
+        self.identifier = identifier or json.dumps({"Component": "meshctl", "ID": socket.gethostname()})
+        self._server: grpc.aio.Server | None = None
+        self.port = 0
+
+    async def start(self, address: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None) -> int:
+        """Bind and start serving; returns the bound port (useful with ``port=0``)."""
+        server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.so_reuseport", 0)])
+        ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(_Servicer(self), server)
+        target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        try:
+            bound = server.add_secure_port(target, tls.credentials()) if tls else server.add_insecure_port(target)
+        except RuntimeError as e:
+            bound = 0
+            log.debug("bind failed: %s", e)
+        if not bound:
+            from meshctl.errors import UnavailableError
+
+            raise UnavailableError(f"cannot listen on {target} (in use or not permitted)")
+        await server.start()
+        self._server, self.port = server, bound
+        return bound
+
+    async def stop(self, grace: float = 1.0) -> None:
+        if self._server is not None:
+            await self._server.stop(grace)
+            self._server = None
