@@ -76,7 +76,9 @@ def xds_bootstrap(
         },
     }
     if tls is not None:
-        ctx: dict[str, Any] = {"common_tls_context": {"validation_context": {"trusted_ca": {"filename": tls.ca}}}}
+        ctx: dict[str, Any] = {
+            "common_tls_context": {"validation_context": {"trusted_ca": {"filename": tls.ca}}}
+        }
         if tls.cert and tls.key:
             ctx["common_tls_context"]["tls_certificates"] = [
                 {"certificate_chain": {"filename": tls.cert}, "private_key": {"filename": tls.key}}
@@ -85,7 +87,10 @@ def xds_bootstrap(
             ctx["sni"] = tls.sni
         xds_cluster["transport_socket"] = {
             "name": "envoy.transport_sockets.tls",
-            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", **ctx},
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                **ctx,
+            },
         }
     ads_source: dict[str, Any] = {"ads": {}, "resource_api_version": "V3"}
     if initial_fetch_timeout is not None:
@@ -102,7 +107,10 @@ def xds_bootstrap(
                         "envoy_grpc": {
                             "cluster_name": XDS_CLUSTER,
                             "retry_policy": {
-                                "retry_back_off": {"base_interval": f"{reconnect_base}s", "max_interval": f"{reconnect_max}s"}
+                                "retry_back_off": {
+                                    "base_interval": f"{reconnect_base}s",
+                                    "max_interval": f"{reconnect_max}s",
+                                }
                             },
                         }
                     }

@@ -34,7 +34,9 @@ class DebugServer:
         try:
             self._server = await asyncio.start_server(self._handle, address, port)
         except OSError as e:
-            raise UnavailableError(f"cannot listen on {address}:{port} for the debug endpoint: {e.strerror}") from e
+            raise UnavailableError(
+                f"cannot listen on {address}:{port} for the debug endpoint: {e.strerror}"
+            ) from e
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 
@@ -62,7 +64,9 @@ class DebugServer:
         if path == "/debug/config_dump":
             pid = (query.get("proxyID") or [""])[0]
             if not pid:
-                return 400, {"error": "proxyID is required, e.g. /debug/config_dump?proxyID=productpage-v1.default"}
+                return 400, {
+                    "error": "proxyID is required, e.g. /debug/config_dump?proxyID=productpage-v1.default"
+                }
             node = self.find_node(pid)
             snap = self.cache.get_snapshot(node) if node else None
             if snap is None:
@@ -84,7 +88,9 @@ class DebugServer:
             else:
                 status, body = self.route(url.path, parse_qs(url.query))
             data = (json.dumps(body, indent=2) + "\n").encode()
-            reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(status, "Error")
+            reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(
+                status, "Error"
+            )
             writer.write(
                 f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
                 f"Connection: close\r\n\r\n".encode()
@@ -92,7 +98,7 @@ class DebugServer:
             if method != "HEAD":
                 writer.write(data)
             await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, ConnectionError) as e:
+        except (TimeoutError, asyncio.IncompleteReadError, ValueError, ConnectionError) as e:
             log.debug("debug endpoint: bad request: %s", e)
         finally:
             writer.close()

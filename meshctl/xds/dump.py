@@ -28,22 +28,29 @@ def snapshot_config_dump(snap: Snapshot) -> dict[str, Any]:
             {
                 "@type": _ADMIN + "ClustersConfigDump",
                 "version_info": cds,
-                "dynamic_active_clusters": [{"version_info": cds, "cluster": _msg(c)} for c in snap.messages(T.CLUSTER)],
+                "dynamic_active_clusters": [
+                    {"version_info": cds, "cluster": _msg(c)} for c in snap.messages(T.CLUSTER)
+                ],
             },
             {
                 "@type": _ADMIN + "EndpointsConfigDump",
-                "dynamic_endpoint_configs": [{"version_info": eds, "endpoint_config": _msg(e)} for e in snap.messages(T.ENDPOINT)],
+                "dynamic_endpoint_configs": [
+                    {"version_info": eds, "endpoint_config": _msg(e)} for e in snap.messages(T.ENDPOINT)
+                ],
             },
             {
                 "@type": _ADMIN + "ListenersConfigDump",
                 "version_info": lds,
                 "dynamic_listeners": [
-                    {"name": lis.name, "active_state": {"version_info": lds, "listener": _msg(lis)}} for lis in snap.messages(T.LISTENER)
+                    {"name": lis.name, "active_state": {"version_info": lds, "listener": _msg(lis)}}
+                    for lis in snap.messages(T.LISTENER)
                 ],
             },
             {
                 "@type": _ADMIN + "RoutesConfigDump",
-                "dynamic_route_configs": [{"version_info": rds, "route_config": _msg(r)} for r in snap.messages(T.ROUTE)],
+                "dynamic_route_configs": [
+                    {"version_info": rds, "route_config": _msg(r)} for r in snap.messages(T.ROUTE)
+                ],
             },
         ]
     }

@@ -47,7 +47,9 @@ def eds_cluster_names(clusters: Iterable[Message]) -> set[str]:
 
 def rds_route_names(listeners: Iterable[Message]) -> set[str]:
     """RouteConfiguration names that HCM filters of the listeners load over RDS."""
-    from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
+    from envoy.extensions.filters.network.http_connection_manager.v3 import (
+        http_connection_manager_pb2 as hcm_pb2,
+    )
 
     out = set()
     for lis in listeners:

@@ -13,16 +13,18 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
-from google.protobuf.json_format import ParseDict
 
 # Make sure the HCM and router types are registered for Any packing in ParseDict.
 from envoy.extensions.filters.http.router.v3 import router_pb2  # noqa: F401
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2  # noqa: F401
+from google.protobuf.json_format import ParseDict
 
 ADS = {"ads": {}, "resource_api_version": "V3"}
 
 
-def cluster(name: str, *, eds: bool = True, endpoints: Sequence[tuple[str, int]] = (), connect_timeout: str = "1s") -> cluster_pb2.Cluster:
+def cluster(
+    name: str, *, eds: bool = True, endpoints: Sequence[tuple[str, int]] = (), connect_timeout: str = "1s"
+) -> cluster_pb2.Cluster:
     """An EDS cluster over ADS, or a STATIC one with ``endpoints`` inline."""
     d: dict[str, Any] = {"name": name, "connect_timeout": connect_timeout}
     if eds:
@@ -35,7 +37,14 @@ def cluster(name: str, *, eds: bool = True, endpoints: Sequence[tuple[str, int]]
 def _cla_dict(name: str, endpoints: Sequence[tuple[str, int]]) -> dict[str, Any]:
     return {
         "cluster_name": name,
-        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": h, "port_value": p}}}} for h, p in endpoints]}],
+        "endpoints": [
+            {
+                "lb_endpoints": [
+                    {"endpoint": {"address": {"socket_address": {"address": h, "port_value": p}}}}
+                    for h, p in endpoints
+                ]
+            }
+        ],
     }
 
 
@@ -60,7 +69,9 @@ def http_listener(name: str, port: int, route_name: str, address: str = "127.0.0
                             "http_filters": [
                                 {
                                     "name": "envoy.filters.http.router",
-                                    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+                                    "typed_config": {
+                                        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                                    },
                                 }
                             ],
                         },
@@ -72,7 +83,9 @@ def http_listener(name: str, port: int, route_name: str, address: str = "127.0.0
     return ParseDict(d, listener_pb2.Listener())
 
 
-def route_config(name: str, routes: Sequence[tuple[str, str]], *, header: tuple[str, str] | None = None) -> route_pb2.RouteConfiguration:
+def route_config(
+    name: str, routes: Sequence[tuple[str, str]], *, header: tuple[str, str] | None = None
+) -> route_pb2.RouteConfiguration:
     """One ``*`` virtual host routing path prefixes to clusters: ``routes=[("/", "svc-a")]``.
 
     Each route also adds a response header ``x-meshctl-cluster: <cluster>`` so tests can see where a request went.

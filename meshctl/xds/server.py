@@ -52,7 +52,9 @@ class TlsFiles:
                 return fh.read()
 
         ca = read(self.client_ca) if self.client_ca else None
-        return grpc.ssl_server_credentials([(read(self.key), read(self.cert))], root_certificates=ca, require_client_auth=ca is not None)
+        return grpc.ssl_server_credentials(
+            [(read(self.key), read(self.cert))], root_certificates=ca, require_client_auth=ca is not None
+        )
 
 
 class _Stream:
@@ -117,7 +119,9 @@ class _Stream:
         if self.conn is not None:
             return True
         if not node.id:
-            await self.context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first xDS request must carry node.id")
+            await self.context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "the first xDS request must carry node.id"
+            )
             return False
         self.node_id = node.id
         self.metadata = MessageToDict(node.metadata) if node.HasField("metadata") else {}
@@ -125,14 +129,18 @@ class _Stream:
             self.metadata["CLUSTER_ID"] = node.cluster
         self._cancel_watch = self.server.cache.watch(self.node_id, self._on_snapshot)
         try:
-            snap = await self.loop.run_in_executor(None, self.server.cache.resolve, self.node_id, self.metadata)
+            snap = await self.loop.run_in_executor(
+                None, self.server.cache.resolve, self.node_id, self.metadata
+            )
         except UnknownNodeError as e:
             log.error("xds: refusing stream from %s (peer %s): %s", self.node_id, self.context.peer(), e)
             await self.context.abort(grpc.StatusCode.NOT_FOUND, f"meshctl xds: {e}")
             return False
         except Exception as e:  # a translator failure must not kill the server
             log.exception("xds: cannot build config for %s", self.node_id)
-            await self.context.abort(grpc.StatusCode.INTERNAL, f"meshctl xds: cannot build config for {self.node_id}: {e}")
+            await self.context.abort(
+                grpc.StatusCode.INTERNAL, f"meshctl xds: cannot build config for {self.node_id}: {e}"
+            )
             return False
         self.snapshot = snap
         self.conn = self.server.status.open(self.node_id, self.mode, self.context.peer(), self.metadata)
@@ -182,12 +190,20 @@ class _SotwStream(_Stream):
         w = self.watches.get(t)
         if req.response_nonce:
             if w is None or req.response_nonce != w.nonce:
-                log.debug("xds: %s %s: stale nonce %s ignored", self.node_id, T.short_name(t), req.response_nonce)
+                log.debug(
+                    "xds: %s %s: stale nonce %s ignored", self.node_id, T.short_name(t), req.response_nonce
+                )
                 return []
             if req.HasField("error_detail"):
                 msg = req.error_detail.message
                 self.conn.nacked(t, req.response_nonce, msg)
-                log.warning("xds: %s NACKed %s version %s: %s", self.node_id, T.short_name(t), self.conn.type(t).sent_version, msg)
+                log.warning(
+                    "xds: %s NACKed %s version %s: %s",
+                    self.node_id,
+                    T.short_name(t),
+                    self.conn.type(t).sent_version,
+                    msg,
+                )
                 self._set_names(w, t, req, first=False)
                 return []  # hold: never resend rejected content; wait for a new snapshot
             self.conn.acked(t, req.response_nonce, req.version_info)
@@ -290,7 +306,13 @@ class _DeltaStream(_Stream):
                 if req.HasField("error_detail"):
                     msg = req.error_detail.message
                     self.conn.nacked(t, req.response_nonce, msg)
-                    log.warning("xds: %s NACKed %s version %s: %s", self.node_id, T.short_name(t), self.conn.type(t).sent_version, msg)
+                    log.warning(
+                        "xds: %s NACKed %s version %s: %s",
+                        self.node_id,
+                        T.short_name(t),
+                        self.conn.type(t).sent_version,
+                        msg,
+                    )
                 else:
                     self.conn.acked(t, req.response_nonce, self.conn.type(t).sent_version)
             # A stale nonce's ACK/NACK is ignored, but its subscription changes above were honoured.
@@ -307,7 +329,9 @@ class _DeltaStream(_Stream):
         if not send and not removed and not (initial and w.wildcard):
             return []
         nonce, version = self.next_nonce(), snap.type_version(t)
-        resp = discovery_pb2.DeltaDiscoveryResponse(system_version_info=version, type_url=t, nonce=nonce, removed_resources=removed)
+        resp = discovery_pb2.DeltaDiscoveryResponse(
+            system_version_info=version, type_url=t, nonce=nonce, removed_resources=removed
+        )
         for n in sorted(send):
             e = desired[n]
             r = resp.resources.add()
@@ -353,7 +377,9 @@ class _Servicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
 class XdsServer:
     """A grpc.aio server exposing ADS over a :class:`SnapshotCache`; run it inside an asyncio loop."""
 
-    def __init__(self, cache: SnapshotCache, status: SyncStatus | None = None, identifier: str | None = None) -> None:
+    def __init__(
+        self, cache: SnapshotCache, status: SyncStatus | None = None, identifier: str | None = None
+    ) -> None:
         self.cache = cache
         self.status = status or SyncStatus()
         self.identifier = identifier or json.dumps({"Component": "meshctl", "ID": socket.gethostname()})
@@ -362,11 +388,15 @@ class XdsServer:
 
     async def start(self, address: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None) -> int:
         """Bind and start serving; returns the bound port (useful with ``port=0``)."""
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.so_reuseport", 0)])
+        server = grpc.aio.server(
+            options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.so_reuseport", 0)]
+        )
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(_Servicer(self), server)
         target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         try:
-            bound = server.add_secure_port(target, tls.credentials()) if tls else server.add_insecure_port(target)
+            bound = (
+                server.add_secure_port(target, tls.credentials()) if tls else server.add_insecure_port(target)
+            )
         except RuntimeError as e:
             bound = 0
             log.debug("bind failed: %s", e)

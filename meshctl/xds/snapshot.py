@@ -117,7 +117,9 @@ class Snapshot:
         return Snapshot(version, self.resources, versions)
 
     def same_content(self, other: Snapshot | None) -> bool:
-        return other is not None and all(self.digest(t) == other.digest(t) for t in set(self.resources) | set(other.resources))
+        return other is not None and all(
+            self.digest(t) == other.digest(t) for t in set(self.resources) | set(other.resources)
+        )
 
     def messages(self, type_url: str) -> list[Message]:
         """The unpacked messages of one type, sorted by name (for debug dumps)."""

@@ -111,7 +111,9 @@ class SyncStatus:
         self._conns: dict[str, ConnectionStatus] = {}
         self._ids = itertools.count(1)
 
-    def open(self, node_id: str, mode: str, peer: str = "", metadata: dict[str, Any] | None = None) -> ConnectionStatus:
+    def open(
+        self, node_id: str, mode: str, peer: str = "", metadata: dict[str, Any] | None = None
+    ) -> ConnectionStatus:
         with self._lock:
             conn = ConnectionStatus(f"{node_id}-{next(self._ids)}", node_id, mode, peer, dict(metadata or {}))
             self._conns[conn.conn_id] = conn
@@ -169,13 +171,25 @@ class SyncStatus:
         from envoy.service.status.v3 import csds_pb2
         from google.protobuf import struct_pb2
 
-        enum = {SYNCED: csds_pb2.SYNCED, STALE: csds_pb2.STALE, NOT_SENT: csds_pb2.NOT_SENT, NACK: csds_pb2.ERROR}
+        enum = {
+            SYNCED: csds_pb2.SYNCED,
+            STALE: csds_pb2.STALE,
+            NOT_SENT: csds_pb2.NOT_SENT,
+            NACK: csds_pb2.ERROR,
+        }
         out = []
         for c in self.connections():
             cc = csds_pb2.ClientConfig()
             cc.node.id = c.proxy_id
             md = struct_pb2.Struct()
-            md.update({"CLUSTER_ID": c.cluster_id, "NAMESPACE": c.namespace, "NODE_ID": c.node_id, "VERSION": c.version})
+            md.update(
+                {
+                    "CLUSTER_ID": c.cluster_id,
+                    "NAMESPACE": c.namespace,
+                    "NODE_ID": c.node_id,
+                    "VERSION": c.version,
+                }
+            )
             cc.node.metadata.CopyFrom(md)
             for t in sorted(c.types, key=T.order_key):
                 ts = c.types[t]
