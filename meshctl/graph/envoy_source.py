@@ -1,0 +1,218 @@
+"""Live traffic straight from proxies: poll each Envoy's admin ``/stats?format=json`` and diff two polls.
+
+Why: no Prometheus needed (Kiali cannot run without it). Each proxy reports what it sent per upstream
+cluster, and what it received (inbound clusters on sidecars, HTTP connection manager stats on gateways),
+which is enough for request rates, error shares, latency quantiles and bytes per edge.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from meshctl.errors import UnavailableError
+from meshctl.graph.stats import ClusterDelta, StatsSnapshot, diff_snapshots, parse_stats_json
+from meshctl.graph.traffic import BLACKHOLE, PASSTHROUGH, TrafficEdge, TrafficWindow
+
+#: Only cluster and HTTP connection manager stats (``usedonly`` is not used: with a filter it hides histograms).
+STATS_PATH = "/stats?format=json&filter=" + urllib.parse.quote(r"^(cluster|http)\.")
+
+
+@dataclass
+class ProxyTarget:
+    """One proxy to poll: its admin URL and which workload it belongs to."""
+
+    admin_url: str
+    namespace: str
+    workload: str
+    kind: str = "sidecar"  # sidecar | router (gateway)
+    name: str = ""  # pod / proxy name, for messages
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.workload)
+
+
+def fetch_stats(admin_url: str, timeout: float = 2.0) -> StatsSnapshot:
+    """One ``/stats`` poll of one proxy; raises :class:`UnavailableError` when it does not answer."""
+    url = admin_url.rstrip("/") + STATS_PATH
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - admin endpoints
+            body = r.read()
+    except Exception as e:  # connection refused, timeout, HTTP error
+        raise UnavailableError(f"cannot read stats from Envoy admin {admin_url}: {e}",
+                               hints=["is the proxy running? (check the admin URL / port-forward)"]) from e
+    return parse_stats_json(body, taken_at=time.monotonic())
+
+
+def fetch_node(admin_url: str, timeout: float = 2.0) -> dict[str, object]:
+    """The proxy's node (id, cluster, metadata) from ``/server_info`` -- how an admin URL names its workload."""
+    try:
+        with urllib.request.urlopen(admin_url.rstrip("/") + "/server_info", timeout=timeout) as r:  # noqa: S310
+            info = json.loads(r.read())
+    except Exception as e:
+        raise UnavailableError(f"cannot reach Envoy admin {admin_url}: {e}") from e
+    node = info.get("node") or {}
+    return node if isinstance(node, dict) else {}
+
+
+def target_from_admin(admin_url: str, timeout: float = 2.0) -> ProxyTarget:
+    """Identify the proxy behind an admin URL from its Istio node id / metadata.
+
+    Node ids look like ``sidecar~10.0.0.5~reviews-v1-5d9c-x7k2.default~default.svc.cluster.local``; metadata
+    may carry ``WORKLOAD_NAME``, ``NAMESPACE`` and ``LABELS``. Without either, the URL itself names it.
+    """
+    node = fetch_node(admin_url, timeout)
+    meta = node.get("metadata") if isinstance(node.get("metadata"), dict) else {}
+    assert isinstance(meta, dict)
+    node_id = str(node.get("id") or "")
+    kind, pod, ns = "sidecar", "", ""
+    parts = node_id.split("~")
+    if len(parts) == 4:
+        kind = "router" if parts[0] == "router" else "sidecar"
+        pod, _, ns = parts[2].rpartition(".")
+    ns = str(meta.get("NAMESPACE") or ns or "default")
+    workload = str(meta.get("WORKLOAD_NAME") or "")
+    labels = meta.get("LABELS") if isinstance(meta.get("LABELS"), dict) else {}
+    assert isinstance(labels, dict)
+    if not workload:
+        workload = pod or urllib.parse.urlparse(admin_url).netloc
+    return ProxyTarget(admin_url, ns, workload, kind, name=pod or workload, labels={str(k): str(v) for k, v in labels.items()})
+
+
+def _per_second(counts: dict[str, int], seconds: float) -> dict[str, float]:
+    return {k: v / seconds for k, v in counts.items()} if seconds > 0 else {}
+
+
+def _edge_from_delta(target: ProxyTarget, d: ClusterDelta) -> TrafficEdge | None:
+    secs = d.seconds
+    if secs <= 0:
+        return None
+    name = d.cluster
+    if name.direction == "outbound":
+        host, subset, port = name.host, name.subset, name.port
+    elif name.raw in (PASSTHROUGH, BLACKHOLE):
+        host, subset, port = name.raw, "", None
+    else:
+        return None
+    tcp = d.requests == 0 and (d.cx_new > 0 or d.bytes_sent + d.bytes_received > 0)
+    if d.requests == 0 and not tcp:
+        return None
+    codes = _per_second(d.codes, secs)
+    flags: dict[str, float] = {}
+    if d.no_route_or_healthy:
+        flags["UH"] = d.no_route_or_healthy / secs
+    if d.overflow:
+        flags["UO"] = d.overflow / secs
+    # Requests Envoy answered locally without an upstream response (UH/UO) have no 5xx in upstream_rq_5xx
+    # on every path: count them as "no response" (Kiali's "-" code) when the 5xx counter missed them.
+    local = (d.no_route_or_healthy + d.overflow) / secs
+    if local > codes.get("5xx", 0.0):
+        codes["0"] = local - codes.get("5xx", 0.0)
+    return TrafficEdge(
+        source=target.key,
+        dest_host=host,
+        dest_subset=subset,
+        dest_port=port,
+        protocol="tcp" if tcp else "http",
+        rps=(d.cx_new if tcp else d.requests) / secs,
+        codes=codes,
+        code_detail={str(k): v / secs for k, v in d.code_detail.items()},
+        latency_ms=dict(d.latency_ms),
+        bytes_per_s=(d.bytes_sent + d.bytes_received) / secs,
+        flags=flags,
+    )
+
+
+def window_from_snapshots(
+    targets: list[ProxyTarget],
+    prev: dict[str, StatsSnapshot],
+    cur: dict[str, StatsSnapshot],
+    errors: dict[str, str] | None = None,
+) -> TrafficWindow:
+    """Turn two polls of each proxy (keyed by admin URL) into a :class:`TrafficWindow`."""
+    seconds = 0.0
+    window = TrafficWindow(seconds=0.0, errors=dict(errors or {}))
+    for t in targets:
+        now = cur.get(t.admin_url)
+        before = prev.get(t.admin_url)
+        if now is None:
+            continue
+        window.measured.add(t.key)
+        if before is None:
+            continue
+        secs = now.taken_at - before.taken_at
+        seconds = max(seconds, secs)
+        inbound = 0.0
+        in_codes: dict[str, float] = {}
+        for d in diff_snapshots(before, now).values():
+            if d.cluster.direction == "inbound":
+                inbound += d.rps
+                for k, v in _per_second(d.codes, secs).items():
+                    in_codes[k] = in_codes.get(k, 0.0) + v
+                continue
+            edge = _edge_from_delta(t, d)
+            if edge is not None:
+                window.edges.append(edge)
+        if t.kind == "router" and secs > 0:
+            # Gateways have no inbound clusters: what clients sent is the HCMs' downstream counters.
+            for prefix, stats in now.http.items():
+                old = before.http.get(prefix, {})
+                n = stats.get("downstream_rq_total", 0) - old.get("downstream_rq_total", 0)
+                inbound += max(n, 0) / secs
+                for cls in ("2xx", "4xx", "5xx"):
+                    v = stats.get(f"downstream_rq_{cls}", 0) - old.get(f"downstream_rq_{cls}", 0)
+                    if v > 0:
+                        in_codes[cls] = in_codes.get(cls, 0.0) + v / secs
+        if secs > 0:
+            nr = sum(max(s.get("no_route", 0) - before.http.get(p, {}).get("no_route", 0), 0) for p, s in now.http.items())
+            if nr:
+                window.node_flags.setdefault(t.key, {})["NR"] = nr / secs
+        if inbound > 0:
+            window.inbound[t.key] = window.inbound.get(t.key, 0.0) + inbound
+            codes = window.inbound_codes.setdefault(t.key, {})
+            for k, v in in_codes.items():
+                codes[k] = codes.get(k, 0.0) + v
+    window.seconds = seconds
+    return window
+
+
+class StatsPoller:
+    """Polls a set of proxies; each :meth:`poll` returns the traffic since the previous poll."""
+
+    def __init__(self, targets: list[ProxyTarget], timeout: float = 2.0) -> None:
+        self.targets = list(targets)
+        self.timeout = timeout
+        self._prev: dict[str, StatsSnapshot] = {}
+
+    def _fetch_all(self) -> tuple[dict[str, StatsSnapshot], dict[str, str]]:
+        snaps: dict[str, StatsSnapshot] = {}
+        errors: dict[str, str] = {}
+        if not self.targets:
+            return snaps, errors
+        with ThreadPoolExecutor(max_workers=min(16, len(self.targets))) as pool:
+            futures = {t.admin_url: pool.submit(fetch_stats, t.admin_url, self.timeout) for t in self.targets}
+            for url, fut in futures.items():
+                try:
+                    snaps[url] = fut.result()
+                except UnavailableError as e:
+                    errors[url] = e.message
+        return snaps, errors
+
+    def poll(self) -> TrafficWindow:
+        cur, errors = self._fetch_all()
+        window = window_from_snapshots(self.targets, self._prev, cur, errors)
+        self._prev.update(cur)
+        return window
+
+    def sample(self, interval: float = 1.0) -> TrafficWindow:
+        """Two polls ``interval`` seconds apart (one-shot CLI use); the first one only primes the counters."""
+        if not self._prev:
+            self.poll()
+            time.sleep(interval)
+        return self.poll()
