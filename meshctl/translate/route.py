@@ -1,0 +1,390 @@
+"""VirtualService ``HTTPRoute`` -> Envoy ``Route`` (Istio ``pilot/pkg/networking/core/route/route.go``).
+
+One Envoy route per ``match`` entry in ``http[]`` order; generation stops after the first catch-all route.
+The builder is a pure function of the typed VS and a small :class:`RouteContext` (listener port, how to
+resolve hosts and hash policies), so sidecar RDS and gateway RDS share it and unit tests can call it with
+typed configs built by hand.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from envoy.config.core.v3 import base_pb2
+from envoy.config.route.v3 import route_components_pb2 as rc
+
+from meshctl.translate.fault import CORS_FILTER, FAULT_FILTER, translate_cors, translate_fault
+from meshctl.translate.protoutil import boolv, duration, fractional_hundred, fractional_million, istio_config_metadata, pack, percent_value
+from meshctl.translate.retry import convert_policy
+from meshctl.translate.route_match import is_catch_all_match, translate_route_match
+
+DEFAULT_ROUTE_NAME = "default"
+_OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
+_APPEND = base_pb2.HeaderValueOption.APPEND_IF_EXISTS_OR_ADD
+_REDIRECT_CODES = {
+    0: rc.RedirectAction.MOVED_PERMANENTLY,
+    301: rc.RedirectAction.MOVED_PERMANENTLY,
+    302: rc.RedirectAction.FOUND,
+    303: rc.RedirectAction.SEE_OTHER,
+    307: rc.RedirectAction.TEMPORARY_REDIRECT,
+    308: rc.RedirectAction.PERMANENT_REDIRECT,
+}
+
+
+def subset_key(port: int, subset: str | None, host: str) -> str:
+    """``outbound|<port>|<subset>|<host>`` (Istio ``BuildSubsetKey``)."""
+    return f"outbound|{port}|{subset or ''}|{host}"
+
+
+def resolve_shortname(host: str, namespace: str, domain_suffix: str = "cluster.local") -> str:
+    """Istio ``ResolveShortnameToFQDN``: a name without a dot gets ``.<ns>.svc.<domain>``; anything else stays."""
+    if not host or host == "*" or "." in host or ":" in host:
+        return host
+    return f"{host}.{namespace}.svc.{domain_suffix}"
+
+
+@dataclass
+class RouteContext:
+    """What the route builder needs to know about where the route lands.
+
+    ``service_ports(fqdn)`` returns the service's port numbers (None when the host is not a registry service);
+    ``hash_policy(fqdn, port)`` returns the DR consistent-hash route policy for that destination (or None);
+    ``proxy_labels``/``proxy_namespace`` evaluate ``sourceLabels``/``sourceNamespace``; ``gateways`` is the set
+    of gateway names (``ns/name`` or ``mesh``) the route is generated for.
+    """
+
+    listener_port: int
+    namespace_of: Callable[[Any], str] = lambda vs: "default"
+    service_ports: Callable[[str], list[int] | None] = lambda host: None
+    hash_policy: Callable[[str, int], rc.RouteAction.HashPolicy | None] = lambda host, port: None
+    proxy_labels: dict[str, str] = field(default_factory=dict)
+    proxy_namespace: str = "default"
+    gateways: frozenset[str] = frozenset({"mesh"})
+    domain_suffix: str = "cluster.local"
+    mesh_default_retry: Any = None
+    is_gateway: bool = False
+
+
+@dataclass
+class VSInfo:
+    """A VirtualService as the builders see it: name, namespace, typed spec, blame path."""
+
+    name: str
+    namespace: str
+    spec: Any
+    config_path: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.config_path:
+            self.config_path = f"/apis/networking.istio.io/v1/namespaces/{self.namespace}/virtual-service/{self.name}"
+
+
+def _gateway_name(name: str, vs_ns: str) -> str:
+    if name == "mesh" or "/" in name:
+        return name
+    return f"{vs_ns}/{name}"
+
+
+def match_applies(match: Any, vs: VSInfo, ctx: RouteContext) -> bool:
+    """Static filters of a match entry: ``port``, ``sourceLabels``, ``sourceNamespace``, ``gateways``."""
+    port = getattr(match, "port", None)
+    if port and port != ctx.listener_port:
+        return False
+    labels = getattr(match, "source_labels", None) or {}
+    if labels and (ctx.is_gateway or any(ctx.proxy_labels.get(k) != v for k, v in labels.items())):
+        return False
+    src_ns = getattr(match, "source_namespace", None)
+    if src_ns and src_ns != ctx.proxy_namespace:
+        return False
+    gws = getattr(match, "gateways", None) or []
+    if gws and not any(_gateway_name(g, vs.namespace) in ctx.gateways for g in gws):
+        return False
+    return True
+
+
+def _header_ops(values: dict[str, str], action: int) -> tuple[list[base_pb2.HeaderValueOption], str]:
+    out: list[base_pb2.HeaderValueOption] = []
+    authority = ""
+    for key in sorted(values):
+        lk = key.lower()
+        if lk in (":authority", "host"):
+            authority = values[key]
+        if lk.startswith(":") or lk == "host":
+            continue
+        out.append(base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=key, value=values[key]), append_action=action))  # type: ignore[arg-type]
+    return out, authority
+
+
+@dataclass
+class HeaderOps:
+    req_add: list[base_pb2.HeaderValueOption] = field(default_factory=list)
+    req_remove: list[str] = field(default_factory=list)
+    resp_add: list[base_pb2.HeaderValueOption] = field(default_factory=list)
+    resp_remove: list[str] = field(default_factory=list)
+    authority: str = ""
+
+
+def translate_headers(headers: Any | None) -> HeaderOps:
+    """``headers.request/response.set/add/remove``; ``:authority``/``host`` become an authority rewrite."""
+    ops = HeaderOps()
+    if headers is None:
+        return ops
+    req, resp = getattr(headers, "request", None), getattr(headers, "response", None)
+    if req is not None:
+        set_ops, set_auth = _header_ops(req.set or {}, _OVERWRITE)
+        add_ops, add_auth = _header_ops(req.add or {}, _APPEND)
+        ops.req_add = set_ops + add_ops
+        ops.authority = set_auth or add_auth
+        ops.req_remove = [h for h in (req.remove or []) if not (h.startswith(":") or h.lower() == "host")]
+    if resp is not None:
+        set_ops, _ = _header_ops(resp.set or {}, _OVERWRITE)
+        add_ops, _ = _header_ops(resp.add or {}, _APPEND)
+        ops.resp_add = set_ops + add_ops
+        ops.resp_remove = [h for h in (resp.remove or []) if not h.startswith(":")]
+    return ops
+
+
+def destination_cluster(dest: Any, vs: VSInfo, ctx: RouteContext) -> tuple[str, str, int]:
+    """(cluster name, fqdn, port) of a ``Destination``: explicit port, else the service's only port, else the listener port."""
+    host = resolve_shortname(dest.host, vs.namespace, ctx.domain_suffix)
+    port_sel = getattr(dest, "port", None)
+    number = getattr(port_sel, "number", None) if port_sel is not None else None
+    if not number:
+        ports = ctx.service_ports(host)
+        number = ports[0] if ports and len(ports) == 1 else ctx.listener_port
+    return subset_key(number, getattr(dest, "subset", None), host), host, number
+
+
+def set_timeout(action: rc.RouteAction, timeout: Any | None) -> None:
+    """Unset VS timeout means no timeout (``0s``), not Envoy's 15s; ``max_grpc_timeout`` mirrors it."""
+    d = duration(timeout) if timeout is not None else duration(0)
+    action.timeout.CopyFrom(d)
+    action.max_grpc_timeout.CopyFrom(d)
+
+
+def _mirror_fraction(pct: Any, legacy: int | None, explicit: bool) -> base_pb2.RuntimeFractionalPercent | None:
+    v = percent_value(pct)
+    if v is not None:
+        return base_pb2.RuntimeFractionalPercent(default_value=fractional_million(v)) if v > 0 else None
+    if legacy is not None:
+        return base_pb2.RuntimeFractionalPercent(default_value=fractional_hundred(int(legacy))) if legacy > 0 else None
+    return base_pb2.RuntimeFractionalPercent(default_value=fractional_hundred(100))
+
+
+def _apply_destination(out: rc.Route, http: Any, vs: VSInfo, ctx: RouteContext, ops: HeaderOps) -> None:
+    action = out.route
+    set_timeout(action, getattr(http, "timeout", None))
+    authority = ops.authority
+    rewrite = getattr(http, "rewrite", None)
+    if rewrite is not None:
+        rr = getattr(rewrite, "uri_regex_rewrite", None)
+        if rr is not None:
+            action.regex_rewrite.pattern.regex = rr.match or ""
+            action.regex_rewrite.substitution = rr.rewrite or ""
+        elif rewrite.uri:
+            action.prefix_rewrite = rewrite.uri
+        if rewrite.authority:
+            authority = rewrite.authority
+
+    # mirrors
+    mirrors: list[tuple[Any, Any, int | None]] = []
+    if getattr(http, "mirror", None) is not None:
+        mirrors.append((http.mirror, http.mirror_percentage, getattr(http, "mirror_percent", None)))
+    for m in getattr(http, "mirrors", None) or []:
+        mirrors.append((m.destination, m.percentage, None))
+    for dest, pct, legacy in mirrors:
+        frac = _mirror_fraction(pct, legacy, pct is not None)
+        if frac is None:
+            continue
+        name, _, _ = destination_cluster(dest, vs, ctx)
+        action.request_mirror_policies.add(
+            cluster=name, runtime_fraction=frac, trace_sampled=boolv(False), disable_shadow_host_suffix_append=True
+        )
+
+    hash_policy = None
+    dests = list(getattr(http, "route", None) or [])
+    if len(dests) == 1:
+        d = dests[0]
+        name, host, port = destination_cluster(d.destination, vs, ctx)
+        dops = translate_headers(getattr(d, "headers", None))
+        out.request_headers_to_add.extend(dops.req_add)
+        out.request_headers_to_remove.extend(dops.req_remove)
+        out.response_headers_to_add.extend(dops.resp_add)
+        out.response_headers_to_remove.extend(dops.resp_remove)
+        if not authority:
+            authority = dops.authority
+        action.cluster = name
+        hash_policy = ctx.hash_policy(host, port)
+    elif dests:
+        wc = action.weighted_clusters
+        for d in dests:
+            weight = d.weight or 0
+            if weight == 0:
+                continue
+            name, host, port = destination_cluster(d.destination, vs, ctx)
+            dops = translate_headers(getattr(d, "headers", None))
+            cw = wc.clusters.add(name=name)
+            cw.weight.value = weight
+            cw.request_headers_to_add.extend(dops.req_add)
+            cw.request_headers_to_remove.extend(dops.req_remove)
+            cw.response_headers_to_add.extend(dops.resp_add)
+            cw.response_headers_to_remove.extend(dops.resp_remove)
+            if dops.authority:
+                cw.host_rewrite_literal = dops.authority
+            if hash_policy is None:
+                hash_policy = ctx.hash_policy(host, port)
+    if hash_policy is not None:
+        action.hash_policy.append(hash_policy)
+    policy = convert_policy(getattr(http, "retries", None), hash_policy is not None, ctx.mesh_default_retry)
+    if policy is not None:
+        action.retry_policy.CopyFrom(policy)
+    if authority:
+        action.host_rewrite_literal = authority
+
+
+def _apply_redirect(out: rc.Route, redirect: Any, ctx: RouteContext) -> bool:
+    """Fill ``out.redirect``; False when the redirect code is unsupported (Istio then emits no action)."""
+    code = redirect.redirect_code or 0
+    if code not in _REDIRECT_CODES:
+        return False
+    r = out.redirect
+    if redirect.authority:
+        r.host_redirect = redirect.authority
+    if redirect.uri:
+        r.path_redirect = redirect.uri
+    if redirect.scheme:
+        r.scheme_redirect = redirect.scheme
+    port = 0
+    if redirect.derive_port == "FROM_REQUEST_PORT":
+        port = ctx.listener_port
+    elif redirect.port:
+        port = redirect.port
+    if port:
+        scheme = (redirect.scheme or "").lower()
+        if not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+            r.port_redirect = port
+    r.response_code = _REDIRECT_CODES[code]  # type: ignore[assignment]
+    return True
+
+
+def route_operation(out: rc.Route, vs_name: str, port: int) -> str:
+    """Istio ``GetRouteOperation``: ``<host>:<port><path>`` for one outbound cluster, else ``<vs>:<port><path>``."""
+    m = out.match
+    which = m.WhichOneof("path_specifier")
+    if which == "prefix":
+        path = m.prefix + "*"
+    elif which == "path":
+        path = m.path
+    elif which == "safe_regex":
+        path = m.safe_regex.regex
+    else:
+        path = "/*"
+    if out.WhichOneof("action") == "route" and out.route.WhichOneof("cluster_specifier") == "cluster":
+        parts = out.route.cluster.split("|")
+        if len(parts) == 4 and parts[0] in ("outbound", "inbound") and parts[1].isdigit():
+            return f"{parts[3]}:{parts[1]}{path}"
+    return f"{vs_name}:{port}{path}"
+
+
+def translate_route(http: Any, match: Any | None, vs: VSInfo, ctx: RouteContext) -> rc.Route:
+    """One Envoy route for one (``http[]`` rule, ``match[]`` entry)."""
+    name = getattr(http, "name", None) or ""
+    if match is not None and getattr(match, "name", None):
+        name = f"{name}.{match.name}"
+    out = rc.Route(name=name, match=translate_route_match(match))
+    out.metadata.CopyFrom(istio_config_metadata(vs.config_path))
+    if match is not None and getattr(match, "stat_prefix", None):
+        out.stat_prefix = match.stat_prefix
+    ops = translate_headers(getattr(http, "headers", None))
+    out.request_headers_to_add.extend(ops.req_add)
+    out.request_headers_to_remove.extend(ops.req_remove)
+    out.response_headers_to_add.extend(ops.resp_add)
+    out.response_headers_to_remove.extend(ops.resp_remove)
+
+    redirect = getattr(http, "redirect", None)
+    direct = getattr(http, "direct_response", None)
+    if redirect is not None:
+        _apply_redirect(out, redirect, ctx)
+    elif direct is not None:
+        out.direct_response.status = direct.status
+        body = getattr(direct, "body", None)
+        if body is not None and body.string is not None:
+            out.direct_response.body.inline_string = body.string
+        elif body is not None and body.bytes is not None:
+            out.direct_response.body.inline_bytes = base64.b64decode(body.bytes)
+    else:
+        _apply_destination(out, http, vs, ctx, ops)
+
+    out.decorator.operation = route_operation(out, vs.name, ctx.listener_port)
+    fault = translate_fault(getattr(http, "fault", None))
+    if fault is not None:
+        out.typed_per_filter_config[FAULT_FILTER].CopyFrom(pack(fault))
+    cors = translate_cors(getattr(http, "cors_policy", None))
+    if cors is not None:
+        out.typed_per_filter_config[CORS_FILTER].CopyFrom(pack(cors))
+    return out
+
+
+def translate_virtual_service(vs: VSInfo, ctx: RouteContext) -> list[rc.Route]:
+    """All Envoy routes of a VS for one listener port, stopping after the first catch-all route."""
+    routes: list[rc.Route] = []
+    for http in getattr(vs.spec, "http", None) or []:
+        if getattr(http, "delegate", None) is not None:
+            continue  # delegates are merged into the root VS by the model
+        matches = list(getattr(http, "match", None) or [])
+        if not matches:
+            r = translate_route(http, None, vs, ctx)
+            routes.append(r)
+            return routes  # a rule without match is terminal
+        for m in matches:
+            if not match_applies(m, vs, ctx):
+                continue
+            r = translate_route(http, m, vs, ctx)
+            routes.append(r)
+            if is_catch_all_match(r.match):
+                return routes
+    return routes
+
+
+def default_route(cluster: str, operation_host_port: str, hash_policy: rc.RouteAction.HashPolicy | None = None, mesh_default_retry: Any = None) -> rc.Route:
+    """Istio ``BuildDefaultHTTPOutboundRoute``: prefix ``/``, ``timeout: 0s``, default retries, named ``default``."""
+    out = rc.Route(name=DEFAULT_ROUTE_NAME)
+    out.match.prefix = "/"
+    out.route.cluster = cluster
+    set_timeout(out.route, None)
+    if hash_policy is not None:
+        out.route.hash_policy.append(hash_policy)
+    policy = convert_policy(None, hash_policy is not None, mesh_default_retry)
+    if policy is not None:
+        out.route.retry_policy.CopyFrom(policy)
+    out.decorator.operation = f"{operation_host_port}/*"
+    return out
+
+
+def hash_policy_from_lb(lb: Any | None) -> rc.RouteAction.HashPolicy | None:
+    """DR ``loadBalancer.consistentHash`` -> route ``hash_policy`` (the cluster gets RING_HASH/MAGLEV separately)."""
+    ch = getattr(lb, "consistent_hash", None) if lb is not None else None
+    if ch is None:
+        return None
+    hp = rc.RouteAction.HashPolicy()
+    if ch.http_header_name:
+        hp.header.header_name = ch.http_header_name
+    elif ch.http_cookie is not None:
+        c = ch.http_cookie
+        hp.cookie.name = c.name
+        if c.path:
+            hp.cookie.path = c.path
+        if c.ttl:
+            hp.cookie.ttl.CopyFrom(duration(c.ttl))
+        for a in c.attributes or []:
+            hp.cookie.attributes.add(name=a.name, value=a.value or "")
+    elif ch.use_source_ip:
+        hp.connection_properties.source_ip = True
+    elif ch.http_query_parameter_name:
+        hp.query_parameter.name = ch.http_query_parameter_name
+    else:
+        return None
+    return hp
