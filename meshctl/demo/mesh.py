@@ -1,0 +1,309 @@
+"""``DemoMesh``: bring up, change, report on and tear down the local demo mesh (the library behind ``meshctl demo``).
+
+Order of start-up: load the example and give each Deployment a Pod with its own loopback IP; start the
+control plane (xDS + debug) on ``127.0.<subnet>.1`` and publish a snapshot per proxy; start the apps where the
+translated config says the sidecars forward to; fork one Envoy per pod (all from this thread, so the
+``PR_SET_PDEATHSIG`` guard holds), wait for them in parallel and until every proxy has ACKed; then the control
+endpoint, the load generator and the status file. :meth:`close` undoes it all in reverse and is safe to call
+twice, from ``finally``, ``atexit`` or a signal handler.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshctl.demo import addresses
+from meshctl.demo.apps import AppServer, AppSpec, Upstream
+from meshctl.demo.control import ControlServer, default_status_path
+from meshctl.demo.controlplane import ControlPlane, translate_all
+from meshctl.demo.loadgen import LoadGenerator
+from meshctl.demo.procguard import ProcessRegistry, spawn_envoy
+from meshctl.demo.topology import CONTROL_HOST_OCTET, DemoWorkload, layer_pods, plan_workloads, subnet_ip
+from meshctl.envoy.runner import EnvoyProcess
+from meshctl.errors import InputError, MeshctlError, UnavailableError
+from meshctl.sources import Resource, load_paths, load_text
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "bookinfo"
+BOOKINFO_APPS = {"productpage", "details", "reviews", "ratings"}
+
+
+@dataclass
+class DemoOptions:
+    """Everything ``meshctl demo`` can be told; defaults give the documented addresses."""
+
+    paths: list[str] = field(default_factory=lambda: [str(EXAMPLE)])
+    subnet: int = 1
+    xds_port: int = 15010
+    debug_port: int = 15014
+    control_port: int = 15080
+    admin_port: int = 15000
+    load: bool = True
+    rate: float = 2.0
+    status_file: str | None = None
+    log_level: str = "warning"
+    ready_timeout: float = 60.0
+    xds_mode: str = "delta"  # "delta" | "sotw"
+
+
+@dataclass
+class DemoProxy:
+    """One running pod of the demo: its Envoy and (for bookinfo sidecars) its app."""
+
+    workload: DemoWorkload
+    envoy: EnvoyProcess | None = None
+    app: AppServer | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.workload.pod}.{self.workload.namespace}"
+
+    def info(self) -> dict[str, Any]:
+        w = self.workload
+        out: dict[str, Any] = {
+            "name": self.name,
+            "pod": w.pod,
+            "namespace": w.namespace,
+            "workload": w.deployment,
+            "app": w.app,
+            "version": w.version,
+            "type": w.node_type,
+            "ip": w.ip,
+            "node_id": w.node_id,
+            "admin_url": self.envoy.admin_url if self.envoy else None,
+        }
+        if self.app is not None:
+            out["app_address"] = f"{self.app.spec.listen_ip}:{self.app.spec.listen_port}"
+        return out
+
+
+class DemoMesh:
+    """The running demo. Use as a context manager: ``with DemoMesh(opts) as demo: demo.start(); ...``."""
+
+    def __init__(self, options: DemoOptions | None = None, progress: Any = None) -> None:
+        self.options = options or DemoOptions()
+        self._progress = progress or (lambda msg: None)
+        self.registry = ProcessRegistry()
+        self.control_ip = subnet_ip(self.options.subnet, CONTROL_HOST_OCTET)
+        self.resources: list[Resource] = []
+        self.workloads: list[DemoWorkload] = []
+        self.proxies: list[DemoProxy] = []
+        self.plane: ControlPlane | None = None
+        self.control: ControlServer | None = None
+        self.load: LoadGenerator | None = None
+        self.ingress_url: str | None = None
+        self.applied: list[dict[str, Any]] = []
+        self.workdir = tempfile.mkdtemp(prefix="meshctl-demo-")
+        self.started_at = time.time()
+        self._apply_lock = threading.Lock()
+        self._closed = False
+        self._status_path = self.options.status_file or default_status_path()
+        self._wrote_status = False
+
+    # ------------------------------------------------------------------------------------------------ start
+    def start(self) -> DemoMesh:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        opts = self.options
+        self._progress("loading mesh config")
+        base = load_paths(opts.paths)
+        self.workloads = plan_workloads(base, opts.subnet)
+        if not self.workloads:
+            raise InputError("the demo needs at least one Deployment to run", file=", ".join(opts.paths))
+        self.resources = layer_pods(base, self.workloads)
+        version = "1"
+        _, configs, snaps = translate_all(self.resources, version)
+        missing = [w.node_id for w in self.workloads if w.node_id not in snaps]
+        if missing:
+            raise InputError(f"the model has no proxy for demo pod(s): {', '.join(missing)}")
+
+        self._progress(f"starting the xDS server on {self.control_ip}:{opts.xds_port}")
+        self.plane = ControlPlane(self.control_ip, opts.xds_port, opts.debug_port).start()
+        self.plane.version = 1
+        self.plane.publish(snaps)
+
+        self._progress("starting the apps")
+        self.proxies = [DemoProxy(w) for w in self.workloads]
+        for p in self.proxies:
+            p.app = self._start_app(p.workload, configs[p.workload.node_id])
+
+        self._progress(f"starting {len(self.proxies)} Envoys")
+        from meshctl.xds.bootstrap import xds_bootstrap
+
+        for p in self.proxies:
+            w = p.workload
+            boot = xds_bootstrap(
+                w.node_id,
+                xds_host=self.control_ip,
+                xds_port=self.plane.server.port,
+                delta=opts.xds_mode == "delta",
+                metadata={"NAME": w.pod, "LABELS": w.labels, "SERVICE_ACCOUNT": w.service_account},
+            )
+            p.envoy = spawn_envoy(
+                boot,
+                admin_address=w.ip,
+                admin_port=opts.admin_port,
+                registry=self.registry,
+                log_level=opts.log_level,
+                workdir=self.workdir,
+                name=w.pod,
+                base_id=None,
+            )
+        with ThreadPoolExecutor(max_workers=len(self.proxies)) as pool:
+            list(pool.map(lambda p: p.envoy.wait_ready(opts.ready_timeout), self.proxies))
+        pending = self.plane.wait_synced([p.workload.node_id for p in self.proxies], opts.ready_timeout)
+        if pending:
+            raise UnavailableError(f"proxies did not sync with the xDS server: {', '.join(pending)}")
+
+        gw = next((p for p in self.proxies if p.workload.gateway), None)
+        if gw is not None:
+            addr = addresses.gateway_http_address(configs[gw.workload.node_id], gw.workload.ip)
+            if addr:
+                self.ingress_url = f"http://{addr[0]}:{addr[1]}/productpage"
+
+        self.control = ControlServer(self.control_ip, opts.control_port, self.status, self.apply_text).start()
+        if opts.load and self.ingress_url:
+            self.load = LoadGenerator(self.ingress_url, rate=opts.rate).start()
+        self.write_status_file()
+
+    def _start_app(self, w: DemoWorkload, proxy_config: Any) -> AppServer | None:
+        if w.gateway or w.app not in BOOKINFO_APPS or not w.container_ports:
+            return None
+        port = w.container_ports[0]
+        listen = addresses.inbound_app_address(proxy_config, port) or (w.ip, port)
+        upstream = addresses.outbound_listener_address(proxy_config, w.ip, 9080) or (w.ip, 9080)
+        spec = AppSpec(
+            w.app, w.version or "v1", w.pod, listen[0], listen[1], Upstream(upstream[0], upstream[1])
+        )
+        try:
+            return AppServer(spec).start()
+        except OSError as e:
+            raise UnavailableError(
+                f"cannot start the {w.pod} app on {listen[0]}:{listen[1]}: {e.strerror}"
+            ) from e
+
+    # ----------------------------------------------------------------------------------------------- change
+    def apply_text(self, text: str, filename: str = "<apply>") -> dict[str, Any]:
+        """Layer the resources in ``text`` over the running mesh (replace same kind/namespace/name, else add)."""
+        changes = load_text(text, filename, start_index=len(self.resources))
+        if not changes:
+            raise InputError("no resources to apply", file=filename)
+        with self._apply_lock:
+            assert self.plane is not None
+            merged, verbs = merge_resources(self.resources, changes)
+            version = str(self.plane.version + 1)
+            _, _, snaps = translate_all(merged, version)  # raises with file:line:field on bad config
+            self.plane.version += 1
+            self.resources = merged
+            changed = self.plane.publish(snaps)
+            pending = self.plane.wait_synced(changed, timeout=15.0)
+        result = {
+            "applied": [f"{r.ref} {verb}" for r, verb in zip(changes, verbs, strict=True)],
+            "version": version,
+            "changed_proxies": sorted(changed),
+            "synced": not pending,
+            "not_synced": pending,
+        }
+        self.applied.append({"file": filename, "at": time.time(), **result})
+        return result
+
+    # ----------------------------------------------------------------------------------------------- report
+    def describe(self) -> dict[str, Any]:
+        """The static facts scripts need (what ``--status-file`` holds)."""
+        assert self.plane is not None
+        return {
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "xds_address": self.plane.xds_address,
+            "xds_mode": self.options.xds_mode,
+            "debug_url": self.plane.debug_url,
+            "control_url": self.control.url if self.control else None,
+            "ingress_url": self.ingress_url,
+            "subnet": self.options.subnet,
+            "proxies": [p.info() for p in self.proxies],
+        }
+
+    def status(self) -> dict[str, Any]:
+        """Live state: :meth:`describe` plus per-proxy liveness and xDS sync, load counts, applied changes."""
+        out = self.describe()
+        assert self.plane is not None
+        for info, p in zip(out["proxies"], self.proxies, strict=True):
+            info["alive"] = bool(p.envoy and p.envoy.process.poll() is None)
+            info["sync"] = self.plane.node_sync(p.workload.node_id)
+        out["config_version"] = str(self.plane.version)
+        out["load"] = self.load.snapshot() if self.load else None
+        out["applied"] = [{k: a[k] for k in ("file", "version", "applied", "synced")} for a in self.applied]
+        return out
+
+    def write_status_file(self) -> None:
+        path = self._status_path
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w") as fh:
+            json.dump(self.describe(), fh, indent=2)
+        os.replace(tmp, path)
+        self._wrote_status = True
+
+    # --------------------------------------------------------------------------------------------- shutdown
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.load:
+            self.load.stop()
+        if self.control:
+            self.control.close()
+        self.registry.kill_all()
+        for p in self.proxies:
+            if p.app:
+                p.app.close()
+        if self.plane:
+            self.plane.close()
+        if self._wrote_status:
+            try:
+                with open(self._status_path) as fh:
+                    mine = json.load(fh).get("pid") == os.getpid()
+                if mine:
+                    os.unlink(self._status_path)
+            except (OSError, ValueError):
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> DemoMesh:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def merge_resources(base: list[Resource], changes: list[Resource]) -> tuple[list[Resource], list[str]]:
+    """``base`` with each change replacing the resource of the same group/kind/namespace/name (or appended)."""
+    out = list(base)
+    verbs: list[str] = []
+    for ch in changes:
+        key = (ch.group, ch.kind, ch.namespace, ch.name)
+        idx = next((i for i, r in enumerate(out) if (r.group, r.kind, r.namespace, r.name) == key), None)
+        if idx is None:
+            out.append(ch)
+            verbs.append("created")
+        else:
+            out[idx] = ch
+            verbs.append("configured")
+    return out, verbs
+
+
+__all__ = ["DemoMesh", "DemoOptions", "DemoProxy", "MeshctlError", "merge_resources"]
