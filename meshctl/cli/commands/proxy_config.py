@@ -1,0 +1,467 @@
+"""``meshctl proxy-config`` (alias ``pc``): what a proxy actually has, istioctl-compatible, plus ``diff``.
+
+Every subcommand reads one target: ``--admin URL`` (a live Envoy admin), ``--file DUMP`` (a saved
+``/config_dump``; ``-`` for stdin) or a pod (``pod/NAME -n NS`` / ``NAME.NS``, through a port-forward). Tables
+are istioctl's (same columns, values and order); ``-o json|yaml`` prints the protos as istioctl does.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from meshctl.cli.output import print_table
+from meshctl.envoy.admin import DEFAULT_ADMIN_PORT, Target
+from meshctl.envoy.dump import ConfigDump
+from meshctl.envoy.views.common import Table, go_json, go_yaml, messages_json
+from meshctl.errors import UsageError
+
+SUBCOMMAND_ALIASES = {
+    "clusters": "cluster",
+    "c": "cluster",
+    "listeners": "listener",
+    "l": "listener",
+    "routes": "route",
+    "r": "route",
+    "endpoints": "endpoint",
+    "ep": "endpoint",
+    "secrets": "secret",
+    "s": "secret",
+    "b": "bootstrap",
+    "a": "all",
+    "o": "log",
+    "ec": "ecds",
+}
+
+
+class AliasGroup(click.Group):
+    """A click group that also accepts istioctl's short subcommand names."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, SUBCOMMAND_ALIASES.get(cmd_name, cmd_name))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        return (cmd.name if cmd else name), cmd, rest
+
+
+def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """TARGET argument and the flags that name where a proxy's config comes from."""
+    f = click.option(
+        "--proxy-admin-port",
+        "admin_port",
+        type=int,
+        default=DEFAULT_ADMIN_PORT,
+        show_default=True,
+        help="Envoy admin port in the pod.",
+    )(f)
+    f = click.option("--context", "kube_context", default=None, help="The kubeconfig context to use.")(f)
+    f = click.option("--kubeconfig", default=None, envvar="KUBECONFIG", help="Path to the kubeconfig file.")(
+        f
+    )
+    f = click.option("-n", "--namespace", default=None, help="Namespace of the pod target.")(f)
+    f = click.option(
+        "-f",
+        "--file",
+        "files",
+        multiple=True,
+        metavar="DUMP",
+        help="A saved Envoy dump instead of a live proxy ('-' for stdin).",
+    )(f)
+    f = click.option(
+        "--admin",
+        default=None,
+        metavar="URL",
+        help="A live Envoy admin endpoint, e.g. http://127.0.0.1:15000.",
+    )(f)
+    f = click.argument("target", required=False)(f)
+    return f
+
+
+def output_flag(
+    default: str = "short", choices: tuple[str, ...] = ("short", "json", "yaml")
+) -> Callable[..., Any]:
+    return click.option(
+        "-o",
+        "--output",
+        "output",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def make_target(kw: dict[str, Any]) -> Target:
+    return Target.from_args(
+        kw.pop("target", None),
+        admin=kw.pop("admin", None),
+        files=kw.pop("files", ()),
+        namespace=kw.pop("namespace", None),
+        kubeconfig=kw.pop("kubeconfig", None),
+        context=kw.pop("kube_context", None),
+        admin_port=kw.pop("admin_port", DEFAULT_ADMIN_PORT),
+    )
+
+
+def show_table(t: Table) -> None:
+    print_table(t.headers, t.rows, minwidth=t.minwidth, tabwidth=t.tabwidth, padding=t.padding)
+
+
+def emit_go(data: Any, output: str) -> None:
+    """JSON/YAML the way istioctl writes it (4-space JSON; YAML keys sorted)."""
+    sys.stdout.write(go_yaml(data) if output == "yaml" else go_json(data) + "\n")
+
+
+def warn(dump: ConfigDump) -> None:
+    dump.warn_unknown_types()
+    seen = set()
+    for w in dump.warnings:
+        if w not in seen:
+            seen.add(w)
+            click.echo(f"Warning: {w}", err=True)
+
+
+@click.group("proxy-config", cls=AliasGroup)
+def command() -> None:
+    """Show a proxy's actual Envoy config (clusters, listeners, routes, endpoints, secrets, ...) and diff it.
+
+    \b
+    Targets: --admin http://127.0.0.1:15000 | --file dump.json ('-' = stdin) | pod/NAME -n NS | NAME.NS
+    Examples:
+      meshctl pc cluster --admin http://127.0.0.1:15000 --fqdn reviews
+      curl -s 'localhost:15000/config_dump?include_eds' > dump.json && meshctl pc route --file dump.json
+      meshctl pc diff --admin http://127.0.0.1:15000 -f manifests/ --proxy deploy/reviews-v1
+    """
+
+
+@command.command("cluster")
+@target_options
+@click.option("--fqdn", default="", help="Filter clusters by substring of the service FQDN.")
+@click.option("--port", type=int, default=0, help="Filter clusters by port.")
+@click.option("--subset", default="", help="Filter clusters by substring of the subset.")
+@click.option("--direction", default="", help="Filter clusters by direction (inbound/outbound).")
+@output_flag()
+def cluster_cmd(fqdn: str, port: int, subset: str, direction: str, output: str, **kw: Any) -> None:
+    """Clusters of a proxy (SERVICE FQDN, PORT, SUBSET, DIRECTION, TYPE, DESTINATION RULE)."""
+    from meshctl.envoy.views import cluster
+
+    dump = make_target(kw).config_dump("cluster")
+    flt = cluster.ClusterFilter(fqdn, port, subset, direction)
+    if output == "short":
+        show_table(cluster.table(dump, flt))
+    else:
+        emit_go(messages_json(cluster.clusters(dump, flt)), output)
+    warn(dump)
+
+
+@command.command("listener")
+@target_options
+@click.option("--address", default="", help="Filter listeners by address.")
+@click.option("--port", type=int, default=0, help="Filter listeners by port.")
+@click.option("--type", "type_", default="", help="Filter listeners by type (HTTP, TCP, HTTP+TCP).")
+@click.option(
+    "--verbose/--no-verbose",
+    default=True,
+    show_default=True,
+    help="One row per filter chain with match and destination.",
+)
+@output_flag()
+def listener_cmd(address: str, port: int, type_: str, verbose: bool, output: str, **kw: Any) -> None:
+    """Listeners of a proxy, one row per filter chain (ADDRESSES, PORT, MATCH, DESTINATION)."""
+    from meshctl.envoy.views import listener
+
+    dump = make_target(kw).config_dump("listener")
+    flt = listener.ListenerFilter(address, port, type_)
+    if output == "short":
+        show_table(listener.table(dump, flt, verbose=verbose))
+    else:
+        emit_go(messages_json(listener.listeners(dump, flt)), output)
+    warn(dump)
+
+
+@command.command("route")
+@target_options
+@click.option("--name", default="", help="Filter route configurations by exact name.")
+@click.option("--verbose/--no-verbose", default=True, show_default=True, help="One row per route.")
+@output_flag()
+def route_cmd(name: str, verbose: bool, output: str, **kw: Any) -> None:
+    """Route configurations of a proxy (NAME, VHOST NAME, DOMAINS, MATCH, VIRTUAL SERVICE)."""
+    from meshctl.envoy.views import route
+
+    dump = make_target(kw).config_dump("route")
+    flt = route.RouteFilter(name)
+    if output == "short":
+        show_table(route.table(dump, flt, verbose=verbose))
+    else:
+        emit_go(messages_json(route.route_configs(dump, flt)), output)
+    warn(dump)
+
+
+def endpoint_filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--status", default="", help="Filter endpoints by health status (HEALTHY, UNHEALTHY, ...)."
+    )(f)
+    f = click.option("--cluster", default="", help="Filter endpoints by exact cluster name.")(f)
+    f = click.option("--port", type=int, default=0, help="Filter endpoints by port.")(f)
+    f = click.option("--address", default="", help="Filter endpoints by address (no port).")(f)
+    return f
+
+
+@command.command("endpoint")
+@target_options
+@endpoint_filter_options
+@output_flag()
+def endpoint_cmd(address: str, port: int, cluster: str, status: str, output: str, **kw: Any) -> None:
+    """Runtime endpoints with health and outlier status (from /clusters; --file takes a /clusters?format=json dump)."""
+    from meshctl.envoy.dump import to_json_dict
+    from meshctl.envoy.views import endpoint
+    from meshctl.envoy.views.eds import EndpointFilter
+
+    status_msg = make_target(kw).clusters_status()
+    flt = EndpointFilter(address, port, cluster, status)
+    if output == "short":
+        show_table(endpoint.table(status_msg, flt))
+    else:
+        emit_go([to_json_dict(cs) for cs in endpoint.cluster_statuses(status_msg, flt)], output)
+
+
+@command.command("eds")
+@target_options
+@endpoint_filter_options
+@output_flag()
+def eds_cmd(address: str, port: int, cluster: str, status: str, output: str, **kw: Any) -> None:
+    """Endpoints as configured by EDS (from /config_dump?include_eds)."""
+    from meshctl.envoy.views import eds
+
+    dump = make_target(kw).config_dump(include_eds=True)
+    flt = eds.EndpointFilter(address, port, cluster, status)
+    if output == "short":
+        show_table(eds.table(dump, flt))
+    else:
+        emit_go(messages_json(eds.assignments(dump, flt)), output)
+    warn(dump)
+
+
+@command.command("secret")
+@target_options
+@output_flag()
+def secret_cmd(output: str, **kw: Any) -> None:
+    """SDS secrets: names, types, status, validity, serial numbers, dates (never key material)."""
+    from meshctl.envoy.views import secret
+
+    dump = make_target(kw).config_dump("secret")
+    if output == "short":
+        t = secret.table(dump)
+        if t is None:
+            click.echo("No active or warming secrets found.")
+        else:
+            show_table(t)
+    else:
+        emit_go(secret.redacted_json(dump), output)
+    warn(dump)
+
+
+@command.command("bootstrap")
+@target_options
+@output_flag(default="json")
+def bootstrap_cmd(output: str, **kw: Any) -> None:
+    """The proxy's bootstrap (-o short: Istio, Istio proxy and Envoy versions)."""
+    from meshctl.envoy.views import bootstrap
+
+    dump = make_target(kw).config_dump("bootstrap")
+    if output == "short":
+        sys.stdout.write(bootstrap.summary(dump))
+    else:
+        emit_go(bootstrap.json_data(dump), output)
+    warn(dump)
+
+
+@command.command("ecds")
+@target_options
+@output_flag()
+def ecds_cmd(output: str, **kw: Any) -> None:
+    """Extension configs delivered by ECDS (Wasm plugins, telemetry filters)."""
+    from meshctl.envoy.views import ecds
+
+    dump = make_target(kw).config_dump(include_eds=True)
+    if output == "short":
+        show_table(ecds.table(dump))
+    else:
+        emit_go(ecds.json_data(dump), output)
+    warn(dump)
+
+
+@command.command("all")
+@target_options
+@click.option("--fqdn", default="", help="Cluster filter: substring of the service FQDN.")
+@click.option("--port", type=int, default=0, help="Cluster/listener port filter.")
+@click.option("--subset", default="", help="Cluster filter: substring of the subset.")
+@click.option("--direction", default="", help="Cluster filter: direction.")
+@click.option("--address", default="", help="Listener filter: address.")
+@click.option("--type", "type_", default="", help="Listener filter: type.")
+@click.option("--name", default="", help="Route filter: exact name.")
+@click.option("--verbose/--no-verbose", default=True, show_default=True)
+@click.option("--with-headers", is_flag=True, help="Print a header line before each section.")
+@output_flag()
+def all_cmd(
+    fqdn: str,
+    port: int,
+    subset: str,
+    direction: str,
+    address: str,
+    type_: str,
+    name: str,
+    verbose: bool,
+    with_headers: bool,
+    output: str,
+    **kw: Any,
+) -> None:
+    """Everything: bootstrap summary, clusters, listeners, routes, secrets and EDS endpoints."""
+    from meshctl.envoy.dump import load_dump
+    from meshctl.envoy.views import all as all_view
+
+    target = make_target(kw)
+    raw = target.raw_config_dump()
+    if output != "short":
+        text = raw.decode("utf-8", errors="replace")
+        if output == "yaml":
+            from meshctl.envoy.dump import loads
+
+            sys.stdout.write(go_yaml(loads(raw, target.describe())))
+        else:
+            sys.stdout.write(text.rstrip("\n") + "\n")
+        return
+    dump = load_dump(raw, target.describe())
+    sys.stdout.write(
+        all_view.summary(
+            dump,
+            all_view.AllFilters(fqdn, port, subset, direction, address, type_, name),
+            verbose=verbose,
+            with_headers=with_headers,
+        )
+    )
+    warn(dump)
+
+
+@command.command("log")
+@target_options
+@click.option("--level", default=None, help="Not supported: meshctl never changes a proxy (read-only).")
+@click.option("-r", "--reset", is_flag=True, help="Not supported: meshctl never changes a proxy (read-only).")
+def log_cmd(level: str | None, reset: bool, **kw: Any) -> None:
+    """Show the proxy's logging levels (read-only: from /server_info; changing levels is out of scope)."""
+    from meshctl.envoy.views import log
+
+    if level or reset:
+        raise UsageError(
+            "meshctl proxy-config log is read-only: it never changes a proxy's log levels",
+            hints=["to change them: curl -X POST 'localhost:15000/logging?level=debug' inside the pod"],
+        )
+    target = make_target(kw)
+    sys.stdout.write(log.render(target.describe(), target.server_info()))
+
+
+@command.command("diff")
+@click.argument("target", required=False)
+@click.option("--admin", default=None, metavar="URL", help="The live Envoy admin endpoint to compare.")
+@click.option(
+    "--file", "dumps", multiple=True, metavar="DUMP", help="A saved dump; give two to compare two dumps."
+)
+@click.option(
+    "-f",
+    "--filename",
+    "filenames",
+    multiple=True,
+    metavar="PATH",
+    help="Intended config: Istio YAML files/dirs (through the translator).",
+)
+@click.option(
+    "--proxy", default=None, help="Which proxy of the config the target is: TYPE/NAME (pod/x, deploy/x)."
+)
+@click.option("-n", "--namespace", default=None, help="Namespace of the pod target and of --proxy.")
+@click.option("--kubeconfig", default=None, envvar="KUBECONFIG", help="Path to the kubeconfig file.")
+@click.option("--context", "kube_context", default=None, help="The kubeconfig context to use.")
+@click.option("--proxy-admin-port", "admin_port", type=int, default=DEFAULT_ADMIN_PORT, show_default=True)
+@click.option(
+    "-o", "--output", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def diff_cmd(
+    target: str | None,
+    admin: str | None,
+    dumps: tuple[str, ...],
+    filenames: tuple[str, ...],
+    proxy: str | None,
+    namespace: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    admin_port: int,
+    output: str,
+) -> None:
+    """Semantic diff: intended config (-f, via the translator) or a first dump vs a proxy's actual config.
+
+    \b
+    Exit codes: 0 in sync, 1 drift, 64 usage, 65 bad input, 69 unreachable.
+    Examples:
+      meshctl pc diff --admin http://127.0.0.1:15000 -f manifests/ --proxy deploy/reviews-v1
+      meshctl pc diff --file before.json --file after.json
+    """
+    from meshctl.envoy import diff as diff_lib
+
+    if filenames:
+        if len(dumps) > 1:
+            raise UsageError("with -f (intended config) give at most one --file (the actual dump)")
+        actual_target = Target.from_args(
+            target,
+            admin=admin,
+            files=dumps,
+            namespace=namespace,
+            kubeconfig=kubeconfig,
+            context=kube_context,
+            admin_port=admin_port,
+        )
+        intended = diff_lib.intended_dump(list(filenames), proxy, namespace)
+        actual = actual_target.config_dump(include_eds=True)
+        left_label, right_label = "intended", "actual"
+    else:
+        if len(dumps) != 2 or target or admin:
+            if len(dumps) == 1 and (target or admin):
+                intended_t = Target(files=[dumps[0]])
+                actual_target = Target.from_args(
+                    target,
+                    admin=admin,
+                    namespace=namespace,
+                    kubeconfig=kubeconfig,
+                    context=kube_context,
+                    admin_port=admin_port,
+                )
+                intended, actual = (
+                    intended_t.config_dump(include_eds=True),
+                    actual_target.config_dump(include_eds=True),
+                )
+                left_label, right_label = dumps[0], actual_target.describe()
+            else:
+                raise UsageError(
+                    "give -f CONFIG_PATH with a target (--admin/--file/pod), or two dumps: --file A.json --file B.json"
+                )
+        else:
+            intended, actual = (
+                Target(files=[dumps[0]]).config_dump(include_eds=True),
+                Target(files=[dumps[1]]).config_dump(include_eds=True),
+            )
+            left_label, right_label = dumps[0], dumps[1]
+    result = diff_lib.diff_dumps(intended, actual)
+    if output == "json":
+        from meshctl.cli.output import emit
+
+        emit(result.to_json(left_label, right_label), "json")
+    else:
+        sys.stdout.write(diff_lib.render_text(result, left_label, right_label))
+    warn(intended)
+    warn(actual)
+    if not result.in_sync:
+        sys.exit(1)
