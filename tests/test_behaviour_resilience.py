@@ -1,0 +1,164 @@
+"""Behaviour suite, resilience: faults, retries, timeouts and mirroring through a real Envoy (spec §1, §4, §6).
+
+Upstream attempts and mirrored copies are counted at the echo servers themselves, not inferred from the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from behaviour.harness import BehaviourMesh
+
+pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
+
+
+def vs(http: str) -> str:
+    return f"""apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: default, namespace: default}}
+spec:
+  hosts: [b]
+  http:
+{http}"""
+
+
+@pytest.fixture(scope="module")
+def mesh() -> Iterator[BehaviourMesh]:
+    with BehaviourMesh() as m:
+        yield m
+
+
+def seen_with(mesh: BehaviourMesh, needle: str) -> list[str]:
+    return [e.hostname for e in mesh.echo.values() for s in list(e.seen) if needle in s.url]
+
+
+def test_vs19_fault_abort_100_percent(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - fault:
+      abort: {percentage: {value: 100}, httpStatus: 418}
+    route:
+    - destination: {host: b}
+""")
+    )
+    assert mesh.call("b").status == 418
+    assert all(not e.seen for e in mesh.echo.values())
+
+
+def test_fault_abort_percentage(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - fault:
+      abort: {percentage: {value: 50}, httpStatus: 503}
+    route:
+    - destination: {host: b}
+""")
+    )
+    counts = mesh.spread(400)
+    aborted = counts.get("status:503", 0)
+    assert 150 <= aborted <= 250, counts
+
+
+def test_fault_delay_and_delay_with_route_timeout(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - match:
+    - uri: {prefix: /timed}
+    timeout: 0.3s
+    fault:
+      delay: {percentage: {value: 100}, fixedDelay: 1s}
+    route:
+    - destination: {host: b}
+  - fault:
+      delay: {percentage: {value: 100}, fixedDelay: 0.5s}
+    route:
+    - destination: {host: b}
+""")
+    )
+    r = mesh.call("b", "/")
+    assert r.status == 200 and r.elapsed >= 0.5
+    # The fault filter runs before the router: the delay counts toward the 0.3 s route timeout.
+    r = mesh.call("b", "/timed")
+    assert r.status == 504 and r.elapsed < 0.9
+
+
+def test_route_timeout_with_slow_backend(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - timeout: 0.3s
+    route:
+    - destination: {host: b}
+""")
+    )
+    r = mesh.call("b", "/?delay=1.5")
+    assert r.status == 504 and r.elapsed < 1.2
+    assert mesh.call("b", "/?delay=0.05").status == 200
+
+
+def test_no_timeout_waits_for_slow_backend(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - route:
+    - destination: {host: b}
+""")
+    )
+    r = mesh.call("b", "/?delay=1.2")
+    assert r.status == 200 and r.elapsed >= 1.2  # Istio emits timeout 0s: Envoy's 15 s default is off
+
+
+def test_retries_on_5xx_count_upstream_attempts(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - retries: {attempts: 3, retryOn: 5xx}
+    route:
+    - destination: {host: b}
+""")
+    )
+    r = mesh.call("b", "/?fail=2&key=r1")
+    assert r.status == 200
+    assert len(seen_with(mesh, "key=r1")) == 3  # 2 failures + 1 success, counted at the servers
+    assert r.seen_header("x-envoy-attempt-count") == "3"
+    r = mesh.call("b", "/?fail=9&key=r2")
+    assert r.status == 503 and len(seen_with(mesh, "key=r2")) == 4  # 1 try + 3 retries
+
+
+def test_retries_zero_attempts_returns_first_failure(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - retries: {attempts: 0}
+    route:
+    - destination: {host: b}
+""")
+    )
+    r = mesh.call("b", "/?fail=1&key=z1")
+    assert r.status == 503 and len(seen_with(mesh, "key=z1")) == 1
+
+
+def test_default_retry_policy_does_not_retry_plain_503(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - route:
+    - destination: {host: b}
+""")
+    )
+    r = mesh.call("b", "/?fail=1&key=d1")
+    assert r.status == 503 and len(seen_with(mesh, "key=d1")) == 1
+
+
+@pytest.mark.parametrize(("percentage", "low", "high"), [(None, 100, 100), (50, 35, 65), (0, 0, 0)])
+def test_mirror_percentage(mesh: BehaviourMesh, percentage: int | None, low: int, high: int) -> None:
+    pct = f"\n    mirrorPercentage: {{value: {percentage}}}" if percentage is not None else ""
+    mesh.configure(
+        vs(f"""  - route:
+    - destination: {{host: b}}
+    mirror: {{host: c}}{pct}
+""")
+    )
+    for i in range(100):
+        r = mesh.call("b", f"/mirror-{percentage}-{i}")
+        assert r.hostname.startswith("b-")  # the client only ever sees b's reply
+    mirror = mesh.echo["c-v1-0"]
+    import time
+
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and mirror.count(f"/mirror-{percentage}-") < low:
+        time.sleep(0.05)
+    time.sleep(0.2)  # mirrors are fire-and-forget: let stragglers land
+    got = mirror.count(f"/mirror-{percentage}-")
+    assert low <= got <= high, got
+    if got:
+        host = next(s.header("host") for s in mirror.seen if s.url.startswith("/mirror-"))
+        assert host is not None and not host.endswith("-shadow")  # disable_shadow_host_suffix_append

@@ -1,0 +1,286 @@
+"""Behaviour suite, routing: Istio's VirtualService cases (istio-routing-behaviors.md §1, §6) through a real Envoy.
+
+Client sidecar ``a`` (loopback mode, fed by meshctl's xDS server) -> echo pods of ``b`` (v1, v2) and ``c``.
+IDs in the test names refer to the spec tables; "proposed" cases are the spec's §6 gap list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from behaviour.harness import BehaviourMesh
+
+pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
+
+DR_B = """
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: b, namespace: default}
+spec:
+  host: b
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+"""
+
+
+def vs(http: str, hosts: str = "[b]") -> str:
+    """A VirtualService ``default`` for ``hosts`` with the given ``http:`` list (YAML, indented 2)."""
+    return f"""apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: default, namespace: default}}
+spec:
+  hosts: {hosts}
+  http:
+{http}"""
+
+
+@pytest.fixture(scope="module")
+def mesh() -> Iterator[BehaviourMesh]:
+    with BehaviourMesh() as m:
+        yield m
+
+
+def split(w1: int, w2: int) -> str:
+    return DR_B + vs(
+        f"""  - route:
+    - destination: {{host: b, subset: v1}}
+      weight: {w1}
+    - destination: {{host: b, subset: v2}}
+      weight: {w2}
+"""
+    )
+
+
+@pytest.mark.parametrize(("w1", "w2"), [(90, 10), (50, 50)])
+def test_weighted_split_within_5_percent_over_1000_requests(mesh: BehaviourMesh, w1: int, w2: int) -> None:
+    mesh.configure(split(w1, w2))
+    counts = mesh.spread(1000)
+    assert set(counts) <= {"b-v1-0", "b-v2-0"}, counts
+    assert abs(counts.get("b-v1-0", 0) / 10 - w1) <= 5, counts
+    assert abs(counts.get("b-v2-0", 0) / 10 - w2) <= 5, counts
+
+
+def test_no_virtual_service_round_robins_over_all_pods(mesh: BehaviourMesh) -> None:
+    mesh.configure("")
+    counts = mesh.spread(40)
+    assert set(counts) == {"b-v1-0", "b-v2-0"}, counts
+    assert mesh.call("c").hostname == "c-v1-0"
+
+
+def test_header_exact_match_routes_jason_to_v2(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        DR_B
+        + vs(
+            """  - match:
+    - headers: {end-user: {exact: jason}}
+    route:
+    - destination: {host: b, subset: v2}
+  - route:
+    - destination: {host: b, subset: v1}
+"""
+        )
+    )
+    assert mesh.spread(20, headers={"end-user": "jason"}) == {"b-v2-0": 20}
+    assert mesh.spread(20, headers={"end-user": "mallory"}) == {"b-v1-0": 20}
+    assert mesh.spread(10) == {"b-v1-0": 10}
+
+
+def test_uri_exact_prefix_regex_and_first_match_wins(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        DR_B
+        + vs(
+            """  - match:
+    - uri: {exact: /exact}
+    route:
+    - destination: {host: c}
+  - match:
+    - uri: {prefix: /pre}
+    route:
+    - destination: {host: b, subset: v2}
+  - match:
+    - uri: {regex: "/re/[0-9]+"}
+    route:
+    - destination: {host: b, subset: v1}
+"""
+        )
+    )
+    assert mesh.call("b", "/exact").hostname == "c-v1-0"
+    assert mesh.call("b", "/exact/more").hostname == "b-v2-0" or mesh.call("b", "/exact/more").status == 404
+    assert mesh.call("b", "/prefix/anything").hostname == "b-v2-0"
+    assert mesh.call("b", "/re/123").hostname == "b-v1-0"
+    # regex is a full match: no rule matches, and a VS without a catch-all gives 404 (no default route).
+    assert mesh.call("b", "/re/12x").status == 404
+    assert mesh.call("b", "/other").status == 404
+
+
+def test_method_and_query_param_matches(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        DR_B
+        + vs(
+            """  - match:
+    - method: {exact: POST}
+    route:
+    - destination: {host: b, subset: v2}
+  - match:
+    - queryParams: {canary: {exact: "yes"}}
+    route:
+    - destination: {host: c}
+  - route:
+    - destination: {host: b, subset: v1}
+"""
+        )
+    )
+    assert mesh.call("b", method="POST", body=b"x").hostname == "b-v2-0"
+    assert mesh.call("b", "/?canary=yes").hostname == "c-v1-0"
+    assert mesh.call("b", "/?canary=no").hostname == "b-v1-0"
+    assert mesh.call("b").hostname == "b-v1-0"
+
+
+def test_vs14_pseudo_header_method_match(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - match:
+    - headers: {":method": {exact: GET}}
+    route:
+    - destination: {host: b}
+""")
+    )
+    assert mesh.call("b", method="POST", body=b"").status == 404
+    assert mesh.call("b").status == 200
+
+
+def test_vs23_without_headers(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - match:
+    - withoutHeaders: {end-user: {exact: jason}}
+    fault:
+      abort: {percentage: {value: 100}, httpStatus: 403}
+    route:
+    - destination: {host: b}
+  - route:
+    - destination: {host: b}
+""")
+    )
+    assert mesh.call("b", headers={"end-user": "jason"}).status == 200
+    assert mesh.call("b", headers={"end-user": "not-jason"}).status == 403
+    assert mesh.call("b").status == 403
+
+
+def test_vs09_redirect_keeps_query_and_vs12_prefix_rewrite_redirect(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - match:
+    - uri: {exact: /foo}
+    redirect: {uri: /new/path}
+  - match:
+    - uri: {prefix: /old/}
+    redirect: {prefixRewrite: /new/}
+  - match:
+    - uri: {prefix: /new/}
+    route:
+    - destination: {host: b}
+""")
+    )
+    r = mesh.call("b", "/foo?key=value")
+    assert r.status == 301 and r.headers["location"] == "http://b/new/path?key=value"
+    followed = mesh.call("b", "/new/path?key=value")
+    assert followed.status == 200 and followed.url == "/new/path?key=value"
+    r = mesh.call("b", "/old/bar")
+    assert r.status == 301 and r.headers["location"] == "http://b/new/bar"
+
+
+def test_vs15_rewrite_uri_and_vs16_rewrite_authority(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - match:
+    - uri: {exact: /foo}
+    rewrite: {uri: /new/path}
+    route:
+    - destination: {host: b}
+  - match:
+    - uri: {exact: /auth}
+    rewrite: {authority: new-authority}
+    route:
+    - destination: {host: b}
+  - match:
+    - uri: {prefix: /api/}
+    rewrite: {uri: /v2/}
+    route:
+    - destination: {host: b}
+""")
+    )
+    assert mesh.call("b", "/foo?key=value").url == "/new/path?key=value"
+    assert mesh.call("b", "/auth").host == "new-authority"
+    assert mesh.call("b", "/api/users").url == "/v2/users"
+
+
+def test_request_and_response_header_manipulation(mesh: BehaviourMesh) -> None:
+    """VS-01 add, VS-02 set, request remove, response set/add/remove (proposed), VS-03 :authority."""
+    mesh.configure(
+        vs("""  - match:
+    - uri: {exact: /authority}
+    headers:
+      request:
+        set: {":authority": my-custom-authority}
+    route:
+    - destination: {host: b}
+  - headers:
+      request:
+        add: {istio-custom-header: user-defined-value}
+        set: {x-custom: some-value}
+        remove: [x-drop-me]
+      response:
+        set: {x-resp-set: one}
+        add: {x-resp-add: two}
+        remove: [x-echo-hostname]
+    route:
+    - destination: {host: b}
+""")
+    )
+    r = mesh.call("b", headers={"x-drop-me": "1", "x-custom": "client"})
+    assert r.status == 200
+    assert r.seen_header("istio-custom-header") == "user-defined-value"
+    assert r.seen_header("x-custom") == "some-value"
+    assert r.seen_header("x-drop-me") is None
+    assert r.headers.get("x-resp-set") == "one" and r.headers.get("x-resp-add") == "two"
+    assert "x-echo-hostname" not in r.headers
+    assert mesh.call("b", "/authority").host == "my-custom-authority"
+
+
+def test_direct_response_and_vs21_catch_all_short_circuits(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - match:
+    - uri: {exact: /teapot}
+    directResponse:
+      status: 418
+      body: {string: "short and stout"}
+  - match:
+    - uri: {regex: ".*"}
+    fault:
+      abort: {percentage: {value: 100}, httpStatus: 418}
+    route:
+    - destination: {host: b}
+  - route:
+    - destination: {host: c}
+""")
+    )
+    r = mesh.call("b", "/teapot")
+    assert r.status == 418 and r.body == "short and stout"
+    assert mesh.call("b", "/anything").status == 418
+
+
+def test_undefined_subset_is_503_and_host_for_other_service(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        DR_B
+        + vs("""  - match:
+    - uri: {prefix: /missing}
+    route:
+    - destination: {host: b, subset: v9}
+  - route:
+    - destination: {host: c}
+""")
+    )
+    assert mesh.call("b", "/missing").status == 503
+    assert mesh.call("b", "/").hostname == "c-v1-0"
+    # The VS applies to host b only: c itself is reached directly.
+    assert mesh.call("c").hostname == "c-v1-0"
