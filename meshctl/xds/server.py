@@ -325,8 +325,10 @@ class _DeltaStream(_Stream):
         desired = dict(entries) if w.wildcard else {n: entries[n] for n in w.names if n in entries}
         send = [n for n, e in desired.items() if w.known.get(n) != e.version]
         removed = sorted(n for n in w.known if n not in desired and (w.wildcard or n in w.names))
-        # The first wildcard response is due even when empty: Envoy's initialization waits for it.
-        if not send and not removed and not (initial and w.wildcard):
+        # The first response of a type is due even when empty: Envoy's initialization waits for wildcard
+        # types, and after a reconnect whose initial_resource_versions are all current, the empty answer's
+        # ACK is what proves the proxy is in sync.
+        if not send and not removed and not initial:
             return []
         nonce, version = self.next_nonce(), snap.type_version(t)
         resp = discovery_pb2.DeltaDiscoveryResponse(
