@@ -11,7 +11,12 @@ seconds. :func:`validate` turns a ``Resource`` into its typed spec or an InputEr
 """
 
 from meshctl.model.api.base import Duration, IstioModel, parse_duration
-from meshctl.model.api.mesh import MeshConfig, MeshInboundTrafficPolicy, MeshOutboundTrafficPolicy, ProxyConfig
+from meshctl.model.api.mesh import (
+    MeshConfig,
+    MeshInboundTrafficPolicy,
+    MeshOutboundTrafficPolicy,
+    ProxyConfig,
+)
 from meshctl.model.api.networking import (
     Abort,
     ClientTLSSettings,
@@ -25,8 +30,8 @@ from meshctl.model.api.networking import (
     Distribute,
     Failover,
     Gateway,
-    Headers,
     HeaderOperations,
+    Headers,
     HTTPBody,
     HTTPCookie,
     HTTPDirectResponse,
@@ -76,7 +81,12 @@ from meshctl.model.api.networking import (
     WorkloadGroup,
     WorkloadSelector,
 )
-from meshctl.model.api.security import AuthorizationPolicy, MutualTLS, PeerAuthentication, RequestAuthentication
+from meshctl.model.api.security import (
+    AuthorizationPolicy,
+    MutualTLS,
+    PeerAuthentication,
+    RequestAuthentication,
+)
 from meshctl.model.api.validate import KINDS, is_istio_config, spec_model, validate
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from meshctl.model.api.base import IstioModel, Str
+from meshctl.model.api.base import IstioModel
 from meshctl.model.api.networking import WorkloadSelector
 
 MTLSMode = Literal["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]

@@ -1,0 +1,185 @@
+"""Typed Istio configs as the model holds them, and VirtualService preparation (shortnames, delegation).
+
+A :class:`Config` pairs the loaded :class:`Resource` (file/line, metadata) with its typed spec and a
+:class:`ConfigRef` for blame metadata. VirtualServices are stored *resolved* like Pilot stores them:
+hosts, destination hosts and gateway names are fully qualified relative to the VS namespace, and
+delegate VSs are merged into their roots (``pilot/pkg/model/virtualservice.go``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from meshctl.model.api import HTTPMatchRequest, HTTPRoute, VirtualService
+from meshctl.model.hosts import export_visible, resolve_gateway_name, resolve_shortname
+from meshctl.model.types import ConfigRef
+from meshctl.sources.resource import Resource
+
+T = TypeVar("T")
+
+
+@dataclass(eq=False)
+class Config(Generic[T]):
+    """One Istio config object: ``resource`` (as loaded), ``spec`` (typed), ``ref`` (for blame)."""
+
+    resource: Resource
+    spec: T
+    ref: ConfigRef
+
+    @property
+    def name(self) -> str:
+        return self.resource.name
+
+    @property
+    def namespace(self) -> str:
+        return self.resource.namespace or "default"
+
+    @property
+    def kind(self) -> str:
+        return self.resource.kind
+
+    @property
+    def key(self) -> str:
+        """``ns/name``."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def export_to(self) -> list[str]:
+        return list(getattr(self.spec, "export_to", None) or [])
+
+    def visible_to(self, namespace: str) -> bool:
+        return export_visible(self.export_to, self.namespace, namespace)
+
+    def __repr__(self) -> str:
+        return f"<Config {self.kind} {self.key}>"
+
+
+def make_config(resource: Resource, spec: Any) -> Config[Any]:
+    group = resource.group or "networking.istio.io"
+    return Config(
+        resource=resource,
+        spec=spec,
+        ref=ConfigRef(kind=resource.kind, name=resource.name, namespace=resource.namespace or "default",
+                      group=group, version="v1", file=resource.file, line=resource.line),
+    )
+
+
+# ------------------------------------------------------------------------------------------ VS resolution
+def resolve_virtual_service(cfg: Config[VirtualService]) -> Config[VirtualService]:
+    """A copy of ``cfg`` with hosts, destinations and gateways fully qualified in the VS namespace."""
+    ns = cfg.namespace
+    vs = cfg.spec.model_copy(deep=True)
+    vs.hosts = [resolve_shortname(h, ns) for h in vs.hosts]
+    vs.gateways = [resolve_gateway_name(g, ns) for g in vs.gateways] or ["mesh"]
+    for r in vs.http:
+        for m in r.match:
+            m.gateways = [resolve_gateway_name(g, ns) for g in m.gateways]
+        for d in r.route:
+            d.destination.host = resolve_shortname(d.destination.host, ns)
+        if r.mirror is not None:
+            r.mirror.host = resolve_shortname(r.mirror.host, ns)
+        for mp in r.mirrors:
+            mp.destination.host = resolve_shortname(mp.destination.host, ns)
+        if r.delegate is not None and not r.delegate.namespace:
+            r.delegate.namespace = ns
+    for tr in list(vs.tcp) + list(vs.tls):
+        for m in tr.match:
+            m.gateways = [resolve_gateway_name(g, ns) for g in m.gateways]
+        for d in tr.route:
+            d.destination.host = resolve_shortname(d.destination.host, ns)
+    return Config(resource=cfg.resource, spec=vs, ref=cfg.ref)
+
+
+# ------------------------------------------------------------------------------------------ delegation
+_MATCH_SCALARS = ("uri", "scheme", "method", "authority", "port", "source_namespace", "stat_prefix", "name")
+_MATCH_MAPS = ("headers", "query_params", "without_headers", "source_labels")
+
+
+def _uri_conflict(root: Any, dele: Any) -> bool:
+    if root is None or dele is None:
+        return False
+    if root.exact is not None:
+        return dele.exact != root.exact
+    if root.prefix is not None:
+        if dele.regex is not None:
+            return True
+        val = dele.exact if dele.exact is not None else dele.prefix
+        return val is None or not val.startswith(root.prefix)
+    if root.regex is not None:
+        return dele.regex != root.regex
+    return False
+
+
+def _match_conflict(root: HTTPMatchRequest, dele: HTTPMatchRequest) -> bool:
+    if _uri_conflict(root.uri, dele.uri):
+        return True
+    for f in ("scheme", "method", "authority", "port", "source_namespace"):
+        a, b = getattr(root, f), getattr(dele, f)
+        if a is not None and b is not None and a != b:
+            return True
+    for f in _MATCH_MAPS:
+        a, b = getattr(root, f), getattr(dele, f)
+        if any(k in b and b[k] != v for k, v in a.items()):
+            return True
+    if root.gateways and dele.gateways and set(root.gateways) != set(dele.gateways):
+        return True
+    return root.ignore_uri_case != dele.ignore_uri_case and root.uri is not None and dele.uri is not None
+
+
+def _merge_match(root: HTTPMatchRequest, dele: HTTPMatchRequest) -> HTTPMatchRequest:
+    m = dele.model_copy(deep=True)
+    for f in _MATCH_SCALARS:
+        if getattr(m, f) is None:
+            setattr(m, f, getattr(root, f))
+    for f in _MATCH_MAPS:
+        setattr(m, f, {**getattr(root, f), **getattr(dele, f)})
+    if not m.gateways:
+        m.gateways = list(root.gateways)
+    m.ignore_uri_case = m.ignore_uri_case or root.ignore_uri_case
+    return m
+
+
+def merge_http_route(root: HTTPRoute, dele: HTTPRoute) -> HTTPRoute | None:
+    """Istio ``mergeHTTPRoute``: delegate route inherits the root match (None when every match conflicts)."""
+    merged = dele.model_copy(deep=True)
+    if root.match and dele.match:
+        matches = [_merge_match(r, d) for d in dele.match for r in root.match if not _match_conflict(r, d)]
+        if not matches:
+            return None
+        merged.match = matches
+    elif root.match:
+        merged.match = [m.model_copy(deep=True) for m in root.match]
+    if not merged.name:
+        merged.name = root.name
+    elif root.name:
+        merged.name = f"{root.name}-{merged.name}"
+    for f in ("rewrite", "timeout", "retries", "fault", "mirror", "mirror_percentage", "cors_policy", "headers"):
+        if getattr(merged, f) is None and getattr(root, f) is not None:
+            setattr(merged, f, getattr(root, f))
+    return merged
+
+
+def merge_delegates(roots: list[Config[VirtualService]], delegates: dict[str, Config[VirtualService]]) -> list[Config[VirtualService]]:
+    """Root VSs with every ``http[].delegate`` replaced by the delegate's merged routes (missing/hidden → dropped)."""
+    out = []
+    for cfg in roots:
+        if not any(r.delegate for r in cfg.spec.http):
+            out.append(cfg)
+            continue
+        vs = cfg.spec.model_copy(deep=False)
+        routes: list[HTTPRoute] = []
+        for r in cfg.spec.http:
+            if r.delegate is None:
+                routes.append(r)
+                continue
+            d = delegates.get(f"{r.delegate.namespace or cfg.namespace}/{r.delegate.name}")
+            if d is None or not d.visible_to(cfg.namespace):
+                continue
+            for dr in d.spec.http:
+                m = merge_http_route(r, dr)
+                if m is not None:
+                    routes.append(m)
+        vs.http = routes
+        out.append(Config(resource=cfg.resource, spec=vs, ref=cfg.ref))
+    return out
