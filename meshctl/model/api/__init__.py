@@ -1,3 +1,4 @@
+# ruff: noqa: F401  (re-exports; __all__ is computed below)
 """Typed Istio API models (pydantic v2), named as Istio's proto messages.
 
 * networking.istio.io: :class:`VirtualService`, :class:`DestinationRule`, :class:`Gateway`,
