@@ -79,6 +79,7 @@ class DemoProxy:
             "ip": w.ip,
             "node_id": w.node_id,
             "admin_url": self.envoy.admin_url if self.envoy else None,
+            "envoy_pid": self.envoy.process.pid if self.envoy else None,
         }
         if self.app is not None:
             out["app_address"] = f"{self.app.spec.listen_ip}:{self.app.spec.listen_port}"
