@@ -1,0 +1,106 @@
+"""``meshctl x model``: show the abstract model meshctl rebuilds from config (what Pilot would know).
+
+Services (host, namespace, ports/protocols, VIPs, resolution), workloads/proxies and their endpoints, and
+which VirtualService / DestinationRule / Gateway / Sidecar applies to which host. A thin shell over
+:func:`meshctl.model.build_mesh` and :func:`model_summary`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from meshctl.cli.options import filename_option
+from meshctl.errors import UsageError
+
+
+
+def model_summary(mesh: Any) -> dict[str, Any]:
+    """The data behind the command (also what ``-o json`` prints)."""
+    from meshctl.model.hosts import host_matches
+
+    services = []
+    for s in mesh.services:
+        vss = [v.key for v in mesh.virtual_services if any(host_matches(h, s.hostname) for h in v.spec.hosts)]
+        gws = sorted({g for v in mesh.virtual_services if v.key in vss for g in v.spec.gateways if g != "mesh"})
+        dr = mesh.destination_rule(None, s)
+        sidecars = [
+            c.key for c in mesh.sidecars
+            if any((ns in ("*", s.namespace) or (ns == "." and c.namespace == s.namespace)) and (h == "*" or host_matches(h, s.hostname))
+                   for e in c.spec.egress for ns, _, h in (x.partition("/") for x in e.hosts))
+        ]
+        services.append({
+            "host": s.hostname,
+            "namespace": s.namespace,
+            "registry": s.registry,
+            "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol.value, "targetPort": p.target_port} for p in s.ports],
+            "addresses": list(s.addresses),
+            "syntheticVIP": bool(s.extra.get("synthetic_vip")),
+            "resolution": s.resolution.value,
+            "meshExternal": s.mesh_external,
+            "exportTo": sorted(s.export_to),
+            "endpoints": [f"{e.address}:{e.port}" for e in mesh.endpoints(s) if e.service_port == (s.ports[0].port if s.ports else 0)],
+            "virtualServices": vss,
+            "destinationRule": f"{dr.configs[0].key}" if dr else None,
+            "subsets": [x.name for x in dr.subsets] if dr else [],
+            "gateways": gws,
+            "sidecars": sidecars,
+        })
+    proxies = {p.workload.name + "." + p.namespace: p.type.value for p in mesh.proxies()}
+    workloads = [{
+        "name": w.name,
+        "namespace": w.namespace,
+        "kind": w.kind,
+        "ip": w.ip,
+        "labels": dict(w.labels),
+        "serviceAccount": w.service_account,
+        "tlsMode": w.tls_mode,
+        "locality": w.locality,
+        "proxy": proxies.get(f"{w.name}.{w.namespace}"),
+        "services": sorted({t.service.hostname for t in mesh.service_targets(w)}),
+    } for w in mesh.workloads]
+    return {"services": services, "workloads": workloads}
+
+
+@click.command("model", context_settings={"help_option_names": ["-h", "--help"]})
+@filename_option(required=True)
+@click.option("--meshconfig", default=None, help="MeshConfig YAML (bare, or the istio ConfigMap).")
+@click.option("-o", "--output", "output", type=click.Choice(["table", "json", "yaml"]), default="table", show_default=True)
+def command(filenames: tuple[str, ...], meshconfig: str | None, output: str) -> None:
+    """Show the mesh model built from -f files: services, workloads, and which config applies to which host."""
+    from meshctl.cli.output import emit, print_table
+    from meshctl.model import build_mesh, load_mesh_config
+    from meshctl.sources import load_paths
+
+    if not filenames:
+        raise UsageError("no input: pass -f FILE|DIR|-")
+    mc = load_mesh_config(meshconfig) if meshconfig else None
+    mesh = build_mesh(load_paths(filenames), mc)
+    data = model_summary(mesh)
+    if output != "table":
+        emit(data, output)
+        return
+    print_table(
+        ["HOST", "NAMESPACE", "PORTS", "VIPS", "RESOLUTION", "ENDPOINTS"],
+        [(s["host"], s["namespace"], _ports_of(s), ",".join(s["addresses"]) or "-", s["resolution"], len(s["endpoints"])) for s in data["services"]],
+        padding=2,
+    )
+    sys.stdout.write("\n")
+    print_table(
+        ["WORKLOAD", "NAMESPACE", "KIND", "IP", "PROXY", "TLS", "SERVICES"],
+        [(w["name"], w["namespace"], w["kind"], w["ip"], w["proxy"] or "-", w["tlsMode"], ",".join(w["services"]) or "-") for w in data["workloads"]],
+        padding=2,
+    )
+    sys.stdout.write("\n")
+    print_table(
+        ["HOST", "VIRTUAL SERVICES", "DESTINATION RULE", "SUBSETS", "GATEWAYS", "SIDECARS"],
+        [(s["host"], ",".join(s["virtualServices"]) or "-", s["destinationRule"] or "-", ",".join(s["subsets"]) or "-",
+          ",".join(s["gateways"]) or "-", ",".join(s["sidecars"]) or "-") for s in data["services"]],
+        padding=2,
+    )
+
+
+def _ports_of(s: dict[str, Any]) -> str:
+    return ",".join(f"{p['port']}/{p['protocol']}" + (f"->{p['targetPort']}" if p["targetPort"] not in (None, p["port"]) else "") for p in s["ports"])
