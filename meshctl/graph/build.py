@@ -48,7 +48,7 @@ def svc_id(host: str, topo: Topology | None = None) -> str:
 def _workload_node(g: nx.DiGraph, w: WorkloadInfo, in_config: bool = True) -> str:
     nid = wl_id(w.namespace, w.name)
     badges = []
-    if not w.sidecar:
+    if not w.sidecar and not w.gateway:  # a gateway is a proxy itself
         badges.append("missingsidecar")
     if w.gateway:
         badges.append("gateway")
@@ -67,7 +67,7 @@ def _workload_node(g: nx.DiGraph, w: WorkloadInfo, in_config: bool = True) -> st
         in_config=in_config,
         hints=[],
     )
-    if not w.sidecar:
+    if not w.sidecar and not w.gateway:
         g.nodes[nid]["hints"].append("no sidecar: traffic to and from this workload bypasses the mesh (no mTLS, no routing)")
     return nid
 
@@ -327,9 +327,42 @@ _FLAG_TEXT = {
 }
 
 
-def build_graph(topo: Topology, window: TrafficWindow | None = None) -> nx.DiGraph:
-    """Config graph + traffic overlay + derived attributes: the one entry point CLI and TUI use."""
+def build_graph(topo: Topology, window: TrafficWindow | None = None,
+                weights: dict[str, dict[str, float]] | None = None) -> nx.DiGraph:
+    """Config graph + live route weights + traffic overlay + derived attributes: what CLI and TUI use."""
     g = config_graph(topo)
+    if weights:
+        apply_weights(g, topo, weights)
     if window is not None:
         apply_traffic(g, topo, window)
     return finish(g)
+
+
+def apply_weights(g: nx.DiGraph, topo: Topology, weights: dict[str, dict[str, float]]) -> nx.DiGraph:
+    """Overwrite ``service -> workload`` edge weights with the proxies' live route weights (in place).
+
+    ``weights`` is host -> subset -> percent (see :mod:`meshctl.graph.weights`). Edges for a subset that
+    now gets traffic but had no configured edge are added; subsets that dropped to 0 % show weight 0.
+    """
+    for host, split in weights.items():
+        if host not in topo.services:
+            continue
+        sid = _host_node(g, host, topo)
+        seen: set[str] = set()
+        for subset, pct in split.items():
+            backends = topo.backends(host, subset)
+            for w in backends:
+                wid = wl_id(w.namespace, w.name)
+                if wid not in g:
+                    _workload_node(g, w)
+                e = _edge(g, sid, wid)
+                e["configured"] = True
+                e["weight"] = round(pct / len(backends))
+                e["weight_source"] = "proxy"
+                seen.add(wid)
+        if any(subset for subset in split):
+            for _, wid, e in g.out_edges(sid, data=True):
+                if wid not in seen and e.get("weight") is not None:
+                    e["weight"] = 0
+                    e["weight_source"] = "proxy"
+    return g
