@@ -22,7 +22,7 @@ from meshctl.demo.procguard import children_pids
 from meshctl.demo.topology import layer_pods, plan_workloads
 from meshctl.envoy.runner import free_port
 from meshctl.errors import InputError, MeshctlError
-from meshctl.sources import load_paths
+from meshctl.sources import load_paths, load_text
 
 
 def test_topology_gives_each_deployment_a_pod_with_its_own_loopback_ip() -> None:
@@ -228,3 +228,30 @@ def test_envoys_die_with_the_demo_even_on_sigkill(envoy_bin: str, tmp_path: obje
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+def test_merge_resources_replaces_by_kind_namespace_name() -> None:
+    from meshctl.demo.mesh import merge_resources
+
+    base = load_paths([str(BOOKINFO)])
+    change = load_paths([str(ROOT / "meshctl" / "examples" / "bookinfo-changes" / "reviews-v3.yaml")])
+    merged, verbs = merge_resources(base, change)
+    assert verbs == ["configured"] and len(merged) == len(base)
+    reviews = [r for r in merged if r.kind == "VirtualService" and r.name == "reviews"]
+    assert len(reviews) == 1 and reviews[0].spec["http"][0]["route"][0]["destination"]["subset"] == "v3"
+    new = load_text(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: extra}\nspec: {hosts: [x]}\n",
+        "n.yaml",
+    )
+    merged, verbs = merge_resources(base, new)
+    assert verbs == ["created"] and len(merged) == len(base) + 1
+
+
+def test_demo_apply_and_status_without_a_running_demo_exit_69(cli: object, tmp_path: object) -> None:
+    missing = str(tmp_path) + "/nope.json"  # type: ignore[operator]
+    code, _, err = cli(["demo", "status", "--status-file", missing])  # type: ignore[operator]
+    assert code == 69 and "no running demo found" in err and "Traceback" not in err
+    code, _, err = cli(["demo", "apply", "x.yaml", "--status-file", missing])  # type: ignore[operator]
+    assert code == 69
+    code, out, _ = cli(["demo", "--help"])  # type: ignore[operator]
+    assert code == 0 and "meshctl demo apply" in out and "--status-file" in out and "--no-load" in out
