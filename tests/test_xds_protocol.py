@@ -235,7 +235,9 @@ def test_syncz_over_ads_and_debug_http(server: ServerThread) -> None:
             server.debug_url + "/debug/config_dump?proxyID=app-1.default", timeout=5
         ) as resp:
             dump = json.load(resp)
-        clusters = dump["configs"][0]["dynamic_active_clusters"]
+        [section] = [c for c in dump["configs"] if c["@type"].endswith("ClustersConfigDump")]
+        clusters = section["dynamic_active_clusters"]
+        assert {x["version_info"] for x in clusters} == {"v1"}
         assert sorted(x["cluster"]["name"] for x in clusters) == ["a", "b"]
     with pytest.raises(urllib.error.HTTPError) as ei:
         urllib.request.urlopen(server.debug_url + "/debug/config_dump?proxyID=nope.default", timeout=5)

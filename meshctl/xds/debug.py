@@ -71,7 +71,7 @@ class DebugServer:
             snap = self.cache.get_snapshot(node) if node else None
             if snap is None:
                 return 404, {"error": f"proxy {pid!r} not found", "known": self.cache.nodes()}
-            return 200, snapshot_config_dump(snap)
+            return 200, snapshot_config_dump(snap, node or "")
         if path in ("/ready", "/healthz"):
             return 200, {"status": "ok"}
         if path in ("/", "/debug"):

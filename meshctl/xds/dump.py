@@ -1,56 +1,53 @@
-"""What the server intends a proxy to have, as Envoy's ``/config_dump?include_eds`` JSON (for ``/debug/config_dump``)."""
+"""What the server intends a proxy to have, as Envoy's ``/config_dump?include_eds`` JSON (for ``/debug/config_dump``).
+
+The shape comes from the translator's :func:`meshctl.translate.dump.config_dump` (one implementation of the
+dump format); this only feeds it the snapshot's resources and stamps each section with the version we serve.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
-
 from meshctl.xds import types as T
 from meshctl.xds.snapshot import Snapshot
 
-_ADMIN = "type.googleapis.com/envoy.admin.v3."
+_SECTION_TYPE = {
+    "ClustersConfigDump": T.CLUSTER,
+    "EndpointsConfigDump": T.ENDPOINT,
+    "ListenersConfigDump": T.LISTENER,
+    "RoutesConfigDump": T.ROUTE,
+}
 
 
-def _msg(m: Any) -> dict[str, Any]:
-    d = MessageToDict(m, preserving_proto_field_name=True)
-    return {"@type": "type.googleapis.com/" + m.DESCRIPTOR.full_name, **d}
+def _stamp(obj: Any, version: str) -> None:
+    """Replace every ``version_info`` inside ``obj`` with ``version``."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == "version_info":
+                obj[k] = version
+            else:
+                _stamp(v, version)
+    elif isinstance(obj, list):
+        for v in obj:
+            _stamp(v, version)
 
 
-def snapshot_config_dump(snap: Snapshot) -> dict[str, Any]:
-    """Dynamic-active resources of a snapshot in the shape of Envoy's config dump, each with its version."""
-    cds = snap.type_version(T.CLUSTER)
-    lds = snap.type_version(T.LISTENER)
-    rds = snap.type_version(T.ROUTE)
-    eds = snap.type_version(T.ENDPOINT)
-    return {
-        "configs": [
-            {
-                "@type": _ADMIN + "ClustersConfigDump",
-                "version_info": cds,
-                "dynamic_active_clusters": [
-                    {"version_info": cds, "cluster": _msg(c)} for c in snap.messages(T.CLUSTER)
-                ],
-            },
-            {
-                "@type": _ADMIN + "EndpointsConfigDump",
-                "dynamic_endpoint_configs": [
-                    {"version_info": eds, "endpoint_config": _msg(e)} for e in snap.messages(T.ENDPOINT)
-                ],
-            },
-            {
-                "@type": _ADMIN + "ListenersConfigDump",
-                "version_info": lds,
-                "dynamic_listeners": [
-                    {"name": lis.name, "active_state": {"version_info": lds, "listener": _msg(lis)}}
-                    for lis in snap.messages(T.LISTENER)
-                ],
-            },
-            {
-                "@type": _ADMIN + "RoutesConfigDump",
-                "dynamic_route_configs": [
-                    {"version_info": rds, "route_config": _msg(r)} for r in snap.messages(T.ROUTE)
-                ],
-            },
-        ]
-    }
+def snapshot_config_dump(snap: Snapshot, node_id: str = "") -> dict[str, Any]:
+    """Dynamic-active resources of a snapshot in Envoy's config dump shape, each section with its served version."""
+    from meshctl.translate import ProxyConfig
+    from meshctl.translate.dump import config_dump
+
+    pc = ProxyConfig(
+        node_id=node_id,
+        node_cluster="",
+        clusters=snap.messages(T.CLUSTER),  # type: ignore[arg-type]
+        endpoints=snap.messages(T.ENDPOINT),  # type: ignore[arg-type]
+        listeners=snap.messages(T.LISTENER),  # type: ignore[arg-type]
+        routes=snap.messages(T.ROUTE),  # type: ignore[arg-type]
+    )
+    dump = config_dump(pc, frozenset({"bootstrap", "cluster", "endpoint", "listener", "route"}))
+    for section in dump.get("configs", []):
+        t = _SECTION_TYPE.get(str(section.get("@type", "")).rsplit(".", 1)[-1])
+        if t:
+            _stamp(section, snap.type_version(t))
+    return dump
