@@ -1,0 +1,211 @@
+"""Port-forward to a pod through the API server (pods/portforward over WebSocket), e.g. to Envoy's admin.
+
+``open_admin(pod, namespace)`` returns a :class:`PortForward` whose ``base_url`` (``http://127.0.0.1:N``)
+reaches the pod's port 15000; every local TCP connection becomes one WebSocket stream made by the official
+client's ``kubernetes.stream.portforward``. ``open_istiod()``/``istiod_debug()`` do the same for istiod's
+debug port 15014 (``/debug/syncz``, ``/debug/config_dump?proxyID=``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+import urllib.error
+import urllib.request
+from typing import Any
+
+from meshctl.sources.kubernetes.client import KubeClient
+from meshctl.sources.kubernetes.errors import KubeApiError, KubeError, KubeForbiddenError, Missing
+
+ENVOY_ADMIN_PORT = 15000
+ISTIOD_DEBUG_PORT = 15014
+
+
+class PortForward:
+    """A local listener on 127.0.0.1 forwarding each connection to ``pod:remote_port``. Close it when done."""
+
+    def __init__(self, client: KubeClient, pod: str, namespace: str, remote_port: int, *, local_port: int = 0, own_client: bool = False) -> None:
+        self.client, self.pod, self.namespace, self.remote_port = client, pod, namespace, remote_port
+        self._own_client = own_client
+        self._listener = socket.create_server(("127.0.0.1", local_port))
+        self.local_port = self._listener.getsockname()[1]
+        self._closed = threading.Event()
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, name=f"meshctl-portforward:{pod}:{remote_port}", daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.local_port}"
+
+    def _open_stream(self) -> Any:
+        from kubernetes import client as kclient
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.stream import portforward
+
+        api = kclient.CoreV1Api(self.client.api_client)
+        try:
+            return portforward(api.connect_get_namespaced_pod_portforward, self.pod, self.namespace, ports=str(self.remote_port))
+        except ApiException as e:
+            raise self._error(e) from None
+
+    def _error(self, e: Any) -> KubeError:
+        text = str(getattr(e, "reason", "") or e)
+        m = re.search(r"Handshake status (\d+)", text)
+        status = int(m.group(1)) if m else int(getattr(e, "status", 0) or 0)
+        body = text.split("-+-+-")[-1] if "-+-+-" in text else ""
+        msg = ""
+        m2 = re.search(r'"message":\s*"((?:[^"\\]|\\.)*)"', body)
+        if m2:
+            msg = m2.group(1).encode().decode("unicode_escape")
+        if status == 403:
+            return KubeForbiddenError([Missing("create", "pods/portforward", self.namespace)], msg)
+        if status == 401:
+            return self.client.status_error(401, None, verb="create", resource="pods/portforward", namespace=self.namespace)
+        if status == 404:
+            return KubeApiError(404, msg or f'pod "{self.pod}" not found in namespace "{self.namespace}"')
+        if status:
+            return KubeApiError(status, msg or text)
+        return self.client.unreachable(e)
+
+    def check(self) -> None:
+        """Open and close one stream now, so a missing pod, RBAC or an unreachable server fails here clearly."""
+        pf = self._open_stream()
+        sock = pf.socket(self.remote_port)
+        sock.close()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._conns.add(conn)
+        remote = None
+        try:
+            try:
+                pf = self._open_stream()
+            except KubeError:
+                return
+            remote = pf.socket(self.remote_port)
+            remote.setblocking(True)
+
+            def upstream() -> None:
+                try:
+                    while True:
+                        data = conn.recv(65536)
+                        if not data:
+                            break
+                        remote.sendall(data)
+                except OSError:
+                    pass
+                with contextlib.suppress(OSError):
+                    remote.shutdown(socket.SHUT_WR)
+
+            t = threading.Thread(target=upstream, daemon=True)
+            t.start()
+            try:
+                while True:
+                    data = remote.recv(65536)
+                    if not data:
+                        break
+                    conn.sendall(data)
+            except OSError:
+                pass
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_WR)
+            t.join(5)
+        finally:
+            with self._lock:
+                self._conns.discard(conn)
+            conn.close()
+            if remote is not None:
+                remote.close()
+
+    def close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+        self._thread.join(2)
+        if self._own_client:
+            self.client.close()
+
+    def __enter__(self) -> PortForward:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_port_forward(pod: str, namespace: str, port: int, *, client: KubeClient | None = None, kubeconfig: str | None = None,
+                      context: str | None = None, local_port: int = 0, check: bool = True) -> PortForward:
+    """Forward ``127.0.0.1:<local_port>`` to ``pod:port`` (``pod`` may be ``pod/NAME`` or ``NAME``)."""
+    own = client is None
+    kc = client or KubeClient.connect(kubeconfig, context)
+    name = pod.split("/", 1)[1] if pod.startswith(("pod/", "pods/")) else pod
+    pf = PortForward(kc, name, namespace, port, local_port=local_port, own_client=own)
+    if check:
+        try:
+            pf.check()
+        except BaseException:
+            pf.close()
+            raise
+    return pf
+
+
+def open_admin(pod: str, namespace: str, port: int = ENVOY_ADMIN_PORT, **kw: Any) -> PortForward:
+    """Port-forward to a pod's Envoy admin (15000); ``.base_url`` is what ``proxy-config --admin`` takes."""
+    return open_port_forward(pod, namespace, port, **kw)
+
+
+def find_istiod(client: KubeClient, istio_namespace: str = "istio-system", revision: str | None = None) -> str:
+    """The name of a running istiod pod (label ``app=istiod``, optionally ``istio.io/rev=<revision>``)."""
+    sel = "app=istiod" + (f",istio.io/rev={revision}" if revision else "")
+    body = client.request("GET", f"/api/v1/namespaces/{istio_namespace}/pods", query=[("labelSelector", sel)],
+                          verb="list", resource="pods", namespace=istio_namespace)
+    pods = [p for p in body.get("items") or [] if (p.get("status") or {}).get("phase") == "Running"]
+    if not pods:
+        raise KubeApiError(404, f"no running istiod pod (label {sel}) in namespace {istio_namespace}")
+    return str(sorted(pods, key=lambda p: p["metadata"]["name"])[0]["metadata"]["name"])
+
+
+def open_istiod(*, client: KubeClient | None = None, kubeconfig: str | None = None, context: str | None = None,
+                istio_namespace: str = "istio-system", revision: str | None = None, port: int = ISTIOD_DEBUG_PORT) -> PortForward:
+    """Port-forward to istiod's debug port (15014) for ``/debug/syncz`` and ``/debug/config_dump?proxyID=``."""
+    own = client is None
+    kc = client or KubeClient.connect(kubeconfig, context)
+    try:
+        pod = find_istiod(kc, istio_namespace, revision)
+    except BaseException:
+        if own:
+            kc.close()
+        raise
+    pf = PortForward(kc, pod, istio_namespace, port, own_client=own)
+    try:
+        pf.check()
+    except BaseException:
+        pf.close()
+        raise
+    return pf
+
+
+def istiod_debug(path: str, **kw: Any) -> bytes:
+    """GET ``path`` (``/debug/syncz``, ``/debug/config_dump?proxyID=x.ns``) from istiod through a port-forward."""
+    with open_istiod(**kw) as pf:
+        try:
+            with urllib.request.urlopen(pf.base_url + path, timeout=30) as resp:  # noqa: S310 - loopback only
+                return bytes(resp.read())
+        except (urllib.error.URLError, OSError) as e:
+            raise KubeApiError(502, f"istiod {path} through port-forward failed: {e}") from None

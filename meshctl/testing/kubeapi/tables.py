@@ -1,0 +1,173 @@
+"""Server-side printing: ``meta.k8s.io/v1`` Table responses, which ``kubectl get`` asks for and prints as is.
+
+Built-in kinds get the columns kubectl users know (pods: READY/STATUS/RESTARTS, services: TYPE/CLUSTER-IP/...),
+custom resources their CRD's ``additionalPrinterColumns``; every table starts with NAME and ends with AGE.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+from meshctl.testing.kubeapi.selectors import field_value
+from meshctl.testing.kubeapi.types import ResourceType
+
+
+def human_duration(ts: str | None) -> str:
+    """kubectl's HumanDuration of the time since ``ts`` ("45s", "12m", "3h", "5d")."""
+    if not ts:
+        return "<unknown>"
+    try:
+        t = _dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.timezone.utc)
+    except ValueError:
+        return "<invalid>"
+    s = int((_dt.datetime.now(_dt.timezone.utc) - t).total_seconds())
+    if s < 0:
+        return "<invalid>"
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = m // 60
+    if h < 48:
+        return f"{h}h"
+    return f"{h // 24}d"
+
+
+def _cell(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, separators=(",", ":"))
+    return v
+
+
+def _svc_ports(o: dict[str, Any]) -> str:
+    ports = (o.get("spec") or {}).get("ports") or []
+    out = []
+    for p in ports:
+        s = str(p.get("port"))
+        if p.get("nodePort"):
+            s += f":{p['nodePort']}"
+        out.append(f"{s}/{p.get('protocol', 'TCP')}")
+    return ",".join(out) or "<none>"
+
+
+def _pod_ready(o: dict[str, Any]) -> str:
+    cs = (o.get("status") or {}).get("containerStatuses") or []
+    total = len((o.get("spec") or {}).get("containers") or [])
+    return f"{sum(1 for c in cs if c.get('ready'))}/{total}"
+
+
+def _pod_restarts(o: dict[str, Any]) -> int:
+    return sum(int(c.get("restartCount", 0)) for c in (o.get("status") or {}).get("containerStatuses") or [])
+
+
+def _endpoints(o: dict[str, Any]) -> str:
+    addrs = []
+    for sub in o.get("subsets") or []:
+        for a in sub.get("addresses") or []:
+            for p in sub.get("ports") or [{}]:
+                addrs.append(f"{a.get('ip')}:{p.get('port')}" if p.get("port") else str(a.get("ip")))
+    return ",".join(addrs) or "<none>"
+
+
+def _replicas(o: dict[str, Any]) -> str:
+    st, spec = o.get("status") or {}, o.get("spec") or {}
+    return f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"
+
+
+#: (name, type, priority, getter) columns between NAME and AGE for built-in kinds.
+BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[str, str, int, Callable[[dict[str, Any]], Any]]]] = {
+    ("", "pods"): [
+        ("Ready", "string", 0, _pod_ready),
+        ("Status", "string", 0, lambda o: (o.get("status") or {}).get("phase", "Pending")),
+        ("Restarts", "string", 0, _pod_restarts),
+        ("IP", "string", 1, lambda o: (o.get("status") or {}).get("podIP") or "<none>"),
+        ("Node", "string", 1, lambda o: (o.get("spec") or {}).get("nodeName") or "<none>"),
+    ],
+    ("", "services"): [
+        ("Type", "string", 0, lambda o: (o.get("spec") or {}).get("type", "ClusterIP")),
+        ("Cluster-IP", "string", 0, lambda o: (o.get("spec") or {}).get("clusterIP") or "<none>"),
+        ("External-IP", "string", 0, lambda o: ",".join((o.get("spec") or {}).get("externalIPs") or []) or "<none>"),
+        ("Port(s)", "string", 0, _svc_ports),
+        ("Selector", "string", 1, lambda o: ",".join(f"{k}={v}" for k, v in sorted(((o.get("spec") or {}).get("selector") or {}).items())) or "<none>"),
+    ],
+    ("", "endpoints"): [("Endpoints", "string", 0, _endpoints)],
+    ("", "configmaps"): [("Data", "integer", 0, lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {}))],
+    ("", "secrets"): [
+        ("Type", "string", 0, lambda o: o.get("type", "Opaque")),
+        ("Data", "integer", 0, lambda o: len(o.get("data") or {})),
+    ],
+    ("", "serviceaccounts"): [("Secrets", "integer", 0, lambda o: len(o.get("secrets") or []))],
+    ("", "namespaces"): [("Status", "string", 0, lambda o: (o.get("status") or {}).get("phase", "Active"))],
+    ("apps", "deployments"): [
+        ("Ready", "string", 0, _replicas),
+        ("Up-to-date", "integer", 0, lambda o: (o.get("status") or {}).get("updatedReplicas", 0)),
+        ("Available", "integer", 0, lambda o: (o.get("status") or {}).get("availableReplicas", 0)),
+    ],
+    ("apps", "statefulsets"): [("Ready", "string", 0, _replicas)],
+    ("apps", "replicasets"): [
+        ("Desired", "integer", 0, lambda o: (o.get("spec") or {}).get("replicas", 1)),
+        ("Current", "integer", 0, lambda o: (o.get("status") or {}).get("replicas", 0)),
+        ("Ready", "integer", 0, lambda o: (o.get("status") or {}).get("readyReplicas", 0)),
+    ],
+    ("apiextensions.k8s.io", "customresourcedefinitions"): [
+        ("Created At", "date", 0, lambda o: o["metadata"].get("creationTimestamp")),
+    ],
+}
+
+
+def column_definitions(rt: ResourceType) -> list[dict[str, Any]]:
+    cols = [{"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}]
+    if rt.key in BUILTIN_COLUMNS:
+        for name, typ, prio, _ in BUILTIN_COLUMNS[rt.key]:
+            cols.append({"name": name, "type": typ, "format": "", "description": "", "priority": prio})
+    else:
+        for c in rt.columns:
+            cols.append({"name": c.name, "type": c.type, "format": c.format, "description": c.description, "priority": c.priority})
+    if rt.key != ("apiextensions.k8s.io", "customresourcedefinitions"):
+        cols.append({"name": "Age", "type": "date", "format": "", "description": "CreationTimestamp", "priority": 0})
+    return cols
+
+
+def partial_metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+
+
+def row(rt: ResourceType, obj: dict[str, Any], include: str = "Metadata") -> dict[str, Any]:
+    md = obj.get("metadata") or {}
+    cells: list[Any] = [md.get("name")]
+    if rt.key in BUILTIN_COLUMNS:
+        cells += [_cell(get(obj)) for _, _, _, get in BUILTIN_COLUMNS[rt.key]]
+    else:
+        for c in rt.columns:
+            v = field_value(obj, c.path.lstrip(".")) if c.path else None
+            cells.append(human_duration(v) if c.type == "date" and isinstance(v, str) else _cell(v))
+    if rt.key != ("apiextensions.k8s.io", "customresourcedefinitions"):
+        cells.append(human_duration(md.get("creationTimestamp")))
+    r: dict[str, Any] = {"cells": cells}
+    if include == "Object":
+        r["object"] = obj
+    elif include != "None":
+        r["object"] = partial_metadata(obj)
+    return r
+
+
+def table(rt: ResourceType, objs: list[dict[str, Any]], *, include: str = "Metadata", with_columns: bool = True,
+          resource_version: str = "", cont: str = "") -> dict[str, Any]:
+    md: dict[str, Any] = {"resourceVersion": resource_version}
+    if cont:
+        md["continue"] = cont
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": md,
+        "columnDefinitions": column_definitions(rt) if with_columns else [],
+        "rows": [row(rt, o, include) for o in objs],
+    }
