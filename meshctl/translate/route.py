@@ -16,10 +16,12 @@ from typing import Any
 from envoy.config.core.v3 import base_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc
 
+from meshctl.model.hosts import resolve_shortname
 from meshctl.translate.fault import CORS_FILTER, FAULT_FILTER, translate_cors, translate_fault
 from meshctl.translate.protoutil import boolv, duration, fractional_hundred, fractional_million, istio_config_metadata, pack, percent_value
 from meshctl.translate.retry import convert_policy
 from meshctl.translate.route_match import is_catch_all_match, translate_route_match
+from meshctl.translate.util import outbound_cluster_name as subset_key
 
 DEFAULT_ROUTE_NAME = "default"
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
@@ -32,18 +34,6 @@ _REDIRECT_CODES = {
     307: rc.RedirectAction.TEMPORARY_REDIRECT,
     308: rc.RedirectAction.PERMANENT_REDIRECT,
 }
-
-
-def subset_key(port: int, subset: str | None, host: str) -> str:
-    """``outbound|<port>|<subset>|<host>`` (Istio ``BuildSubsetKey``)."""
-    return f"outbound|{port}|{subset or ''}|{host}"
-
-
-def resolve_shortname(host: str, namespace: str, domain_suffix: str = "cluster.local") -> str:
-    """Istio ``ResolveShortnameToFQDN``: a name without a dot gets ``.<ns>.svc.<domain>``; anything else stays."""
-    if not host or host == "*" or "." in host or ":" in host:
-        return host
-    return f"{host}.{namespace}.svc.{domain_suffix}"
 
 
 @dataclass

@@ -1,0 +1,186 @@
+"""``translate_proxy(mesh, proxy)``: run every builder for one proxy and collect a ProxyConfig.
+
+Adapts the model (:class:`meshctl.model.mesh.Mesh`) to the small views the LDS/RDS builders take, calls the
+CDS/EDS builders (``cluster.py``/``endpoint.py``), and applies loopback bind mode to the inbound side
+(inbound clusters -> the app's loopback address; endpoints of sidecar-injected workloads -> their proxy's
+loopback inbound port). Pure: the same model and proxy always give the same config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.route.v3 import route_components_pb2 as rc
+from meshctl.model.types import Protocol, Proxy, ProxyType, Service
+from meshctl.translate import ProxyConfig
+from meshctl.translate.filters import socket_address
+from meshctl.translate.gateway import GatewayView, gateway_listeners
+from meshctl.translate.httproute import SidecarView, sidecar_route_config, sniffed_route_config
+from meshctl.translate.listener import InboundPort, loopback_app_address, loopback_inbound_port, sidecar_listeners
+from meshctl.translate.route import VSInfo, hash_policy_from_lb
+
+
+def _policy_for_port(tp: Any, port: int) -> Any:
+    """Istio: a matching port-level setting replaces the whole traffic policy."""
+    if tp is None:
+        return None
+    for pl in tp.port_level_settings or []:
+        if pl.port is not None and pl.port.number == port:
+            return pl
+    return tp
+
+
+def make_hash_policy(mesh: Any, proxy: Proxy, lookup: Any) -> Any:
+    cache: dict[tuple[str, int], rc.RouteAction.HashPolicy | None] = {}
+
+    def hash_policy(host: str, port: int) -> rc.RouteAction.HashPolicy | None:
+        key = (host, port)
+        if key in cache:
+            return cache[key]
+        svc = lookup(host)
+        hp = None
+        if svc is not None:
+            dr = mesh.destination_rule(proxy, svc)
+            spec = dr.spec if dr is not None else None
+            policy = _policy_for_port(spec.traffic_policy if spec is not None else None, port)
+            hp = hash_policy_from_lb(getattr(policy, "load_balancer", None))
+        cache[key] = hp
+        return hp
+
+    return hash_policy
+
+
+def _vs_infos(configs: list[Any]) -> list[VSInfo]:
+    return [VSInfo(c.name, c.namespace, c.spec, c.ref.istio_path) for c in configs]
+
+
+def inbound_ports(mesh: Any, proxy: Proxy) -> list[InboundPort]:
+    """Workload ports the sidecar serves: Sidecar ``ingress`` when set, else the services selecting the workload."""
+    w = proxy.workload
+    scope = mesh.sidecar_scope(proxy)
+    out: dict[int, InboundPort] = {}
+    if scope.ingress:
+        from meshctl.model.protocol import parse_protocol
+
+        for ing in scope.ingress:
+            tp = ing.port.number
+            out.setdefault(tp, InboundPort(tp, parse_protocol(ing.port.protocol), None, mesh.mtls_mode(w, tp)))
+        return sorted(out.values(), key=lambda p: p.target_port)
+    for st in mesh.service_targets(w):
+        if st.port.protocol is Protocol.UDP:
+            continue
+        out.setdefault(st.target_port, InboundPort(st.target_port, st.port.protocol, st.service.hostname, mesh.mtls_mode(w, st.target_port)))
+    return sorted(out.values(), key=lambda p: p.target_port)
+
+
+def _build_cds_eds(mesh: Any, proxy: Proxy) -> tuple[list[Any], list[Any]]:
+    try:
+        from meshctl.translate.cluster import build_clusters  # type: ignore[attr-defined]
+    except ImportError:  # the CDS builder is another stream's; tolerate its absence during development
+        return [], []
+    clusters = list(build_clusters(mesh, proxy))
+    try:
+        from meshctl.translate.endpoint import build_endpoints  # type: ignore[attr-defined]
+    except ImportError:
+        return clusters, []
+    return clusters, list(build_endpoints(mesh, proxy, clusters))
+
+
+def _sidecar(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
+    scope = mesh.sidecar_scope(proxy)
+    services: list[Service] = scope.services
+    by_host = {s.hostname: s for s in services}
+
+    def lookup(host: str) -> Service | None:
+        return by_host.get(host) or mesh.service(host)
+
+    view = SidecarView(
+        proxy=proxy,
+        services=services,
+        virtual_services=_vs_infos(scope.virtual_services),
+        hash_policy=make_hash_policy(mesh, proxy, lookup),
+        registry_only=scope.registry_only,
+        mesh_default_retry=mesh.mesh_config.default_http_retry_policy,
+    )
+    listeners, rds = sidecar_listeners(view, inbound_ports(mesh, proxy), mesh.mesh_config.trust_domain)
+    pc.listeners.extend(listeners)
+    for name in dict.fromkeys(rds):
+        if name.isdigit():
+            pc.routes.append(sidecar_route_config(view, int(name)))
+        else:
+            host, _, port = name.rpartition(":")
+            svc = by_host.get(host)
+            if svc is not None:
+                pc.routes.append(sniffed_route_config(view, svc, int(port)))
+
+
+def _gateway(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
+    scope = mesh.sidecar_scope(proxy)
+    services = scope.services
+    by_host = {s.hostname: s for s in services}
+
+    def lookup(host: str) -> Service | None:
+        return by_host.get(host) or mesh.service(host)
+
+    def subsets_of(s: Service) -> list[str]:
+        dr = mesh.destination_rule(proxy, s)
+        return [ss.name for ss in dr.subsets] if dr is not None else []
+
+    vss = mesh.gateway_virtual_services(proxy)
+    view = GatewayView(
+        proxy=proxy,
+        merged=mesh.merged_gateway(proxy),
+        virtual_services=list(zip(_vs_infos(vss), vss)),
+        services=services,
+        hash_policy=make_hash_policy(mesh, proxy, lookup),
+        mesh_default_retry=mesh.mesh_config.default_http_retry_policy,
+        subsets_of=subsets_of,
+    )
+    listeners, routes = gateway_listeners(view)
+    pc.listeners.extend(listeners)
+    pc.routes.extend(routes)
+
+
+def _apply_loopback(mesh: Any, proxy: Proxy, pc: ProxyConfig, inbound: list[InboundPort]) -> None:
+    """Loopback bind mode on the inbound side (see listener.py's module docs)."""
+    ports = {p.target_port for p in inbound}
+    for c in pc.clusters:
+        parts = c.name.split("|")
+        if len(parts) == 4 and parts[0] == "inbound" and parts[1].isdigit() and int(parts[1]) in ports:
+            ip, app_port = loopback_app_address(proxy.ip, int(parts[1]))
+            c.ClearField("cluster_discovery_type")
+            c.type = cluster_pb2.Cluster.STATIC
+            c.lb_policy = cluster_pb2.Cluster.ROUND_ROBIN if c.lb_policy == cluster_pb2.Cluster.CLUSTER_PROVIDED else c.lb_policy
+            c.ClearField("upstream_bind_config")
+            c.ClearField("original_dst_lb_config")
+            c.load_assignment.Clear()
+            c.load_assignment.cluster_name = c.name
+            c.load_assignment.endpoints.add().lb_endpoints.add().endpoint.address.CopyFrom(socket_address(ip, app_port))
+    # endpoints that are sidecar-injected workloads: their proxy receives inbound at its loopback inbound port
+    inbound_index: dict[str, dict[int, int]] = {}
+    for other in mesh.proxies():
+        if other.type is not ProxyType.SIDECAR or not other.workload.ip:
+            continue
+        idx = {p.target_port: loopback_inbound_port(i) for i, p in enumerate(inbound_ports(mesh, other))}
+        inbound_index[other.workload.ip] = idx
+    for cla in pc.endpoints:
+        for lle in cla.endpoints:
+            for lb in lle.lb_endpoints:
+                sa = lb.endpoint.address.socket_address
+                idx = inbound_index.get(sa.address)
+                if idx and sa.port_value in idx:
+                    sa.port_value = idx[sa.port_value]
+
+
+def translate_proxy(mesh: Any, proxy: Proxy) -> ProxyConfig:
+    w = proxy.workload
+    pc = ProxyConfig(node_id=proxy.node_id, node_cluster=f"{w.app}.{w.namespace}", proxy=proxy)
+    pc.clusters, pc.endpoints = _build_cds_eds(mesh, proxy)
+    if proxy.type is ProxyType.ROUTER:
+        _gateway(mesh, proxy, pc)
+    else:
+        _sidecar(mesh, proxy, pc)
+        if proxy.loopback:
+            _apply_loopback(mesh, proxy, pc, inbound_ports(mesh, proxy))
+    return pc

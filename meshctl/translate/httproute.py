@@ -1,0 +1,267 @@
+"""Sidecar RDS (Istio ``httproute.go``): route configurations ``"<port>"`` shared by all HTTP services on a
+wildcard listener port, ``"<fqdn>:<port>"`` for sniffed ports on a VIP listener, and the inbound route.
+
+Per listener port: one vhost per (VS host | service) named ``<host>:<port>``; the first VS (creation order)
+claiming a host wins; services without a VS get the ``default`` route; vhosts are sorted by name and the
+catch-all ``allow_any`` / ``block_all`` vhost goes last. Spec: istio-translation.md §1.3-§1.5, §3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from envoy.config.route.v3 import route_components_pb2 as rc
+from envoy.config.route.v3 import route_pb2
+from meshctl.model.hosts import host_matches, is_wildcard
+from meshctl.model.types import Proxy, Service
+from meshctl.translate.filters import INBOUND_PASSTHROUGH, PASSTHROUGH
+from meshctl.translate.protoutil import seconds, u32
+from meshctl.translate.route import RouteContext, VSInfo, default_route, set_timeout, translate_virtual_service
+from meshctl.translate.util import inbound_cluster_name, outbound_cluster_name
+
+MAX_DIRECT_RESPONSE_BODY = 1048576
+
+
+@dataclass
+class SidecarView:
+    """What the sidecar route/listener builders need from the model for one proxy.
+
+    ``services`` are the services visible to the proxy (SidecarScope); ``virtual_services`` the visible VSs
+    bound to ``mesh`` in Istio precedence order; ``hash_policy(host, port)`` is the DR consistent-hash route
+    policy; ``registry_only`` the effective outbound traffic policy.
+    """
+
+    proxy: Proxy
+    services: list[Service]
+    virtual_services: list[VSInfo]
+    hash_policy: Callable[[str, int], rc.RouteAction.HashPolicy | None] = lambda h, p: None
+    registry_only: bool = False
+    mesh_default_retry: Any = None
+    domain_suffix: str = "cluster.local"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def service_ports(self, host: str) -> list[int] | None:
+        svc = self._by_host().get(host)
+        return [p.port for p in svc.ports] if svc else None
+
+    def _by_host(self) -> dict[str, Service]:
+        cache = self.extra.get("_by_host")
+        if cache is None:
+            cache = {}
+            for s in self.services:
+                cache.setdefault(s.hostname, s)
+            self.extra["_by_host"] = cache
+        return cache
+
+    def route_context(self, port: int) -> RouteContext:
+        return RouteContext(
+            listener_port=port,
+            service_ports=self.service_ports,
+            hash_policy=self.hash_policy,
+            proxy_labels=self.proxy.labels,
+            proxy_namespace=self.proxy.namespace,
+            gateways=frozenset({"mesh"}),
+            domain_suffix=self.domain_suffix,
+            mesh_default_retry=self.mesh_default_retry,
+        )
+
+
+def new_route_configuration(name: str) -> route_pb2.RouteConfiguration:
+    """A route configuration with the fields Istio always sets (§1.3)."""
+    r = route_pb2.RouteConfiguration(name=name)
+    r.validate_clusters.value = False
+    r.max_direct_response_body_size_bytes.CopyFrom(u32(MAX_DIRECT_RESPONSE_BODY))
+    r.ignore_port_in_host_matching = True
+    return r
+
+
+def alt_hosts(hostname: str, proxy_domain: str) -> list[str]:
+    """Istio ``GenerateAltVirtualHosts`` for Kubernetes names: short forms relative to the proxy's namespace."""
+    ih = hostname.find(".svc.")
+    id_ = proxy_domain.find(".svc.")
+    if ih <= 0 or id_ <= 0 or not hostname.endswith(proxy_domain[id_:]):
+        return []
+    ns_dot = hostname.find(".")
+    if ns_dot + 1 > ih:
+        return []
+    if hostname[ns_dot + 1 : ih] == proxy_domain[:id_]:
+        return [hostname[:ns_dot], hostname[:ih] + ".svc", hostname[:ih]]
+    return [hostname[:ih] + ".svc", hostname[:ih]]
+
+
+def service_domains(svc: Service, proxy: Proxy) -> list[str]:
+    """Vhost domains of a service: FQDN, ``FQDN.``, short forms, then VIPs (ports omitted: ignore_port_in_host_matching)."""
+    domain = proxy.dns_domain or f"{proxy.namespace}.svc.cluster.local"
+    out = [svc.hostname]
+    if not is_wildcard(svc.hostname):
+        out.append(svc.hostname + ".")
+    out.extend(alt_hosts(svc.hostname, domain))
+    for a in svc.addresses:
+        if "/" not in a and a not in ("0.0.0.0", "None"):
+            out.append(a)
+    if svc.headless and not is_wildcard(svc.hostname):
+        out.append("*." + svc.hostname)
+    return out
+
+
+def _http_like(svc: Service, port: int) -> bool:
+    sp = svc.port_by_number(port)
+    return sp is not None and (sp.protocol.is_http or sp.protocol.is_unsupported)
+
+
+def _vhost(name: str, domains: list[str], routes: list[rc.Route], seen: set[str]) -> rc.VirtualHost | None:
+    doms = [d for d in dict.fromkeys(domains) if d not in seen]
+    if not doms:
+        return None
+    seen.update(doms)
+    vh = rc.VirtualHost(name=name, domains=doms, include_request_attempt_count=True)
+    vh.routes.extend(routes)
+    return vh
+
+
+def _separate(vs: VSInfo, registry: dict[str, Service]) -> tuple[list[str], list[Service]]:
+    """Istio ``separateVSHostsAndServices``: VS hosts that are registry services vs plain hosts."""
+    hosts: list[str] = []
+    svcs: list[Service] = []
+    for h in vs.spec.hosts:
+        if not is_wildcard(h):
+            if h in registry:
+                svcs.append(registry[h])
+            else:
+                hosts.append(h)
+            continue
+        matched = [s for name, s in registry.items() if host_matches(name, h)]
+        if matched:
+            svcs.extend(matched)
+        else:
+            hosts.append(h)
+    return hosts, svcs
+
+
+def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]) -> list[rc.VirtualHost]:
+    """The vhosts (unsorted, deduplicated) for listener ``port``; ``services`` are the visible services that
+    have ``port`` (any protocol), Istio's port-filtered ``servicesByName``."""
+    registry = {s.hostname: s for s in services}
+    ctx = view.route_context(port)
+    # On a sidecar a destination without a port always lands on the listener port (the registry seen by
+    # the route builder only holds the services' ``port`` entry).
+    ctx.service_ports = lambda host: [port] if host in registry else None
+    vss = view.virtual_services
+    if port != 80:  # Istio's "port 80 hack": otherwise only VSs that match a service on this port
+        vss = [vs for vs in vss if any(host_matches(h, s) for h in vs.spec.hosts for s in registry)]
+    claimed: set[str] = set()
+    names: set[str] = set()
+    seen_domains: set[str] = set()
+    out: list[rc.VirtualHost] = []
+    for vs in vss:
+        hosts, in_vs = _separate(vs, registry)
+        http_svcs = [s for s in in_vs if _http_like(s, port)]
+        if not http_svcs and not (port == 80 and not in_vs):
+            continue
+        routes = translate_virtual_service(vs, ctx)
+        if not routes:
+            continue
+        for h in hosts:
+            name = f"{h}:{port}"
+            if name in names:
+                continue
+            vh = _vhost(name, [h], routes, seen_domains)
+            if vh is not None:
+                names.add(name)
+                out.append(vh)
+        for s in http_svcs:
+            name = f"{s.hostname}:{port}"
+            claimed.add(s.hostname)
+            if name in names:
+                continue
+            vh = _vhost(name, service_domains(s, view.proxy), routes, seen_domains)
+            if vh is not None:
+                names.add(name)
+                out.append(vh)
+    for s in services:
+        if s.hostname in claimed or not _http_like(s, port):
+            continue
+        name = f"{s.hostname}:{port}"
+        if name in names:
+            continue
+        cluster = outbound_cluster_name(port, None, s.hostname)
+        r = default_route(cluster, f"{s.hostname}:{port}", view.hash_policy(s.hostname, port), view.mesh_default_retry)
+        vh = _vhost(name, service_domains(s, view.proxy), [r], seen_domains)
+        if vh is not None:
+            names.add(name)
+            out.append(vh)
+    return out
+
+
+def catch_all_vhost(registry_only: bool) -> rc.VirtualHost:
+    """``allow_any`` (-> PassthroughCluster) or ``block_all`` (502), always the last vhost on sidecars."""
+    name = "block_all" if registry_only else "allow_any"
+    vh = rc.VirtualHost(name=name, domains=["*"], include_request_attempt_count=True)
+    r = vh.routes.add(name=name)
+    r.match.prefix = "/"
+    if registry_only:
+        r.direct_response.status = 502
+    else:
+        r.route.cluster = PASSTHROUGH
+        set_timeout(r.route, None)
+    return vh
+
+
+def sidecar_route_config(view: SidecarView, port: int) -> route_pb2.RouteConfiguration:
+    """Route configuration ``"<port>"``: every visible HTTP/sniffed service on that port."""
+    services = [s for s in view.services if s.port_by_number(port) is not None]
+    vhosts = outbound_virtual_hosts(view, port, services)
+    vhosts.sort(key=lambda v: v.name)
+    rcfg = new_route_configuration(str(port))
+    rcfg.virtual_hosts.extend(vhosts)
+    rcfg.virtual_hosts.append(catch_all_vhost(view.registry_only))
+    return rcfg
+
+
+def sniffed_route_config(view: SidecarView, svc: Service, port: int) -> route_pb2.RouteConfiguration:
+    """Route configuration ``"<fqdn>:<port>"`` for a sniffed port on a VIP listener: one vhost, domains ``*``."""
+    rcfg = new_route_configuration(f"{svc.hostname}:{port}")
+    vhosts = outbound_virtual_hosts(view, port, [svc])
+    for vh in vhosts:
+        if vh.name == f"{svc.hostname}:{port}":
+            del vh.domains[:]
+            vh.domains.append("*")
+            rcfg.virtual_hosts.append(vh)
+            break
+    return rcfg
+
+
+def inbound_route_config(target_port: int, service_host: str | None, grpc: bool = False) -> route_pb2.RouteConfiguration:
+    """The inline route of an inbound HCM: ``inbound|<port>||`` with vhost ``inbound|http|<port>`` (§1.3, §7.3)."""
+    cluster = inbound_cluster_name(target_port)
+    rcfg = route_pb2.RouteConfiguration(name=cluster)
+    rcfg.validate_clusters.value = False
+    vh = rcfg.virtual_hosts.add(name=f"inbound|http|{target_port}", domains=["*"])
+    r = vh.routes.add(name="default")
+    r.match.prefix = "/"
+    r.route.cluster = cluster
+    r.route.timeout.CopyFrom(seconds(0))
+    r.route.max_stream_duration.max_stream_duration.CopyFrom(seconds(0))
+    r.route.max_stream_duration.grpc_timeout_header_max.CopyFrom(seconds(0))
+    if not grpc:
+        r.route.retry_policy.retry_on = "reset-before-request"
+        r.route.retry_policy.num_retries.value = 2
+    r.decorator.operation = f"{service_host or cluster}:{target_port}/*" if service_host else f"{cluster}/*"
+    return rcfg
+
+
+def inbound_passthrough_route_config() -> route_pb2.RouteConfiguration:
+    """Route of the ``virtualInbound-catchall-http`` chain: everything to InboundPassthroughCluster."""
+    rcfg = route_pb2.RouteConfiguration(name="InboundPassthroughCluster")
+    rcfg.validate_clusters.value = False
+    vh = rcfg.virtual_hosts.add(name="inbound|http|0", domains=["*"])
+    r = vh.routes.add(name="default")
+    r.match.prefix = "/"
+    r.route.cluster = INBOUND_PASSTHROUGH
+    r.route.timeout.CopyFrom(seconds(0))
+    r.route.max_stream_duration.max_stream_duration.CopyFrom(seconds(0))
+    r.route.max_stream_duration.grpc_timeout_header_max.CopyFrom(seconds(0))
+    r.decorator.operation = ":0/*"
+    return rcfg

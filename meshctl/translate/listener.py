@@ -1,0 +1,401 @@
+"""Sidecar LDS (Istio ``listener.go``, ``listener_builder.go``, ``listener_inbound.go``): per-port outbound
+listeners, ``virtualOutbound`` (15001) and ``virtualInbound`` (15006). Spec: istio-translation.md §1.2, §7.
+
+Outbound listeners are keyed by (bind address, port): HTTP ports (and sniffed ports without a VIP) share
+``0.0.0.0_<port>`` with RDS ``"<port>"``; TCP/TLS/sniffed ports with a VIP get ``<VIP>_<port>``; TLS services
+without a VIP become ``server_names`` chains on the wildcard listener. Conflicts follow §7 (first wins).
+
+**Loopback bind mode** (``proxy.loopback``; the local demo mesh has no iptables): names and everything
+else stay as Istio emits them, only the bind-related fields change (and the diff normalises exactly these):
+
+* outbound per-port listeners bind for real on ``<proxy-ip>:<service-port>`` (``bind_to_port`` unset =
+  true; Istio: ``0.0.0.0``/VIP with ``bind_to_port: false``);
+* ``virtualOutbound`` binds ``<proxy-ip>:15001`` (Istio ``0.0.0.0:15001``);
+* ``virtualInbound`` binds ``<proxy-ip>:15006`` (+ ``additional_addresses`` ``<proxy-ip>:15006+i`` for the
+  i-th further inbound port, in ascending target-port order) without ``use_original_dst``-style capture:
+  inbound chains match the loopback inbound port (:func:`loopback_inbound_port`) instead of the target port;
+* the inbound clusters forward to the app at :func:`loopback_app_address` (see ``assemble.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from envoy.config.core.v3 import address_pb2, base_pb2
+from envoy.config.listener.v3 import listener_components_pb2 as lc
+from envoy.config.listener.v3 import listener_pb2
+from meshctl.model.types import Protocol, Service
+from meshctl.translate.downstream_tls import istio_mutual_context, transport_socket
+from meshctl.translate.filters import (
+    BLACKHOLE,
+    HTTP_INSPECTOR,
+    INBOUND_PASSTHROUGH,
+    ORIGINAL_DST,
+    PASSTHROUGH,
+    PLAINTEXT_HTTP_ALPNS,
+    TLS_INSPECTOR,
+    hcm,
+    hcm_filter,
+    listener_filter,
+    passthrough_chain,
+    socket_address,
+    tcp_proxy_filter,
+)
+from meshctl.translate.httproute import SidecarView, inbound_passthrough_route_config, inbound_route_config
+from meshctl.translate.protoutil import boolv
+from meshctl.translate.route import VSInfo, _gateway_name
+from meshctl.translate.util import inbound_cluster_name, outbound_cluster_name
+
+VIRTUAL_OUTBOUND_PORT = 15001
+VIRTUAL_INBOUND_PORT = 15006
+#: Wildcard ports Istio never gives to an outbound listener (static and virtual listeners own them).
+RESERVED_PORTS = frozenset({15001, 15006, 15021, 15090, 15000, 15020})
+WILDCARD = "0.0.0.0"
+MTLS_HTTP_ALPNS = ("istio-http/1.0", "istio-http/1.1", "istio-h2")
+MTLS_TCP_ALPNS = ("istio-peer-exchange", "istio")
+LOOPBACK_APP_PORT_OFFSET = 10000
+
+
+def loopback_inbound_port(index: int) -> int:
+    """Where, in loopback mode, the proxy receives inbound traffic for its ``index``-th target port."""
+    return VIRTUAL_INBOUND_PORT + index
+
+
+def loopback_app_address(proxy_ip: str, target_port: int) -> tuple[str, int]:
+    """Where, in loopback mode, the app listens: its own IP at ``target_port + 10000`` (the proxy owns
+    ``<ip>:<service-port>`` for outbound), or ``target_port - 10000`` when that would overflow."""
+    p = target_port + LOOPBACK_APP_PORT_OFFSET
+    return proxy_ip, p if p <= 65535 else target_port - LOOPBACK_APP_PORT_OFFSET
+
+
+@dataclass
+class InboundPort:
+    """One workload port the sidecar accepts inbound traffic on (from the services selecting it)."""
+
+    target_port: int
+    protocol: Protocol
+    service_host: str | None = None
+    mtls_mode: str = "PERMISSIVE"  # STRICT | PERMISSIVE | DISABLE
+
+
+@dataclass
+class _OutListener:
+    bind: str
+    port: int
+    http_rds: str | None = None
+    tcp_chains: list[lc.FilterChain] = field(default_factory=list)
+    needs_tls_inspector: bool = False
+    sni_seen: set[str] = field(default_factory=set)
+    catch_all_tcp: bool = False
+
+
+def _l4_applies(match: Any, vs: VSInfo, port: int, view: SidecarView) -> bool:
+    if match.port and match.port != port:
+        return False
+    if match.source_labels and any(view.proxy.labels.get(k) != v for k, v in match.source_labels.items()):
+        return False
+    if match.source_namespace and match.source_namespace != view.proxy.namespace:
+        return False
+    if match.gateways and "mesh" not in {_gateway_name(g, vs.namespace) for g in match.gateways}:
+        return False
+    return True
+
+
+def _dest_cluster(dest: Any, svc_port: int, ports_of: Callable[[str], list[int] | None]) -> str:
+    number = dest.port.number if dest.port is not None and dest.port.number else None
+    if not number:
+        ports = ports_of(dest.host)
+        number = ports[0] if ports and len(ports) == 1 else svc_port
+    return outbound_cluster_name(number, dest.subset, dest.host)
+
+
+def _tcp_filter_for_routes(routes: list[Any], vs: VSInfo, port: int, view: SidecarView, hash_ip: bool) -> lc.Filter:
+    dests = [r for r in routes if (r.weight or 0) > 0] if len(routes) > 1 else routes
+    if len(dests) == 1:
+        return tcp_proxy_filter(_dest_cluster(dests[0].destination, port, view.service_ports), hash_source_ip=hash_ip)
+    weighted = [(_dest_cluster(d.destination, port, view.service_ports), int(d.weight or 0)) for d in dests]
+    return tcp_proxy_filter(stat_prefix=f"{vs.name}.{vs.namespace}", weighted=weighted, hash_source_ip=hash_ip)
+
+
+def _vs_for(view: SidecarView, svc: Service) -> VSInfo | None:
+    from meshctl.model.hosts import host_matches
+
+    return next((vs for vs in view.virtual_services if any(host_matches(h, svc.hostname) for h in vs.spec.hosts)), None)
+
+
+def _hash_source_ip(view: SidecarView, host: str, port: int) -> bool:
+    hp = view.hash_policy(host, port)
+    return bool(hp is not None and hp.WhichOneof("policy_specifier") == "connection_properties" and hp.connection_properties.source_ip)
+
+
+def tcp_chains(view: SidecarView, svc: Service, port: int, wildcard: bool) -> list[lc.FilterChain]:
+    """TCP chains for a TCP service port: VS ``tcp[]`` rules (destinationSubnets -> prefix_ranges), else default."""
+    vs = _vs_for(view, svc)
+    hash_ip = _hash_source_ip(view, svc.hostname, port)
+    chains: list[lc.FilterChain] = []
+    if vs is not None:
+        for rule in vs.spec.tcp:
+            matches = [m for m in rule.match if _l4_applies(m, vs, port, view)]
+            if rule.match and not matches:
+                continue
+            subnets = [s for m in matches for s in m.destination_subnets]
+            chain = lc.FilterChain(filters=[_tcp_filter_for_routes(list(rule.route), vs, port, view, hash_ip)])
+            if subnets:
+                for cidr in subnets:
+                    ip, _, plen = cidr.partition("/")
+                    chain.filter_chain_match.prefix_ranges.add(address_prefix=ip, prefix_len=base_pb2_u32(int(plen or (32 if ":" not in ip else 128))))
+                chains.append(chain)
+                continue
+            chains.append(chain)
+            return chains
+    chains.append(lc.FilterChain(filters=[tcp_proxy_filter(outbound_cluster_name(port, None, svc.hostname), hash_source_ip=hash_ip)]))
+    return chains
+
+
+def base_pb2_u32(v: int) -> Any:
+    from meshctl.translate.protoutil import u32
+
+    return u32(v)
+
+
+def tls_chains(view: SidecarView, svc: Service, port: int, wildcard: bool) -> list[lc.FilterChain]:
+    """TLS chains for a TLS/HTTPS service port: VS ``tls[]`` SNI rules, else one chain to the service cluster."""
+    vs = _vs_for(view, svc)
+    chains: list[lc.FilterChain] = []
+    if vs is not None:
+        for rule in vs.spec.tls:
+            matches = [m for m in rule.match if _l4_applies(m, vs, port, view)]
+            if not matches:
+                continue
+            snis = sorted({h for m in matches for h in m.sni_hosts})
+            chain = lc.FilterChain(filters=[_tcp_filter_for_routes(list(rule.route), vs, port, view, False)])
+            chain.filter_chain_match.server_names.extend(snis)
+            chains.append(chain)
+    if not chains:
+        chain = lc.FilterChain(filters=[tcp_proxy_filter(outbound_cluster_name(port, None, svc.hostname))])
+        if wildcard:
+            chain.filter_chain_match.server_names.append(svc.hostname)
+        chains.append(chain)
+    return chains
+
+
+def _sniffed_chains(view: SidecarView, svc: Service, port: int) -> tuple[str, list[lc.FilterChain]]:
+    return f"{svc.hostname}:{port}", tcp_chains(view, svc, port, wildcard=False)
+
+
+def outbound_listeners(view: SidecarView, ports_filter: Callable[[int], bool] | None = None) -> tuple[list[listener_pb2.Listener], list[str]]:
+    """Per-port outbound listeners and the RDS names they reference (in order)."""
+    table: dict[tuple[str, int], _OutListener] = {}
+    order: list[tuple[str, int]] = []
+
+    def get(bind: str, port: int) -> _OutListener:
+        key = (bind, port)
+        if key not in table:
+            table[key] = _OutListener(bind, port)
+            order.append(key)
+        return table[key]
+
+    for svc in view.services:
+        for sp in svc.ports:
+            port = sp.port
+            proto = sp.protocol
+            if proto is Protocol.UDP or (ports_filter is not None and not ports_filter(port)):
+                continue
+            vip = svc.vip if not svc.headless else None
+            if proto.is_http or (proto.is_unsupported and not vip):
+                if port in RESERVED_PORTS:
+                    continue
+                lis = get(WILDCARD, port)
+                if lis.http_rds is None:
+                    lis.http_rds = str(port)
+            elif proto.is_unsupported and vip:
+                lis = get(vip, port)
+                if lis.http_rds is None and not lis.tcp_chains:
+                    lis.http_rds, chains = _sniffed_chains(view, svc, port)
+                    lis.tcp_chains.extend(chains)
+            elif proto.is_tls:
+                bind = vip or WILDCARD
+                if bind == WILDCARD and port in RESERVED_PORTS:
+                    continue
+                lis = get(bind, port)
+                for ch in tls_chains(view, svc, port, wildcard=bind == WILDCARD):
+                    names = set(ch.filter_chain_match.server_names)
+                    if bind == WILDCARD and (not names or names & lis.sni_seen):
+                        continue
+                    if bind != WILDCARD and not names and lis.catch_all_tcp:
+                        continue
+                    lis.sni_seen |= names
+                    lis.catch_all_tcp |= not names
+                    lis.needs_tls_inspector |= bool(names)
+                    lis.tcp_chains.append(ch)
+            else:  # TCP-like
+                bind = vip or WILDCARD
+                if bind == WILDCARD and port in RESERVED_PORTS:
+                    continue
+                lis = get(bind, port)
+                if lis.catch_all_tcp or (bind == WILDCARD and lis.http_rds is not None):
+                    continue  # TCP over TCP/HTTP on the wildcard without a distinguishing CIDR: later service dropped
+                for ch in tcp_chains(view, svc, port, wildcard=bind == WILDCARD):
+                    if not ch.filter_chain_match.prefix_ranges:
+                        lis.catch_all_tcp = True
+                    lis.tcp_chains.append(ch)
+
+    out: list[listener_pb2.Listener] = []
+    rds: list[str] = []
+    bound: set[int] = {VIRTUAL_OUTBOUND_PORT, VIRTUAL_INBOUND_PORT}
+    for key in order:
+        ol = table[key]
+        lis = _assemble_outbound(view, ol)
+        if view.proxy.loopback:
+            # several Istio listeners (0.0.0.0_443, <VIP>_443) share one loopback address: the first binds,
+            # the others stay exactly as Istio emits them (Istio address, bind_to_port: false).
+            if ol.port in bound:
+                lis.address.CopyFrom(socket_address(ol.bind, ol.port))
+                lis.bind_to_port.CopyFrom(boolv(False))
+            bound.add(ol.port)
+        out.append(lis)
+        if ol.http_rds:
+            rds.append(ol.http_rds)
+    return out, rds
+
+
+def _assemble_outbound(view: SidecarView, ol: _OutListener) -> listener_pb2.Listener:
+    name = f"{ol.bind}_{ol.port}"
+    bind_ip = view.proxy.ip if view.proxy.loopback else ol.bind
+    lis = listener_pb2.Listener(name=name, address=socket_address(bind_ip, ol.port))
+    lis.traffic_direction = base_pb2.OUTBOUND
+    lis.continue_on_listener_filters_timeout = True
+    if not view.proxy.loopback:
+        lis.bind_to_port.CopyFrom(boolv(False))
+    stat = f"outbound_{name}"
+    chains: list[lc.FilterChain] = []
+    if ol.http_rds is not None:
+        ch = lc.FilterChain(name=name, filters=[hcm_filter(hcm(stat, rds=ol.http_rds))])
+        ch.filter_chain_match.transport_protocol = "raw_buffer"
+        ch.filter_chain_match.application_protocols.extend(PLAINTEXT_HTTP_ALPNS)
+        chains.append(ch)
+    tcp_default: lc.FilterChain | None = None
+    for ch in ol.tcp_chains:
+        m = ch.filter_chain_match
+        if not m.server_names and not m.prefix_ranges and ol.http_rds is not None:
+            tcp_default = ch  # sniffed: TCP is what is left when the HTTP chain does not match
+            continue
+        if not m.server_names and not m.prefix_ranges and ol.bind != WILDCARD and ol.http_rds is None:
+            chains.append(ch)
+            continue
+        chains.append(ch)
+    lis.filter_chains.extend(chains)
+    has_match_all = any(not c.HasField("filter_chain_match") or c.filter_chain_match == lc.FilterChainMatch() for c in chains)
+    if tcp_default is not None:
+        lis.default_filter_chain.CopyFrom(tcp_default)
+    elif not has_match_all:
+        lis.default_filter_chain.CopyFrom(passthrough_chain(view.registry_only))
+    filters = []
+    if ol.http_rds is not None or ol.needs_tls_inspector:
+        filters.append(listener_filter(TLS_INSPECTOR))
+    if ol.http_rds is not None:
+        filters.append(listener_filter(HTTP_INSPECTOR))
+    lis.listener_filters.extend(filters)
+    return lis
+
+
+def virtual_outbound(view: SidecarView) -> listener_pb2.Listener:
+    """``virtualOutbound`` (15001): iptables target handing connections to the per-port listeners."""
+    ip = view.proxy.ip if view.proxy.loopback else WILDCARD
+    lis = listener_pb2.Listener(name="virtualOutbound", address=socket_address(ip, VIRTUAL_OUTBOUND_PORT))
+    lis.use_original_dst.CopyFrom(boolv(True))
+    lis.traffic_direction = base_pb2.OUTBOUND
+    bh = lis.filter_chains.add(name="virtualOutbound-blackhole", filters=[tcp_proxy_filter(BLACKHOLE)])
+    bh.filter_chain_match.destination_port.value = VIRTUAL_OUTBOUND_PORT
+    catch = passthrough_chain(view.registry_only, name="virtualOutbound-catchall-tcp")
+    lis.filter_chains.append(catch)
+    return lis
+
+
+def _inbound_chain_pair(ip: InboundPort, match_port: int, trust_domain: str) -> list[lc.FilterChain]:
+    name = f"{WILDCARD}_{ip.target_port}"
+    cluster = inbound_cluster_name(ip.target_port)
+    stat = f"inbound_{name}"
+    http = ip.protocol.is_http
+    sniff = ip.protocol.is_unsupported
+    out: list[lc.FilterChain] = []
+
+    def http_chain() -> lc.FilterChain:
+        route = inbound_route_config(ip.target_port, ip.service_host, grpc=ip.protocol in (Protocol.GRPC, Protocol.GRPC_WEB))
+        return lc.FilterChain(name=name, filters=[hcm_filter(hcm(stat, route_config=route, direction="inbound"))])
+
+    def tcp_chain() -> lc.FilterChain:
+        return lc.FilterChain(name=name, filters=[tcp_proxy_filter(cluster)])
+
+    variants: list[tuple[str, bool]] = []
+    if ip.mtls_mode in ("STRICT", "PERMISSIVE"):
+        variants.append(("tls", True))
+    if ip.mtls_mode in ("PERMISSIVE", "DISABLE"):
+        variants.append(("raw_buffer", False))
+    for transport, tls in variants:
+        kinds = ["http"] if http else ["tcp"] if not sniff else ["http", "tcp"]
+        for kind in kinds:
+            ch = http_chain() if kind == "http" else tcp_chain()
+            m = ch.filter_chain_match
+            m.destination_port.value = match_port
+            m.transport_protocol = transport
+            if sniff and kind == "http":
+                m.application_protocols.extend(MTLS_HTTP_ALPNS if tls else PLAINTEXT_HTTP_ALPNS)
+            if tls:
+                alpn = ("h2", "http/1.1") if kind == "http" else MTLS_TCP_ALPNS
+                ch.transport_socket.CopyFrom(transport_socket(istio_mutual_context(trust_domain, alpn)))
+            out.append(ch)
+    return out
+
+
+def virtual_inbound(view: SidecarView, ports: list[InboundPort], trust_domain: str = "cluster.local") -> listener_pb2.Listener:
+    """``virtualInbound`` (15006): per inbound port chains named ``0.0.0.0_<targetPort>`` per mTLS mode, plus
+    the blackhole and passthrough chains."""
+    loop = view.proxy.loopback
+    ip = view.proxy.ip if loop else WILDCARD
+    lis = listener_pb2.Listener(name="virtualInbound", address=socket_address(ip, VIRTUAL_INBOUND_PORT))
+    lis.traffic_direction = base_pb2.INBOUND
+    lis.continue_on_listener_filters_timeout = True
+    lis.listener_filters.extend([listener_filter(ORIGINAL_DST), listener_filter(TLS_INSPECTOR), listener_filter(HTTP_INSPECTOR)])
+    if not loop:
+        bh = lis.filter_chains.add(name="virtualInbound-blackhole", filters=[tcp_proxy_filter(BLACKHOLE)])
+        bh.filter_chain_match.destination_port.value = VIRTUAL_INBOUND_PORT
+    for i, p in enumerate(sorted(ports, key=lambda p: p.target_port)):
+        match_port = loopback_inbound_port(i) if loop else p.target_port
+        if loop and i > 0:
+            lis.additional_addresses.add().address.CopyFrom(socket_address(ip, match_port))
+        lis.filter_chains.extend(_inbound_chain_pair(p, match_port, trust_domain))
+    if not loop:
+        catch_http = lc.FilterChain(
+            name="virtualInbound-catchall-http",
+            filters=[hcm_filter(hcm("inbound_0.0.0.0_15006", route_config=inbound_passthrough_route_config(), direction="inbound"))],
+        )
+        catch_http.filter_chain_match.transport_protocol = "raw_buffer"
+        catch_http.filter_chain_match.application_protocols.extend(PLAINTEXT_HTTP_ALPNS)
+        lis.filter_chains.append(catch_http)
+        tcp = lis.filter_chains.add(name="virtualInbound", filters=[tcp_proxy_filter(INBOUND_PASSTHROUGH)])
+        tcp.filter_chain_match.transport_protocol = "raw_buffer"
+    return lis
+
+
+def sidecar_listeners(view: SidecarView, inbound: list[InboundPort], trust_domain: str = "cluster.local") -> tuple[list[listener_pb2.Listener], list[str]]:
+    """All sidecar listeners (outbound per-port, virtualOutbound, virtualInbound) and the RDS names used."""
+    outs, rds = outbound_listeners(view)
+    outs.append(virtual_outbound(view))
+    outs.append(virtual_inbound(view, inbound, trust_domain))
+    return outs, rds
+
+
+__all__ = [
+    "InboundPort",
+    "PASSTHROUGH",
+    "address_pb2",
+    "loopback_app_address",
+    "loopback_inbound_port",
+    "outbound_listeners",
+    "sidecar_listeners",
+    "virtual_inbound",
+    "virtual_outbound",
+]
