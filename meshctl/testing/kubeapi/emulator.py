@@ -60,6 +60,7 @@ class KubeEmulator:
         history: int = 20000,
         bookmark_interval: float = 5.0,
         verbose: bool = False,
+        tls: bool = False,
     ) -> None:
         self.store = Store(istio_crds=istio_crds, history=history)
         self.host, self.port = host, port
@@ -80,12 +81,20 @@ class KubeEmulator:
         self._thread: threading.Thread | None = None
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self.tls = tls
+        self.cert: tuple[str, str] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> KubeEmulator:
         handler = type("BoundHandler", (Handler,), {"emu": self})
         self._stopping = False
         self._server = Server((self.host, self.port), handler)
+        if self.tls:
+            from meshctl.testing.kubeapi.tls import make_cert, server_context
+
+            if self.cert is None:
+                self.cert = make_cert()
+            self._server.ssl_context = server_context(*self.cert)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"kube-emulator:{self.port}", daemon=True)
@@ -118,7 +127,7 @@ class KubeEmulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def _track(self, conn: socket.socket, add: bool) -> None:
         with self._lock:
@@ -229,13 +238,19 @@ class KubeEmulator:
     # --- kubeconfig --------------------------------------------------------------------------------------------
     def kubeconfig(self, *, context: str = "emulator", token: str | None = None, namespace: str | None = None) -> dict[str, Any]:
         user: dict[str, Any] = {"token": token} if token else {}
+        cluster: dict[str, Any] = {"server": self.url}
+        if self.tls and self.cert:
+            import base64
+
+            with open(self.cert[0], "rb") as fh:
+                cluster["certificate-authority-data"] = base64.b64encode(fh.read()).decode()
         ctx: dict[str, Any] = {"cluster": context, "user": f"{context}-user"}
         if namespace:
             ctx["namespace"] = namespace
         return {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "clusters": [{"name": context, "cluster": cluster}],
             "users": [{"name": f"{context}-user", "user": user}],
             "contexts": [{"name": context, "context": ctx}],
             "current-context": context,
