@@ -267,6 +267,9 @@ class _DeltaWatch:
     names: set[str] = field(default_factory=set)
     known: dict[str, str] = field(default_factory=dict)  # what the client has: name -> version
     nonce: str = ""
+    last_sent: dict[str, str] = field(default_factory=dict)  # resources of the last response
+    nacked: dict[str, str] = field(default_factory=dict)  # resources of a rejected response, held back
+    held_version: str | None = None  # the type version that was rejected; a new one lifts the hold
 
 
 class _DeltaStream(_Stream):
@@ -313,6 +316,14 @@ class _DeltaStream(_Stream):
                         self.conn.type(t).sent_version,
                         msg,
                     )
+                    # Envoy may have rejected the whole response: it does not have those resources. Forget
+                    # them, but hold them back until this type's content changes (no NACK loop).
+                    for n, v in w.last_sent.items():
+                        if w.known.get(n) == v:
+                            del w.known[n]
+                    w.nacked = dict(w.last_sent)
+                    assert self.snapshot is not None
+                    w.held_version = self.snapshot.type_version(t)
                 else:
                     self.conn.acked(t, req.response_nonce, self.conn.type(t).sent_version)
             # A stale nonce's ACK/NACK is ignored, but its subscription changes above were honoured.
@@ -323,7 +334,9 @@ class _DeltaStream(_Stream):
         assert snap is not None and conn is not None
         entries = snap.get(t)
         desired = dict(entries) if w.wildcard else {n: entries[n] for n in w.names if n in entries}
-        send = [n for n, e in desired.items() if w.known.get(n) != e.version]
+        if w.held_version is not None and w.held_version != snap.type_version(t):
+            w.held_version, w.nacked = None, {}
+        send = [n for n, e in desired.items() if w.known.get(n) != e.version and w.nacked.get(n) != e.version]
         removed = sorted(n for n in w.known if n not in desired and (w.wildcard or n in w.names))
         # The first response of a type is due even when empty: Envoy's initialization waits for wildcard
         # types, and after a reconnect whose initial_resource_versions are all current, the empty answer's
@@ -334,12 +347,13 @@ class _DeltaStream(_Stream):
         resp = discovery_pb2.DeltaDiscoveryResponse(
             system_version_info=version, type_url=t, nonce=nonce, removed_resources=removed
         )
+        w.last_sent = {}
         for n in sorted(send):
             e = desired[n]
             r = resp.resources.add()
             r.name, r.version = n, e.version
             r.resource.CopyFrom(e.any)
-            w.known[n] = e.version
+            w.known[n] = w.last_sent[n] = e.version
         for n in removed:
             w.known.pop(n, None)
         resp.control_plane.identifier = self.server.identifier

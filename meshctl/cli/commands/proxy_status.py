@@ -1,0 +1,77 @@
+"""``meshctl proxy-status`` (alias ``ps``): xDS sync state of every proxy connected to ``meshctl xds serve``."""
+
+from __future__ import annotations
+
+import click
+
+from meshctl.cli.options import output_option
+
+
+@click.command("proxy-status")
+@click.argument("proxy", required=False)
+@click.option(
+    "--xds",
+    "xds",
+    metavar="HOST:PORT",
+    help="Ask the xDS server over ADS (istio.io/debug/syncz). Default 127.0.0.1:15010.",
+)
+@click.option(
+    "--debug",
+    "debug",
+    metavar="URL",
+    help="Ask the server's HTTP debug endpoint instead, e.g. http://127.0.0.1:15014.",
+)
+@click.option("-n", "--namespace", default=None, help="Only proxies in this namespace.")
+@click.option("--ca", type=click.Path(exists=True, dir_okay=False), help="CA (PEM) of a TLS xDS server.")
+@click.option(
+    "--cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Client certificate (PEM) for an mTLS xDS server.",
+)
+@click.option("--key", type=click.Path(exists=True, dir_okay=False), help="Client key (PEM).")
+@output_option(["table", "json", "yaml"], "table")
+def command(
+    proxy: str | None,
+    xds: str | None,
+    debug: str | None,
+    namespace: str | None,
+    ca: str | None,
+    cert: str | None,
+    key: str | None,
+    output: str,
+) -> None:
+    """Show, per proxy, whether CDS, LDS, EDS and RDS are SYNCED, STALE, NOT SENT or NACKed (with Envoy's message).
+
+    \b
+    Examples:
+      meshctl proxy-status                              # asks 127.0.0.1:15010 over ADS, like istioctl
+      meshctl ps --debug http://127.0.0.1:15014 -o json
+      meshctl ps productpage-v1.default
+    """
+    from meshctl.cli.output import emit, print_table
+    from meshctl.errors import UsageError
+    from meshctl.xds.proxystatus import fetch, table_rows
+
+    if xds and debug:
+        raise UsageError("--xds and --debug are alternatives; give one")
+    creds = None
+    if ca:
+        import grpc
+
+        def read(p: str | None) -> bytes | None:
+            if not p:
+                return None
+            with open(p, "rb") as fh:
+                return fh.read()
+
+        creds = grpc.ssl_channel_credentials(read(ca), read(key), read(cert))
+    rows = fetch(xds=xds, debug=debug, credentials=creds)
+    if namespace:
+        rows = [r for r in rows if r.namespace == namespace]
+    if proxy:
+        rows = [r for r in rows if proxy in (r.name, r.node_id) or r.name.split(".")[0] == proxy]
+    if output == "table":
+        headers, body = table_rows(rows)
+        print_table(headers, body)
+    else:
+        emit([r.to_json() for r in rows], output)

@@ -1,0 +1,160 @@
+"""Per-proxy sync status as ``meshctl proxy-status`` shows it, from a running ``meshctl xds serve``.
+
+Two ways to ask, same result: over ADS with istiod's debug type ``istio.io/debug/syncz`` (what ``istioctl
+proxy-status`` does; answers are CSDS ``ClientConfig`` messages), or over HTTP from ``/debug/syncz``.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshctl.errors import UnavailableError
+from meshctl.xds import types as T
+from meshctl.xds.status import NACK, NOT_SENT, STALE, SYNCED
+
+#: The columns istioctl shows, in its order.
+COLUMNS = ("CDS", "LDS", "EDS", "RDS")
+
+
+@dataclass
+class TypeState:
+    status: str  # SYNCED | STALE | NOT SENT | NACK
+    version: str = ""
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """One line for a table cell: ``NACK: <Envoy's message, summarised>`` or the status."""
+        return f"NACK: {summarize_nack(self.error or '')}" if self.status == NACK else self.status
+
+
+def summarize_nack(message: str, limit: int = 200) -> str:
+    """Envoy's NACK text on one line: proto debug dumps of the rejected resource dropped, whitespace folded.
+
+    Envoy prefixes constraint errors with the offending resource in text format (many lines); the reason is
+    after the last ``: ``-prefixed line. Several rejected resources are joined by newlines: keep each reason.
+    """
+    reasons = []
+    for line in message.splitlines():
+        line = line.strip()
+        if line.startswith(": "):
+            reasons.append(line[2:])
+    text = "; ".join(reasons) if reasons else " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass
+class ProxyStatus:
+    name: str  # <pod>.<ns>
+    cluster: str
+    namespace: str
+    node_id: str
+    version: str
+    types: dict[str, TypeState] = field(default_factory=dict)
+
+    def state(self, short: str) -> TypeState:
+        return self.types.get(short) or TypeState(NOT_SENT)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "cluster": self.cluster,
+            "namespace": self.namespace,
+            "node_id": self.node_id,
+            "version": self.version,
+            "types": {
+                k: {"status": v.status, "version": v.version, "error": v.error}
+                for k, v in sorted(self.types.items())
+            },
+        }
+
+
+def from_client_configs(configs: list[Any]) -> list[ProxyStatus]:
+    """Rows from CSDS ``ClientConfig`` messages (the ``istio.io/debug/syncz`` answer)."""
+    from envoy.service.status.v3 import csds_pb2
+    from google.protobuf.json_format import MessageToDict
+
+    names = {
+        csds_pb2.SYNCED: SYNCED,
+        csds_pb2.STALE: STALE,
+        csds_pb2.NOT_SENT: NOT_SENT,
+        csds_pb2.ERROR: NACK,
+    }
+    out = []
+    for cc in configs:
+        md = MessageToDict(cc.node.metadata) if cc.node.HasField("metadata") else {}
+        ps = ProxyStatus(
+            name=cc.node.id,
+            cluster=str(md.get("CLUSTER_ID", "")),
+            namespace=str(md.get("NAMESPACE", "")),
+            node_id=str(md.get("NODE_ID", cc.node.id)),
+            version=str(md.get("VERSION", "")),
+        )
+        for g in cc.generic_xds_configs:
+            status = names.get(g.config_status, "IGNORED")
+            ps.types[T.short_name(g.type_url)] = TypeState(
+                status, g.version_info, g.error_state.details if status == NACK else None
+            )
+        out.append(ps)
+    return out
+
+
+def from_syncz_json(data: list[dict[str, Any]]) -> list[ProxyStatus]:
+    """Rows from the HTTP ``/debug/syncz`` document."""
+    out = []
+    for c in data:
+        ps = ProxyStatus(
+            c["proxy"],
+            c.get("cluster_id", ""),
+            c.get("namespace", ""),
+            c.get("node_id", c["proxy"]),
+            c.get("version", ""),
+        )
+        for short, t in (c.get("types") or {}).items():
+            ps.types[short] = TypeState(t["status"], t.get("sent_version", ""), t.get("nack"))
+        out.append(ps)
+    return out
+
+
+def fetch(
+    xds: str | None = None, debug: str | None = None, credentials: Any = None, timeout: float = 5.0
+) -> list[ProxyStatus]:
+    """Status of every connected proxy, sorted by name; UnavailableError (exit 69) if the server cannot be reached."""
+    if debug:
+        url = debug.rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            url = "http://" + url
+        if not url.endswith("/debug/syncz"):
+            url += "/debug/syncz"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - user-chosen debug URL
+                data = json.load(r)
+        except (urllib.error.URLError, OSError) as e:
+            raise UnavailableError(
+                f"cannot reach the xDS debug endpoint {url}: {getattr(e, 'reason', e)}",
+                hints=["is `meshctl xds serve` running? its debug port is the gRPC port + 4 by default"],
+            ) from None
+        except json.JSONDecodeError:
+            raise UnavailableError(
+                f"{url} did not answer with JSON; is it meshctl's debug endpoint?"
+            ) from None
+        rows = from_syncz_json(data)
+    else:
+        from meshctl.xds.client import fetch_syncz
+
+        target = xds or "127.0.0.1:15010"
+        try:
+            rows = from_client_configs(fetch_syncz(target, timeout=timeout, credentials=credentials))
+        except UnavailableError as e:
+            e.hints.append("is `meshctl xds serve` running there? (--xds HOST:PORT, or --debug URL)")
+            raise
+    return sorted(rows, key=lambda r: (r.name, r.node_id))
+
+
+def table_rows(rows: list[ProxyStatus]) -> tuple[list[str], list[list[str]]]:
+    headers = ["NAME", "CLUSTER", *COLUMNS, "VERSION"]
+    return headers, [[r.name, r.cluster, *(r.state(c).label for c in COLUMNS), r.version] for r in rows]

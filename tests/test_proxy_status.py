@@ -1,0 +1,104 @@
+"""``meshctl proxy-status`` against a running xDS server with real Envoys: SYNCED rows, NACK with Envoy's message,
+table/json/yaml output, over ADS (istio.io/debug/syncz) and over the HTTP debug endpoint; unreachable server -> 69.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import yaml
+
+from meshctl.envoy.runner import free_port, start_envoy
+from meshctl.xds import samples as S
+from meshctl.xds.bootstrap import istio_node_id, xds_bootstrap
+from meshctl.xds.cache import SnapshotCache
+from meshctl.xds.runtime import ServerThread
+from meshctl.xds.snapshot import Snapshot
+
+GOOD = istio_node_id("good-1", "default")
+BAD = istio_node_id("bad-1", "other", ip="127.0.0.2")
+
+
+def snapshot(version: str, port: int, broken: bool = False) -> Snapshot:
+    clusters = [S.cluster("a")]
+    if broken:
+        clusters.append(S.cluster("broken", connect_timeout="0s"))
+    return Snapshot.build(
+        version,
+        clusters=clusters,
+        endpoints=[S.load_assignment("a", [("127.0.0.1", 9)])],
+        listeners=[S.http_listener("http", port, "r")],
+        routes=[S.route_config("r", [("/", "a")])],
+    )
+
+
+def wait_rows(cli, args: list[str], pred, timeout: float = 10.0) -> str:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    out = ""
+    while time.monotonic() < deadline:
+        code, out, err = cli(args)
+        assert code == 0, err
+        if pred(out):
+            return out
+        time.sleep(0.05)
+    raise AssertionError(f"proxy-status never matched; last output:\n{out}")
+
+
+@pytest.mark.envoy
+@pytest.mark.timeout(60)
+def test_proxy_status_synced_and_nack(cli) -> None:  # type: ignore[no-untyped-def]
+    cache = SnapshotCache()
+    cache.set_snapshot(GOOD, snapshot("v1", free_port()))
+    cache.set_snapshot(BAD, snapshot("v7", free_port(), broken=True))
+    with (
+        ServerThread(cache) as srv,
+        start_envoy(xds_bootstrap(GOOD, xds_port=srv.port)),
+        start_envoy(xds_bootstrap(BAD, xds_port=srv.port, delta=True)),
+    ):
+        xds = ["ps", "--xds", f"127.0.0.1:{srv.port}"]
+        # bad-1: its whole CDS update is rejected, so Envoy never asks for EDS (NOT SENT); LDS/RDS are fine.
+        out = wait_rows(cli, xds, lambda o: o.count("SYNCED") == 6 and "NACK" in o)
+        lines = out.splitlines()
+        assert len(lines) == 3
+        assert lines[0].split() == ["NAME", "CLUSTER", "CDS", "LDS", "EDS", "RDS", "VERSION"]
+        assert lines[1].startswith("bad-1.other") and lines[2].startswith("good-1.default")
+        assert lines[2].split() == [
+            "good-1.default",
+            "Kubernetes",
+            "SYNCED",
+            "SYNCED",
+            "SYNCED",
+            "SYNCED",
+            "v1",
+        ]
+        # Envoy's own message about connect_timeout, on one line in the table.
+        assert (
+            "NACK: Proto constraint validation failed (ClusterValidationError.ConnectTimeout: value must be greater than 0s)"
+            in lines[1]
+        )
+        assert lines[1].split()[-5:] == ["SYNCED", "NOT", "SENT", "SYNCED", "v7"]
+        # The same through the HTTP debug endpoint, as JSON and YAML.
+        code, js, _ = cli(["ps", "--debug", srv.debug_url, "-o", "json"])
+        assert code == 0
+        data = {r["name"]: r for r in json.loads(js)}
+        assert data["good-1.default"]["types"]["RDS"] == {"status": "SYNCED", "version": "v1", "error": None}
+        assert data["bad-1.other"]["types"]["CDS"]["status"] == "NACK"
+        assert data["bad-1.other"]["types"]["CDS"]["error"]
+        code, ym, _ = cli(["ps", "--debug", srv.debug_url, "-o", "yaml", "-n", "other"])
+        assert code == 0 and [r["name"] for r in yaml.safe_load(ym)] == ["bad-1.other"]
+        # Filtering by proxy name, and a fix turning the NACK into SYNCED.
+        cache.set_snapshot(BAD, snapshot("v8", free_port()))
+        out = wait_rows(cli, [*xds, "bad-1.other"], lambda o: o.count("SYNCED") == 4)
+        assert len(out.splitlines()) == 2 and out.splitlines()[1].split()[-1] == "v8"
+
+
+def test_proxy_status_unreachable_is_exit_69(cli) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    code, _, err = cli(["ps", "--xds", f"127.0.0.1:{port}"])
+    assert code == 69 and f"127.0.0.1:{port}" in err and "Traceback" not in err
+    code, _, err = cli(["ps", "--debug", f"http://127.0.0.1:{port}"])
+    assert code == 69 and "debug endpoint" in err
+    code, _, err = cli(["ps", "--xds", "a:1", "--debug", "b"])
+    assert code == 64
