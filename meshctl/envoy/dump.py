@@ -547,8 +547,71 @@ def read_input(path: str) -> bytes:
 
 
 def to_json_dict(msg: Any) -> Any:
-    """A message as istioctl's jsonpb prints it: lowerCamelCase names, field-number order, defaults omitted."""
-    return json_format.MessageToDict(msg, preserving_proto_field_name=False)
+    """A message as istioctl's jsonpb prints it: lowerCamelCase names, field-number order, defaults omitted,
+    map entries (and Struct fields) sorted by key as Go does."""
+    d = json_format.MessageToDict(msg, preserving_proto_field_name=False)
+    _sort_maps(msg, d)
+    return d
+
+
+def _sort_all(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _sort_all(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [_sort_all(x) for x in v]
+    return v
+
+
+_STRUCTS = ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue")
+
+
+def _sort_maps(msg: Any, d: Any) -> None:
+    """Walk ``msg`` and its JSON ``d`` together, sorting the keys of every map (Go's jsonpb order)."""
+    if not isinstance(d, dict):
+        return
+    desc = msg.DESCRIPTOR
+    if desc.full_name == "google.protobuf.Any":
+        try:
+            inner = message_class(msg.type_url.rpartition("/")[2])()
+            inner.ParseFromString(msg.value)
+        except Exception:
+            return
+        if inner.DESCRIPTOR.full_name in _STRUCTS and "value" in d:
+            d["value"] = _sort_all(d["value"])
+        else:
+            _sort_maps(inner, d)
+        return
+    for fd, value in msg.ListFields():
+        key = fd.json_name
+        if key not in d:
+            continue
+        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            vfd = fd.message_type.fields_by_name["value"]
+            sub = d[key]
+            if vfd.message_type is not None:
+                if vfd.message_type.full_name in _STRUCTS:
+                    d[key] = {k: _sort_all(sub[k]) for k in sorted(sub)}
+                    continue
+                for k in sub:
+                    _sort_maps(value[_map_key(fd, k)], sub[k])
+            d[key] = {k: sub[k] for k in sorted(sub)}
+        elif fd.message_type is not None:
+            if fd.message_type.full_name in _STRUCTS:
+                d[key] = _sort_all(d[key])
+            elif fd.is_repeated:
+                for m, sub in zip(value, d[key], strict=False):
+                    _sort_maps(m, sub)
+            else:
+                _sort_maps(value, d[key])
+
+
+def _map_key(fd: Any, k: str) -> Any:
+    kfd = fd.message_type.fields_by_name["key"]
+    if kfd.type == kfd.TYPE_BOOL:
+        return k == "true"
+    if kfd.type != kfd.TYPE_STRING:
+        return int(k)
+    return k
 
 
 def to_envoy_dict(msg: Any) -> Any:

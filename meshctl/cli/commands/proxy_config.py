@@ -83,6 +83,20 @@ def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def verbose_option(help: str) -> Callable[..., Any]:
+    """istioctl's Go-style boolean: ``--verbose`` (default true) or ``--verbose=false``."""
+    return click.option(
+        "--verbose",
+        type=click.BOOL,
+        default=True,
+        is_flag=False,
+        flag_value=True,
+        show_default=True,
+        metavar="[=BOOL]",
+        help=help,
+    )
+
+
 def output_flag(
     default: str = "short", choices: tuple[str, ...] = ("short", "json", "yaml")
 ) -> Callable[..., Any]:
@@ -113,9 +127,11 @@ def show_table(t: Table) -> None:
     print_table(t.headers, t.rows, minwidth=t.minwidth, tabwidth=t.tabwidth, padding=t.padding)
 
 
-def emit_go(data: Any, output: str) -> None:
-    """JSON/YAML the way istioctl writes it (4-space JSON; YAML keys sorted)."""
-    sys.stdout.write(go_yaml(data) if output == "yaml" else go_json(data) + "\n")
+def emit_go(data: Any, output: str, *, yaml_newline: bool = True) -> None:
+    """JSON/YAML the way istioctl writes it (4-space JSON; YAML keys sorted, then Println's extra newline)."""
+    sys.stdout.write(
+        go_yaml(data) + ("\n" if yaml_newline else "") if output == "yaml" else go_json(data) + "\n"
+    )
 
 
 def warn(dump: ConfigDump) -> None:
@@ -165,11 +181,8 @@ def cluster_cmd(fqdn: str, port: int, subset: str, direction: str, output: str, 
 @click.option("--address", default="", help="Filter listeners by address.")
 @click.option("--port", type=int, default=0, help="Filter listeners by port.")
 @click.option("--type", "type_", default="", help="Filter listeners by type (HTTP, TCP, HTTP+TCP).")
-@click.option(
-    "--verbose/--no-verbose",
-    default=True,
-    show_default=True,
-    help="One row per filter chain with match and destination.",
+@verbose_option(
+    "One row per filter chain with match and destination (--verbose=false: one row per listener)."
 )
 @output_flag()
 def listener_cmd(address: str, port: int, type_: str, verbose: bool, output: str, **kw: Any) -> None:
@@ -188,7 +201,7 @@ def listener_cmd(address: str, port: int, type_: str, verbose: bool, output: str
 @command.command("route")
 @target_options
 @click.option("--name", default="", help="Filter route configurations by exact name.")
-@click.option("--verbose/--no-verbose", default=True, show_default=True, help="One row per route.")
+@verbose_option("One row per route (--verbose=false: a count of virtual hosts per route config).")
 @output_flag()
 def route_cmd(name: str, verbose: bool, output: str, **kw: Any) -> None:
     """Route configurations of a proxy (NAME, VHOST NAME, DOMAINS, MATCH, VIRTUAL SERVICE)."""
@@ -306,7 +319,7 @@ def ecds_cmd(output: str, **kw: Any) -> None:
 @click.option("--address", default="", help="Listener filter: address.")
 @click.option("--type", "type_", default="", help="Listener filter: type.")
 @click.option("--name", default="", help="Route filter: exact name.")
-@click.option("--verbose/--no-verbose", default=True, show_default=True)
+@verbose_option("Verbose listener and route sections.")
 @click.option("--with-headers", is_flag=True, help="Print a header line before each section.")
 @output_flag()
 def all_cmd(

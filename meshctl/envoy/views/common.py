@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import yaml
+
 from meshctl.envoy.dump import to_json_dict
 
 T = TypeVar("T")
@@ -102,11 +104,25 @@ def go_json(data: Any) -> str:
 
 
 def go_yaml(data: Any) -> str:
-    """YAML as ``sigs.k8s.io/yaml.JSONToYAML`` writes it (keys sorted, 2-space indent, unindented lists)."""
-    import yaml
-
+    """YAML as ``sigs.k8s.io/yaml.JSONToYAML`` writes it: keys sorted, 2-space indent, unindented lists, and
+    double quotes where quoting is needed (go-yaml never uses single quotes)."""
     data = json.loads(json.dumps(data))  # plain dicts/lists only
-    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1 << 20)
+    return yaml.dump(
+        data, Dumper=_GoDumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1 << 20
+    )
+
+
+class _GoDumper(yaml.SafeDumper):
+    """go-yaml's quoting: double quotes for strings that would read back as another type ("1605", dates),
+    single quotes for other strings that cannot be plain ('@type')."""
+
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        if self.resolve(yaml.ScalarNode, data, (True, False)) != "tag:yaml.org,2002:str":
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        return super().represent_str(data)
+
+
+_GoDumper.add_representer(str, _GoDumper.represent_str)
 
 
 def messages_json(msgs: Sequence[Any]) -> list[Any]:

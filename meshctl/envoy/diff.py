@@ -1,0 +1,462 @@
+"""Semantic diff of two Envoy config dumps (intended vs actual, or before vs after).
+
+Resources are compared per type, keyed by name: *missing* (intended only), *extra* (actual only), *changed*
+(with every differing field path and both values) and *warming* (the actual proxy has it, not yet active).
+Noise is removed by design, never by hiding real differences:
+
+* ``version_info`` / ``last_updated`` are wrapper fields and never compared;
+* bodies that are byte-for-byte equal JSON are skipped without parsing (the fast path for big dumps);
+* differing bodies are compared as canonical protobuf JSON, so spelling (camelCase vs snake_case, v2 type
+  URLs, ``1s`` vs ``1.000s``, explicit defaults) cannot show up as a change;
+* EDS: endpoint order and the defaults Envoy fills in when it echoes endpoints are normalized;
+* the demo's loopback bind mode (listener addresses on 127.0.0.0/8 and ``bind_to_port``) is ignored when asked.
+
+For routes and clusters a change is attributed to the Istio config that owns it, from
+``metadata.filter_metadata.istio.config`` (a VirtualService per route, a DestinationRule per cluster).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshctl.envoy.dump import ConfigDump, Item, to_envoy_dict
+from meshctl.envoy.views.common import config_ref
+
+KINDS = ("cluster", "listener", "route", "endpoint", "secret", "ecds")
+LABELS = {
+    "cluster": "cluster",
+    "listener": "listener",
+    "route": "route",
+    "endpoint": "endpoints",
+    "secret": "secret",
+    "ecds": "ecds",
+}
+
+
+@dataclass
+class FieldChange:
+    path: str
+    intended: Any
+    actual: Any
+    owner: str = ""  # "VirtualService ns/name" owning this part, when known
+
+
+@dataclass
+class ResourceDiff:
+    kind: str
+    name: str
+    status: str  # missing | extra | changed | warming
+    changes: list[FieldChange] = field(default_factory=list)
+    owner: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.kind, "name": self.name, "status": self.status}
+        if self.owner:
+            out["owner"] = self.owner
+        if self.changes:
+            out["changes"] = [
+                {
+                    "path": c.path,
+                    "intended": c.intended,
+                    "actual": c.actual,
+                    **({"owner": c.owner} if c.owner else {}),
+                }
+                for c in self.changes
+            ]
+        return out
+
+
+@dataclass
+class DiffResult:
+    diffs: list[ResourceDiff] = field(default_factory=list)
+    compared: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def drift(self) -> list[ResourceDiff]:
+        return [d for d in self.diffs if d.status != "warming"]
+
+    @property
+    def warming(self) -> list[ResourceDiff]:
+        return [d for d in self.diffs if d.status == "warming"]
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.drift
+
+    def to_json(self, left: str = "intended", right: str = "actual") -> dict[str, Any]:
+        return {
+            "intended": left,
+            "actual": right,
+            "in_sync": self.in_sync,
+            "compared": self.compared,
+            "differences": [d.to_json() for d in self.drift],
+            "warming": [d.to_json() for d in self.warming],
+            "notes": self.notes,
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# normalization
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _is_loopback_or_any(addr: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_unspecified
+
+
+def _normalize_endpoints(cla: dict[str, Any]) -> None:
+    """Drop what Envoy fills in when it echoes EDS, and order endpoints canonically."""
+    policy = cla.get("policy")
+    if isinstance(policy, dict):
+        if policy.get("overprovisioning_factor") == 140:
+            policy.pop("overprovisioning_factor")
+        if not policy:
+            cla.pop("policy")
+    localities = cla.get("endpoints") or []
+    for loc in localities:
+        if loc.get("locality") == {}:
+            loc.pop("locality")
+        if loc.get("load_balancing_weight") in (0, None):
+            loc.pop("load_balancing_weight", None)
+        for lb in loc.get("lb_endpoints") or []:
+            ep = lb.get("endpoint") or {}
+            if ep.get("health_check_config") == {}:
+                ep.pop("health_check_config")
+            if lb.get("health_status") in ("HEALTHY", "UNKNOWN"):
+                lb.pop("health_status")
+            if lb.get("load_balancing_weight") == 1:
+                lb.pop("load_balancing_weight")
+        if loc.get("lb_endpoints"):
+            loc["lb_endpoints"].sort(key=_sort_token)
+    localities.sort(key=lambda loc: _sort_token({k: v for k, v in loc.items() if k != "lb_endpoints"}))
+
+
+def _normalize_listener_loopback(lis: dict[str, Any]) -> None:
+    """Loopback bind mode: the demo binds each pod's listeners on its own 127.x address."""
+    sa = (lis.get("address") or {}).get("socket_address") or {}
+    if _is_loopback_or_any(str(sa.get("address", ""))):
+        sa["address"] = "<bind address>"
+    lis.pop("bind_to_port", None)
+    adds = lis.get("additional_addresses")
+    if adds and all(
+        _is_loopback_or_any(str(((a.get("address") or {}).get("socket_address") or {}).get("address", "")))
+        for a in adds
+    ):
+        lis.pop("additional_addresses")
+
+
+def _sort_token(v: Any) -> str:
+    import json
+
+    return json.dumps(v, sort_keys=True)
+
+
+def canonical(dump: ConfigDump, item: Item, *, loopback: bool = False) -> Any:
+    """The item as canonical Envoy JSON (snake_case, defaults dropped), normalized for comparison."""
+    msg = dump.message(item)
+    if msg is None:
+        return item.raw  # unparsable: compare as written (and the parse warning is reported)
+    d = to_envoy_dict(msg)
+    if item.kind == "endpoint":
+        _normalize_endpoints(d)
+    elif item.kind == "listener" and loopback:
+        _normalize_listener_loopback(d)
+    return d
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# structural diff
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _keyed(lst: list[Any]) -> dict[str, Any] | None:
+    """A list of named objects as {name: obj} (None when elements are not uniquely named)."""
+    if not lst or not all(isinstance(x, dict) for x in lst):
+        return None
+    for key in ("name", "cluster_name"):
+        names = [x.get(key) for x in lst]
+        if all(isinstance(n, str) and n for n in names) and len(set(names)) == len(names):
+            return {n: x for n, x in zip(names, lst, strict=True)}
+    return None
+
+
+def deep_diff(a: Any, b: Any, path: str, out: list[FieldChange], owner_of: Any = None) -> None:
+    """Append a FieldChange for every leaf where ``a`` and ``b`` differ (named lists matched by name)."""
+    if a == b:
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a.keys()) + [k for k in b if k not in a]:
+            sub = f"{path}.{k}" if path else k
+            if k not in b:
+                out.append(FieldChange(sub, a[k], None))
+            elif k not in a:
+                out.append(FieldChange(sub, None, b[k]))
+            else:
+                deep_diff(a[k], b[k], sub, out, owner_of)
+        return
+    if isinstance(a, list) and isinstance(b, list):
+        ka, kb = _keyed(a), _keyed(b)
+        if ka is not None and kb is not None:
+            for name in list(ka) + [n for n in kb if n not in ka]:
+                sub = f"{path}[{name}]"
+                if name not in kb:
+                    out.append(FieldChange(sub, ka[name], None))
+                elif name not in ka:
+                    out.append(FieldChange(sub, None, kb[name]))
+                else:
+                    deep_diff(ka[name], kb[name], sub, out, owner_of)
+            return
+        if len(a) == len(b):
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                deep_diff(x, y, f"{path}[{i}]", out, owner_of)
+            return
+        common = min(len(a), len(b))
+        for i in range(common):
+            deep_diff(a[i], b[i], f"{path}[{i}]", out, owner_of)
+        for i in range(common, len(a)):
+            out.append(FieldChange(f"{path}[{i}]", a[i], None))
+        for i in range(common, len(b)):
+            out.append(FieldChange(f"{path}[{i}]", None, b[i]))
+        return
+    out.append(FieldChange(path, a, b))
+
+
+def _owner_text(meta: Any) -> str:
+    if not isinstance(meta, dict):
+        return ""
+    path = ((meta.get("filter_metadata") or {}).get("istio") or {}).get("config")
+    if not isinstance(path, str):
+        return ""
+    ref = config_ref(path)
+    return f"{ref[0]} {ref[1]}/{ref[2]}" if ref else path
+
+
+def _route_owner(rc: dict[str, Any], path: str) -> str:
+    """The VirtualService owning the route a change path points into (``virtual_hosts[vh].routes[i]...``)."""
+    import re
+
+    m = re.match(r"virtual_hosts\[(.+?)\]\.routes\[(\d+)\]", path)
+    if not m:
+        return ""
+    for vh in rc.get("virtual_hosts") or []:
+        if vh.get("name") == m.group(1) or str((rc.get("virtual_hosts") or []).index(vh)) == m.group(1):
+            routes = vh.get("routes") or []
+            i = int(m.group(2))
+            if i < len(routes):
+                return _owner_text(routes[i].get("metadata"))
+    return ""
+
+
+def _items_by_name(items: list[Item]) -> dict[str, Item]:
+    out: dict[str, Item] = {}
+    for it in items:
+        out.setdefault(it.name, it)
+    return out
+
+
+def diff_kind(
+    intended: ConfigDump, actual: ConfigDump, kind: str, *, loopback: bool = False
+) -> tuple[list[ResourceDiff], int, list[str]]:
+    """Diffs of one resource type; returns (diffs, resources compared, notes)."""
+    notes: list[str] = []
+    left_all = intended.of(kind)
+    right_all = actual.of(kind)
+    states = ("active", "static")
+    # Static (bootstrap) resources are only compared when both sides have them; a translated dump has none.
+    if not any(i.state == "static" for i in left_all) or not any(i.state == "static" for i in right_all):
+        n_static = sum(i.state == "static" for i in right_all) + sum(i.state == "static" for i in left_all)
+        if n_static:
+            notes.append(
+                f"{LABELS[kind]}: {n_static} static (bootstrap or inline) resource(s) on one side only, not compared"
+            )
+        states = ("active",)
+    left = _items_by_name([i for i in left_all if i.state in states])
+    right = _items_by_name([i for i in right_all if i.state in states])
+    right_warming = _items_by_name([i for i in right_all if i.state == "warming"])
+    if kind == "endpoint":
+        # Envoy also lists the endpoints of STATIC/DNS/ORIGINAL_DST clusters as EDS; those come from the
+        # cluster itself (compared there), so only EDS clusters' assignments are compared here.
+        derived = _non_eds_clusters(intended) | _non_eds_clusters(actual)
+        left = {n: i for n, i in left.items() if n not in derived}
+        right = {n: i for n, i in right.items() if n not in derived}
+    diffs: list[ResourceDiff] = []
+    for name in sorted(set(left) | set(right) | set(right_warming)):
+        li, ri = left.get(name), right.get(name)
+        if li is not None and ri is not None:
+            if li.raw == ri.raw:
+                continue
+            a, b = canonical(intended, li, loopback=loopback), canonical(actual, ri, loopback=loopback)
+            changes: list[FieldChange] = []
+            deep_diff(a, b, "", changes)
+            if not changes:
+                continue
+            owner = ""
+            if kind == "cluster":
+                owner = _owner_text(a.get("metadata")) or _owner_text(b.get("metadata"))
+            if kind == "route":
+                for c in changes:
+                    c.owner = _route_owner(a, c.path) or _route_owner(b, c.path)
+            diffs.append(ResourceDiff(kind, name, "changed", changes, owner))
+        elif li is not None:
+            w = right_warming.get(name)
+            if w is not None:
+                diffs.append(ResourceDiff(kind, name, "warming"))
+            else:
+                diffs.append(
+                    ResourceDiff(
+                        kind,
+                        name,
+                        "missing",
+                        owner=_owner_text(li.raw.get("metadata")) if kind == "cluster" else "",
+                    )
+                )
+        elif ri is not None:
+            diffs.append(
+                ResourceDiff(
+                    kind,
+                    name,
+                    "extra",
+                    owner=_owner_text(ri.raw.get("metadata")) if kind == "cluster" else "",
+                )
+            )
+        elif name in right_warming:
+            diffs.append(ResourceDiff(kind, name, "warming"))
+    return diffs, len(set(left) | set(right)), notes
+
+
+def _non_eds_clusters(dump: ConfigDump) -> set[str]:
+    out = set()
+    for it in dump.of("cluster"):
+        t = it.raw.get("type")
+        if t != "EDS" and not (
+            t is None and ("eds_cluster_config" in it.raw or "edsClusterConfig" in it.raw)
+        ):
+            out.add(it.name)
+    return out
+
+
+def _node_ip(dump: ConfigDump) -> str:
+    node_id = str(((dump.bootstrap_raw or {}).get("node") or {}).get("id", ""))
+    parts = node_id.split("~")
+    return parts[1] if len(parts) > 2 else ""
+
+
+def diff_dumps(
+    intended: ConfigDump, actual: ConfigDump, *, loopback: bool | None = None, kinds: tuple[str, ...] = KINDS
+) -> DiffResult:
+    """Compare every resource type both dumps carry. ``loopback=None`` detects the demo's loopback bind mode
+    from the node IPs (127.0.0.0/8)."""
+    if loopback is None:
+        ips = [ip for ip in (_node_ip(intended), _node_ip(actual)) if ip]
+        loopback = bool(ips) and all(_is_loopback_or_any(ip) for ip in ips)
+    result = DiffResult()
+    for kind in kinds:
+        have_l, have_r = kind in intended.sections, kind in actual.sections
+        if not (have_l and have_r):
+            if have_l != have_r and (intended.of(kind) or actual.of(kind)):
+                result.notes.append(
+                    f"{LABELS[kind]}: only in {'intended' if have_l else 'actual'} dump, not compared"
+                )
+            continue
+        diffs, n, notes = diff_kind(intended, actual, kind, loopback=loopback)
+        result.diffs += diffs
+        result.compared[kind] = n
+        result.notes += notes
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# rendering and the intended side
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _short(v: Any, limit: int = 120) -> str:
+    import json
+
+    text = (
+        "<absent>"
+        if v is None
+        else json.dumps(v, sort_keys=True)
+        if isinstance(v, (dict, list))
+        else json.dumps(v)
+        if isinstance(v, str)
+        else str(v)
+    )
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _pretty_path(kind: str, name: str, path: str) -> str:
+    """``route 9080 / vhost reviews...:9080 / route[0].route.weighted_clusters...`` style locations."""
+    import re
+
+    label = LABELS[kind]
+    m = re.match(r"virtual_hosts\[(.+?)\]\.?(.*)", path) if kind == "route" else None
+    if m:
+        rest = re.sub(r"^routes\[", "route[", m.group(2))
+        return f"{label} {name} / vhost {m.group(1)}" + (f" / {rest}" if rest else "")
+    m = re.match(r"filter_chains\[(.+?)\]\.?(.*)", path) if kind == "listener" else None
+    if m:
+        return f"{label} {name} / filter_chain {m.group(1)}" + (f" / {m.group(2)}" if m.group(2) else "")
+    return f"{label} {name}" + (f" / {path}" if path else "")
+
+
+def render_text(result: DiffResult, left: str = "intended", right: str = "actual") -> str:
+    """Human-readable report: one line per difference, owners in brackets, then warming and a summary."""
+    lines: list[str] = []
+    li, ri = ("intended", "actual") if left == "intended" else ("first", "second")
+    for d in result.drift:
+        owner = f"  [{d.owner}]" if d.owner else ""
+        if d.status == "missing":
+            lines.append(f"- {LABELS[d.kind]} {d.name}: only in {left}{owner}")
+        elif d.status == "extra":
+            lines.append(f"+ {LABELS[d.kind]} {d.name}: only in {right}{owner}")
+        else:
+            lines.append(f"~ {LABELS[d.kind]} {d.name}: changed{owner}")
+            for c in d.changes:
+                cown = f"  [{c.owner}]" if c.owner else ""
+                lines.append(
+                    f"    {_pretty_path(d.kind, d.name, c.path)}: {li} {_short(c.intended)}, {ri} {_short(c.actual)}{cown}"
+                )
+    for d in result.warming:
+        lines.append(f"! {LABELS[d.kind]} {d.name}: warming (received, not active yet)")
+    for n in result.notes:
+        lines.append(f"note: {n}")
+    total = sum(result.compared.values())
+    counts = {s: sum(d.status == s for d in result.diffs) for s in ("missing", "extra", "changed", "warming")}
+    if result.in_sync:
+        lines.append(
+            f"In sync: {total} resources compared ({', '.join(f'{v} {k}' for k, v in result.compared.items())})"
+        )
+    else:
+        lines.append(
+            f"Drift: {counts['changed']} changed, {counts['missing']} missing, {counts['extra']} extra"
+            + (f", {counts['warming']} warming" if counts["warming"] else "")
+            + f" ({total} resources compared)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def intended_dump(filenames: list[str], proxy: str | None, namespace: str | None = None) -> ConfigDump:
+    """The dump Istio would give ``proxy``, from Istio/Kubernetes YAML, through the embedded translator."""
+    from meshctl.errors import UnavailableError, UsageError
+    from meshctl.sources import load_paths
+
+    if not proxy:
+        raise UsageError("--proxy TYPE/NAME is needed with -f: which proxy of the config is the target?")
+    resources = load_paths(filenames, default_namespace=namespace or "default")
+    try:
+        from meshctl.model import build_mesh
+        from meshctl.translate import translate
+        from meshctl.translate.dump import config_dump
+    except ImportError as e:  # pragma: no cover - while the translator is being built
+        raise UnavailableError(f"the embedded translator is not available: {e}") from e
+    mesh = build_mesh(resources)
+    pc = translate(mesh, mesh.proxy(proxy, namespace))
+    return ConfigDump(config_dump(pc), source=f"translate({proxy})")
