@@ -1,0 +1,205 @@
+"""Schema validation (IST0106/IST0133) through the typed Istio API models, plus Istio's unreachable-rule
+checks (IST0130/IST0131) that run as part of VirtualService validation."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from meshctl.analyze.analyzers._util import dct, lst
+from meshctl.analyze.context import GATEWAY_API_GROUP, AnalysisContext
+from meshctl.analyze.registry import Analyzer
+from meshctl.errors import ErrorList, MeshctlError
+from meshctl.sources.resource import Resource
+
+#: Kinds that exist in the Istio / Gateway API groups; anything else there is a typo (MSH0010).
+KNOWN_KINDS = {
+    "networking.istio.io": {"VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "Sidecar", "WorkloadEntry", "WorkloadGroup", "EnvoyFilter", "ProxyConfig"},
+    "security.istio.io": {"PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"},
+    "telemetry.istio.io": {"Telemetry"},
+    "extensions.istio.io": {"WasmPlugin"},
+    "install.istio.io": {"IstioOperator"},
+    GATEWAY_API_GROUP: {"Gateway", "GatewayClass", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "ReferenceGrant", "BackendTLSPolicy", "ListenerSet", "XListenerSet", "BackendTrafficPolicy", "XBackendTrafficPolicy"},
+}
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _errors(e: MeshctlError) -> list[MeshctlError]:
+    return list(e.errors) if isinstance(e, ErrorList) else [e]
+
+
+def _semantic_errors(r: Resource) -> list[tuple[str, str]]:
+    """A few of Istio's webhook validation rules the types cannot express: (field path, message)."""
+    spec, kind, out = r.spec, r.kind, []
+    if kind == "VirtualService":
+        if not lst(spec.get("hosts")) and not spec.get("delegate"):
+            out.append(("spec.hosts", "virtual service must have at least one host"))
+        for i, rule in enumerate(lst(spec.get("http"))):
+            rule = dct(rule)
+            if not (rule.get("route") or rule.get("redirect") or rule.get("directResponse") or rule.get("delegate")):
+                out.append((f"spec.http[{i}]", "HTTP route, redirect or direct response is required"))
+            for j, rd in enumerate(lst(rule.get("route"))):
+                w = dct(rd).get("weight")
+                if isinstance(w, int) and not isinstance(w, bool) and w < 0:
+                    out.append((f"spec.http[{i}].route[{j}].weight", "weight must be non-negative"))
+    elif kind == "DestinationRule":
+        if not spec.get("host"):
+            out.append(("spec.host", "destination rule must have a host"))
+    elif kind == "ServiceEntry":
+        if not lst(spec.get("hosts")):
+            out.append(("spec.hosts", "service entry must have at least one host"))
+    elif kind == "Gateway" and r.group == "networking.istio.io":
+        if not lst(spec.get("servers")):
+            out.append(("spec.servers", "gateway must have at least one server"))
+    return out
+
+
+def _schema_warnings(r: Resource) -> list[tuple[str, str]]:
+    out = []
+    if r.kind == "VirtualService":
+        for i, g in enumerate(lst(r.spec.get("gateways"))):
+            g = str(g)
+            if "/" not in g and "." in g:
+                parts = g.split(".")
+                out.append((f"spec.gateways[{i}]", f'using legacy gatewayName format "{g}"; prefer the <namespace>/<name> format: "{parts[1]}/{parts[0]}"'))
+    return out
+
+
+class ValidationAnalyzer(Analyzer):
+    name = "schema.ValidationAnalyzer"
+    description = "Runs schema validation as an analyzer and reports any violations"
+    codes = ("IST0106", "IST0130", "IST0131", "IST0133")
+
+    def analyze(self, ctx: AnalysisContext) -> None:
+        from meshctl.model.api import spec_model, validate
+
+        for r in ctx.resources:
+            known = KNOWN_KINDS.get(r.group)
+            if known is not None and r.kind not in known:
+                ctx.report("MSH0010", r, r.kind, r.group, path="kind")
+                continue
+            if r.group.endswith("istio.io") and spec_model(r) is not None:
+                try:
+                    validate(r)
+                except MeshctlError as e:
+                    for err in _errors(e):
+                        detail = f"{err.field}: {err.message}" if err.field else err.message
+                        ctx.report("IST0106", r, detail, path=err.field)
+                for path, text in _semantic_errors(r):
+                    ctx.report("IST0106", r, text, path=path)
+                for path, text in _schema_warnings(r):
+                    ctx.report("IST0133", r, text, path=path)
+            if r.kind == "VirtualService" and r.group == "networking.istio.io":
+                unreachable_rules(ctx, r)
+
+
+# --- IST0130 / IST0131 ---------------------------------------------------------------------------------
+
+
+def _strip_empty(v: Any) -> Any:
+    """Drop zero values like Go's omitempty so ``port: 0`` and a missing port compare equal."""
+    if isinstance(v, dict):
+        out = {str(k): _strip_empty(x) for k, x in v.items()}
+        return {k: x for k, x in out.items() if x not in (None, "", 0, False, {}, [])}
+    if isinstance(v, list):
+        return [_strip_empty(x) for x in v]
+    return v
+
+
+def _as_json(match: Any, http: bool) -> str:
+    m = dict(match) if isinstance(match, dict) else match
+    if http and isinstance(m, dict):
+        m.pop("name", None)
+    return json.dumps(_strip_empty(m), sort_keys=True)
+
+
+def _route_name(rule: Any, n: int, http: bool) -> str:
+    name = dct(rule).get("name") if http else None
+    return f'"{name}"' if name else f"#{n}"
+
+
+def _request_name(match: Any, n: int, http: bool) -> str:
+    name = dct(match).get("name") if http else None
+    return f'"{name}"' if name else f"#{n}"
+
+
+def _exact_or_prefix(sm: Any) -> str:
+    sm = dct(sm)
+    if sm.get("exact"):
+        return "exact:" + str(sm["exact"])
+    if sm.get("prefix"):
+        return "prefix:" + str(sm["prefix"])
+    return ""
+
+
+class _PrefixMatch:
+    def __init__(self, route_str: str, match_str: str, match: dict[str, Any]) -> None:
+        self.route_str = route_str
+        self.match_str = match_str
+        self.prefix = str(dct(match.get("uri")).get("prefix"))
+        self.port = match.get("port") or 0
+        self.method = _exact_or_prefix(match.get("method")) or "exact:GET"
+        self.authority = _exact_or_prefix(match.get("authority"))
+        self.headers = {str(k): _exact_or_prefix(v) for k, v in dct(match.get("headers")).items()}
+        self.query = {str(k): _exact_or_prefix(v) for k, v in dct(match.get("queryParams")).items()}
+        self.without = {str(k): _exact_or_prefix(v) for k, v in dct(match.get("withoutHeaders")).items()}
+
+
+def _covers(a: _PrefixMatch, b: _PrefixMatch) -> bool:
+    """Istio's ``coveredValidation``: does earlier prefix match ``a`` take every request of ``b``?"""
+    if not b.prefix.startswith(a.prefix) or a.port != b.port:
+        return False
+    if a.method != b.method and not a.method.startswith(b.method):
+        return False
+    if a.authority != b.authority and not a.authority.startswith(b.authority):
+        return False
+    for am, bm in ((a.headers, b.headers), (a.query, b.query), (a.without, b.without)):
+        if len(am) != len(bm):
+            return False
+        for k, v in am.items():
+            if k not in bm or (v != bm[k] and not v.startswith(bm[k])):
+                return False
+    return True
+
+
+def unreachable_rules(ctx: AnalysisContext, r: Resource) -> None:
+    """Rules after a catch-all, duplicate matches, and prefix matches covered by earlier ones."""
+    for kind in ("http", "tcp", "tls"):
+        http = kind == "http"
+        rules = lst(r.spec.get(kind))
+        seen: dict[str, int] = {}
+        empty_seen = False
+        prefixes: list[_PrefixMatch] = []
+        for n, rule in enumerate(rules):
+            if rule is None:
+                continue
+            matches = lst(dct(rule).get("match"))
+            path = f"spec.{kind}[{n}]"
+            if not matches:
+                if empty_seen:
+                    ctx.report("IST0130", r, _route_name(rule, n, http), "only the last rule can have no matches", path=path)
+                empty_seen = True
+                continue
+            dups = 0
+            for mn, match in enumerate(matches):
+                key = _as_json(match, http)
+                if key in seen:
+                    dn = seen[key]
+                    ctx.report("IST0131", r, _route_name(rule, n, http), _request_name(match, mn, http), _route_name(rules[dn], dn, http), path=f"{path}.match[{mn}]")
+                    dups += 1
+                    continue
+                seen[key] = n
+                if http and isinstance(match, dict) and dct(match.get("uri")).get("prefix"):
+                    prefixes.append(_PrefixMatch(_route_name(rule, n, http), _request_name(match, mn, http), match))
+            if dups == len(matches):
+                ctx.report("IST0130", r, _route_name(rule, n, http), "all matches used by prior rules", path=path)
+        for i, a in enumerate(prefixes):
+            for b in prefixes[i + 1 :]:
+                if b.prefix == a.prefix:
+                    continue
+                if _covers(a, b):
+                    ctx.report("IST0131", r, b.route_str, f"{b.match_str} of prefix {b.prefix}", f"{a.match_str} of prefix {a.prefix} on {a.route_str}")
+
+
+ANALYZERS: list[Analyzer] = [ValidationAnalyzer()]

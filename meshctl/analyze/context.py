@@ -1,0 +1,301 @@
+"""What an analyzer sees: the loaded resources indexed by kind, the mesh config, and a reporter.
+
+Analyzers read resources directly (fast, and exact about file/line) and use the helpers here for the
+few rules Istio's analyzers share: host FQDN resolution, exportTo visibility, label selectors and the
+workloads (Pods, plus pod templates of controllers that have no Pods in the inputs).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from meshctl.analyze.message import Message
+from meshctl.analyze.messages import message_type
+from meshctl.sources.resource import Resource
+
+DEFAULT_DOMAIN = "svc.cluster.local"
+ISTIO_GROUPS = (
+    "networking.istio.io",
+    "security.istio.io",
+    "telemetry.istio.io",
+    "extensions.istio.io",
+    "install.istio.io",
+)
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+WORKLOAD_CONTROLLERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController")
+
+
+def ns_of(res: Resource) -> str:
+    """The resource's namespace as Istio's analyzers see it ("" when none was given with ``-A``)."""
+    return res.namespace or ""
+
+
+def to_fqdn(host: str, namespace: str) -> str:
+    """Istio's ``ConvertHostToFQDN``: short names get ``.<ns>.svc.cluster.local``; wildcards and FQDNs stay."""
+    if host.startswith("*") or "." in host:
+        return host
+    return f"{host}.{namespace}.{DEFAULT_DOMAIN}"
+
+
+def host_matches(a: str, b: str) -> bool:
+    """Istio's ``host.Name.Matches``: equal, or one wildcard host covers the other."""
+    if a == b:
+        return True
+    if a.startswith("*"):
+        if b.startswith("*"):
+            return b[1:].endswith(a[1:]) or a[1:].endswith(b[1:])
+        return b.endswith(a[1:]) or a == "*"
+    if b.startswith("*"):
+        return a.endswith(b[1:]) or b == "*"
+    return False
+
+
+def host_sub_of(h: str, pattern: str) -> bool:
+    """``h`` is covered by ``pattern`` (``SubsetOf``): equal, or pattern is a wildcard suffix of h."""
+    if h == pattern or pattern == "*":
+        return True
+    if pattern.startswith("*"):
+        return h.endswith(pattern[1:])
+    return False
+
+
+def selector_matches(selector: dict[str, Any] | None, labels: dict[str, Any] | None) -> bool:
+    """``matchLabels``-style selector: every key=value present. An empty selector matches everything."""
+    if not selector:
+        return True
+    labels = labels or {}
+    return all(k in labels and str(labels[k]) == str(v) for k, v in selector.items())
+
+
+def label_selector_matches(sel: dict[str, Any] | None, labels: dict[str, Any] | None) -> bool:
+    """A Kubernetes ``LabelSelector`` (matchLabels + matchExpressions). None/empty matches everything."""
+    if not sel:
+        return True
+    labels = labels or {}
+    if not selector_matches(sel.get("matchLabels") or {}, labels):
+        return False
+    for expr in sel.get("matchExpressions") or []:
+        if not isinstance(expr, dict):
+            continue
+        key, op, values = expr.get("key"), str(expr.get("operator", "")), [str(v) for v in expr.get("values") or []]
+        present = key in labels
+        if op == "In" and not (present and str(labels[key]) in values):
+            return False
+        if op == "NotIn" and present and str(labels[key]) in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def exported_to(export_to: Iterable[str] | None, owner_ns: str, client_ns: str) -> bool:
+    """Is a config/service in ``owner_ns`` with ``exportTo`` visible from ``client_ns``? (empty = all)."""
+    exp = [str(e) for e in (export_to or [])]
+    if not exp:
+        return True
+    for e in exp:
+        if e == "*" or e == client_ns or (e == "." and owner_ns == client_ns):
+            return True
+    return False
+
+
+@dataclass
+class ServiceHost:
+    """A host a client can route to: a Kubernetes Service or one host of a ServiceEntry."""
+
+    host: str
+    namespace: str
+    export_to: list[str]
+    ports: list[dict[str, Any]]
+    resource: Resource
+    kind: str  # "Service" | "ServiceEntry"
+
+    def visible_from(self, ns: str) -> bool:
+        return exported_to(self.export_to, self.namespace, ns)
+
+
+class AnalysisContext:
+    """Resources and mesh config of one analysis run, plus :meth:`report` for findings."""
+
+    def __init__(
+        self,
+        resources: list[Resource],
+        mesh_config: dict[str, Any] | None = None,
+        mesh_config_file: str | None = None,
+        *,
+        complete: bool = False,
+    ) -> None:
+        self.all_resources = resources
+        #: True when the resources are a whole cluster (``-k``): absence of a Service then proves it does not exist
+        self.complete = complete
+        self.mesh_config: dict[str, Any] = mesh_config or {}
+        self.mesh_config_file = mesh_config_file
+        self.messages: list[Message] = []
+        self.current_analyzer = ""
+        self._by_kind: dict[str, list[Resource]] = defaultdict(list)
+        latest: dict[tuple[str, str, str, str], Resource] = {}
+        for r in resources:
+            latest[r.key] = r  # later definitions replace earlier ones, like `kubectl apply` of both files
+        self.resources = [r for r in resources if latest[r.key] is r]
+        for r in self.resources:
+            self._by_kind[r.kind].append(r)
+
+    # --- reporting ---------------------------------------------------------------------------------------
+    def report(self, code: str, resource: Resource | None, *args: Any, path: str | None = None, **origin: Any) -> Message:
+        """Record message ``code`` about ``resource`` (at field ``path``) with the template's ``args``."""
+        m = Message(message_type(code), tuple(args), resource, path, self.current_analyzer, **origin)
+        self.messages.append(m)
+        return m
+
+    # --- lookups -----------------------------------------------------------------------------------------
+    def kind(self, kind: str, group: str | None = None) -> list[Resource]:
+        """Resources of ``kind``; ``group`` filters by API group ("" = core, "istio" = any *.istio.io)."""
+        rs = self._by_kind.get(kind, [])
+        if group is None:
+            return rs
+        if group == "istio":
+            return [r for r in rs if r.group.endswith("istio.io")]
+        return [r for r in rs if r.group == group]
+
+    def istio(self, kind: str) -> list[Resource]:
+        return self.kind(kind, "istio")
+
+    def find(self, kind: str, namespace: str | None, name: str, group: str | None = None) -> Resource | None:
+        for r in self.kind(kind, group):
+            if r.name == name and (namespace is None or ns_of(r) == namespace):
+                return r
+        return None
+
+    @cached_property
+    def namespaces(self) -> dict[str, Resource]:
+        return {r.name: r for r in self.kind("Namespace", "")}
+
+    @cached_property
+    def services(self) -> list[Resource]:
+        return self.kind("Service", "")
+
+    @cached_property
+    def pods(self) -> list[Resource]:
+        return self.kind("Pod", "")
+
+    @cached_property
+    def istio_namespace(self) -> str:
+        return str(self.mesh_config.get("rootNamespace") or "istio-system")
+
+    @property
+    def root_namespace(self) -> str:
+        return self.istio_namespace
+
+    def pods_in(self, namespace: str) -> list[Resource]:
+        return [p for p in self.pods if ns_of(p) == namespace]
+
+    def pods_selected(self, namespace: str | None, selector: dict[str, Any] | None) -> list[Resource]:
+        """Pods (in ``namespace``, or anywhere when None) whose labels match a matchLabels selector."""
+        return [p for p in self.pods if (namespace is None or ns_of(p) == namespace) and selector_matches(selector, p.labels)]
+
+    @cached_property
+    def workloads(self) -> list[tuple[Resource, dict[str, Any]]]:
+        """(resource, pod labels) for every Pod and every controller's pod template."""
+        out: list[tuple[Resource, dict[str, Any]]] = [(p, p.labels) for p in self.pods]
+        for kind in WORKLOAD_CONTROLLERS:
+            for r in self.kind(kind):
+                tmpl = r.spec.get("template") if kind != "CronJob" else (((r.spec.get("jobTemplate") or {}).get("spec") or {}).get("template"))
+                md = (tmpl or {}).get("metadata") if isinstance(tmpl, dict) else None
+                labels = (md or {}).get("labels") if isinstance(md, dict) else None
+                if isinstance(labels, dict):
+                    out.append((r, labels))
+        return out
+
+    def workloads_selected(self, namespace: str | None, selector: dict[str, Any] | None) -> list[Resource]:
+        return [r for r, labels in self.workloads if (namespace is None or ns_of(r) == namespace) and selector_matches(selector, labels)]
+
+    @cached_property
+    def registry_known(self) -> bool:
+        """Can a missing host be called missing? Yes with a cluster, or when the files define application
+        Services/ServiceEntries; a folder of routing config alone says nothing about which services exist."""
+        if self.complete:
+            return True
+        if self.istio("ServiceEntry"):
+            return True
+        return any(ns_of(s) != self.istio_namespace for s in self.services)
+
+    @cached_property
+    def policies_known(self) -> bool:
+        """Can a missing DestinationRule subset be called missing? With a cluster, or when the files hold DestinationRules."""
+        return self.complete or bool(self.istio("DestinationRule"))
+
+    # --- services and hosts --------------------------------------------------------------------------------
+    @cached_property
+    def service_hosts(self) -> list[ServiceHost]:
+        """Every routable host: Kubernetes Services (``name.ns.svc.cluster.local``) and ServiceEntry hosts."""
+        out: list[ServiceHost] = []
+        for s in self.services:
+            ns = ns_of(s)
+            exp = s.annotations.get("networking.istio.io/exportTo")
+            export_to = [e.strip() for e in str(exp).split(",") if e.strip()] if exp else []
+            ports = [p for p in (s.spec.get("ports") or []) if isinstance(p, dict)]
+            out.append(ServiceHost(f"{s.name}.{ns}.{DEFAULT_DOMAIN}", ns, export_to, ports, s, "Service"))
+        for se in self.istio("ServiceEntry"):
+            ns = ns_of(se)
+            ports = [p for p in (se.spec.get("ports") or []) if isinstance(p, dict)]
+            export_to = [str(e) for e in (se.spec.get("exportTo") or [])]
+            for h in se.spec.get("hosts") or []:
+                out.append(ServiceHost(str(h), ns, export_to, ports, se, "ServiceEntry"))
+        return out
+
+    @cached_property
+    def _hosts_by_name(self) -> dict[str, list[ServiceHost]]:
+        d: dict[str, list[ServiceHost]] = defaultdict(list)
+        for sh in self.service_hosts:
+            d[sh.host].append(sh)
+        return d
+
+    @cached_property
+    def scoped_hosts(self) -> dict[tuple[str, str], ServiceHost]:
+        """Istio's ``InitServiceEntryHostMap``: (visibility scope, FQDN) -> service; scope "*" = everywhere."""
+        out: dict[tuple[str, str], ServiceHost] = {}
+        for sh in self.service_hosts:
+            fqdn = to_fqdn(sh.host, sh.namespace)
+            if sh.kind == "ServiceEntry":
+                if not sh.export_to or "*" in sh.export_to:
+                    out[("*", fqdn)] = sh
+                    continue
+                for e in sh.export_to:
+                    out[(sh.namespace if e == "." else e, fqdn)] = sh
+            else:
+                for e in sh.export_to or ["*"]:
+                    out[(sh.namespace if e == "." else e, fqdn)] = sh
+        return out
+
+    def lookup_host(self, host: str, client_ns: str, export_to: list[str] | None = None) -> ServiceHost | None:
+        """Istio's ``GetDestinationHost``: the service a config in ``client_ns`` (with ``export_to``) reaches."""
+        fqdn = to_fqdn(host, client_ns)
+        m = self.scoped_hosts
+        sh = m.get(("*", fqdn))
+        if sh is not None:
+            return sh
+        scopes = [client_ns] if not export_to else [client_ns if e == "." else e for e in export_to]
+        for sc in scopes:
+            sh = m.get((sc, fqdn))
+            if sh is not None:
+                return sh
+        bare = host[1:] if host.startswith("*") else host
+        for (scope, seh), sh in m.items():
+            if not seh.startswith("*") or (scope != "*" and scope != client_ns):
+                continue
+            if bare.endswith(seh[1:]):
+                return sh
+        return None
+
+    def glob(self, pattern: str, value: str) -> bool:
+        return fnmatch.fnmatchcase(value, pattern)
+
+    def iter_in_scope(self, kind: str, group: str | None = None) -> Iterator[Resource]:
+        yield from self.kind(kind, group)
