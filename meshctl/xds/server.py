@@ -334,14 +334,17 @@ class _DeltaStream(_Stream):
         assert snap is not None and conn is not None
         entries = snap.get(t)
         desired = dict(entries) if w.wildcard else {n: entries[n] for n in w.names if n in entries}
-        if w.held_version is not None and w.held_version != snap.type_version(t):
+        lifted = w.held_version is not None and w.held_version != snap.type_version(t)
+        if lifted:
+            # New content supersedes the rejected one: answer even if nothing differs from what the
+            # client has, so its ACK clears the NACK.
             w.held_version, w.nacked = None, {}
         send = [n for n, e in desired.items() if w.known.get(n) != e.version and w.nacked.get(n) != e.version]
         removed = sorted(n for n in w.known if n not in desired and (w.wildcard or n in w.names))
         # The first response of a type is due even when empty: Envoy's initialization waits for wildcard
         # types, and after a reconnect whose initial_resource_versions are all current, the empty answer's
         # ACK is what proves the proxy is in sync.
-        if not send and not removed and not initial:
+        if not send and not removed and not initial and not lifted:
             return []
         nonce, version = self.next_nonce(), snap.type_version(t)
         resp = discovery_pb2.DeltaDiscoveryResponse(
