@@ -114,6 +114,7 @@ def gateway_route_config(view: GatewayView, name: str, servers: list[Any]) -> ro
         port = gs.port
         https_redirect = bool(gs.server.tls is not None and gs.server.tls.https_redirect)
         ctx = _route_ctx(view, port)
+        server_keys: list[tuple[str, int]] = []
         for vs, _cfg in view.virtual_services:
             if not _vs_bound_to(vs, gs):
                 continue
@@ -121,19 +122,24 @@ def gateway_route_config(view: GatewayView, name: str, servers: list[Any]) -> ro
             if not hosts:
                 continue
             routes = translate_virtual_service(vs, ctx)
+            if not routes:
+                continue  # e.g. a VS with only tls/tcp rules
             for h in hosts:
                 key = (h, port)
                 if key not in per_host:
                     per_host[key] = []
                     host_order.append(key)
                 per_host[key].extend(routes)
+                server_keys.append(key)
         if https_redirect:
-            for _ns, sh in _server_hosts(gs):
-                key = (sh, port)
-                redirect_hosts.add(key)
-                if key not in per_host:
-                    per_host[key] = []
-                    host_order.append(key)
+            if not server_keys:  # no VS: a route-less vhost per server host that only redirects
+                for _ns, sh in _server_hosts(gs):
+                    key = (sh, port)
+                    if key not in per_host:
+                        per_host[key] = []
+                        host_order.append(key)
+                    server_keys.append(key)
+            redirect_hosts.update(server_keys)
 
     # collapse vhosts with identical routes (primary name = alphabetically first host)
     groups: dict[bytes, list[tuple[str, int]]] = {}
