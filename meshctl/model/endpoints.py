@@ -118,6 +118,12 @@ def build_endpoint_index(services: list[Service], workloads: list[Workload], res
                         tls_mode=labels.get("security.istio.io/tlsMode", "disabled"),
                         locality=(we.locality or "") or locality_of(labels), weight=we.weight or 1,
                         sa=we.service_account or "", network=we.network or ""))
+            if se is not None and not se.endpoints and not svc.selector and svc.resolution in (
+                    Resolution.DNS_LB, Resolution.DNS_ROUND_ROBIN_LB) and not svc.hostname.startswith("*"):
+                # DNS ServiceEntry without endpoints: the proxy resolves the host itself
+                for sp in svc.ports:
+                    p = sp.target_port if isinstance(sp.target_port, int) else sp.port
+                    out.append(_endpoint(svc, sp, None, svc.hostname, p, labels={}, tls_mode="disabled", locality="", weight=1, sa="", network=""))
             if svc.selector:
                 for w in by_ns[svc.namespace]:
                     if labels_match(svc.selector, w.labels) and w.ip:
