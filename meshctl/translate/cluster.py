@@ -12,13 +12,13 @@ extension stock Envoy rejects), no HBONE/ambient clusters, no dynamic-forward-pr
 
 from __future__ import annotations
 
-from google.protobuf import duration_pb2
-
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import address_pb2, config_source_pb2, extension_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2 as ec_pb2
 from envoy.extensions.network.dns_resolver.cares.v3 import cares_dns_resolver_pb2
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2 as hpo_pb2
+from google.protobuf import duration_pb2
+
 from meshctl.model.destinationrule import MergedDestinationRule
 from meshctl.model.mesh import Mesh, ServiceTarget
 from meshctl.model.types import Protocol, Proxy, ProxyType, Resolution, Service, ServicePort

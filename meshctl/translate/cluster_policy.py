@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from google.protobuf import duration_pb2, wrappers_pb2
-
 from envoy.config.cluster.v3 import circuit_breaker_pb2, cluster_pb2, outlier_detection_pb2
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2 as hpo_pb2
 from envoy.type.v3 import percent_pb2
+from google.protobuf import duration_pb2, wrappers_pb2
+
 from meshctl.model.api import (
     ClientTLSSettings,
     ConnectionPoolSettings,

@@ -8,14 +8,14 @@ Secrets are referenced by Istio's SDS names: ``default``/``ROOTCA`` (workload id
 
 from __future__ import annotations
 
-from google.protobuf import duration_pb2
-
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import base_pb2, config_source_pb2, grpc_service_pb2
 from envoy.extensions.transport_sockets.proxy_protocol.v3 import upstream_proxy_protocol_pb2
 from envoy.extensions.transport_sockets.raw_buffer.v3 import raw_buffer_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
 from envoy.type.matcher.v3 import string_pb2
+from google.protobuf import duration_pb2
+
 from meshctl.model.api import ClientTLSSettings, ProxyProtocol
 from meshctl.translate.cluster_policy import ClusterOptions
 

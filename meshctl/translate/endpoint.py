@@ -18,6 +18,7 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import address_pb2, base_pb2, health_check_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2 as ec_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
+
 from meshctl.model.mesh import Mesh
 from meshctl.model.types import Endpoint, Proxy, Service
 from meshctl.translate.cluster_policy import effective_locality_setting, port_policy, subset_policy

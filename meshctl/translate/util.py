@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from envoy.config.core.v3 import base_pb2
 from google.protobuf import struct_pb2
 
-from envoy.config.core.v3 import base_pb2
 from meshctl.model.types import ConfigRef
 
 BLACKHOLE_CLUSTER = "BlackHoleCluster"

@@ -16,7 +16,6 @@ from meshctl.cli.options import filename_option
 from meshctl.errors import UsageError
 
 
-
 def model_summary(mesh: Any) -> dict[str, Any]:
     """The data behind the command (also what ``-o json`` prints)."""
     from meshctl.model.hosts import host_matches
