@@ -169,6 +169,8 @@ def config_graph(topo: Topology) -> nx.DiGraph:
                     e["configured"] = True
                     if not rd.matched:
                         e["weight"] = round(rd.weight / len(backends)) if len(backends) > 1 else rd.weight
+                    else:
+                        e["route_match"] = True  # reached only by a conditional (match) rule
                     e["routes"].append(f"VirtualService {rd.vs.namespace}/{rd.vs.name} {rd.path} weight {rd.weight}")
                     if rd.host != host:
                         e["hints"].append(f"routed to {target_svc} by the VirtualService")

@@ -1,0 +1,158 @@
+"""Textual widgets: the graph canvas (terminal drawing of the traffic graph) and the node detail panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.widget import Widget
+
+from meshctl.graph.layout import Layout, compute_layout, structure_key
+from meshctl.tui.canvas import Scene, build_scene, paint
+
+
+class GraphCanvas(Widget, can_focus=True):
+    """The graph drawn with box characters; arrow keys move the selection, the view follows it.
+
+    Layout is recomputed only when the node/edge set changes, so a refresh with new rates repaints
+    in place (no jumping nodes, no flicker).
+    """
+
+    DEFAULT_CSS = """
+    GraphCanvas { width: 1fr; height: 1fr; }
+    """
+
+    def __init__(self, *, prefer_dot: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.graph: nx.DiGraph = nx.DiGraph()
+        self.layout_: Layout | None = None
+        self.scene: Scene = Scene()
+        self._key: Any = None
+        self.selected: str | None = None
+        self.found: set[str] = set()
+        self.vx = 0
+        self.vy = 0
+        self.prefer_dot = prefer_dot
+
+    def set_graph(self, g: nx.DiGraph) -> None:
+        key = structure_key(g)
+        if key != self._key:
+            self.layout_ = compute_layout(g, self.prefer_dot)
+            self._key = key
+        self.graph = g
+        assert self.layout_ is not None
+        self.scene = build_scene(g, self.layout_)  # labels carry new rates; geometry is stable
+        if self.selected not in g:
+            self.selected = self._ordered()[0] if g.number_of_nodes() else None
+        self._follow()
+        self.refresh()
+
+    def _ordered(self) -> list[str]:
+        """Nodes in reading order: by column, then row."""
+        return sorted(self.scene.boxes, key=lambda n: (self.scene.boxes[n].x, self.scene.boxes[n].y))
+
+    def select(self, node: str | None) -> None:
+        if node is not None and node in self.graph:
+            self.selected = node
+            self._follow()
+            self.refresh()
+
+    def move(self, direction: str) -> None:
+        """Select the nearest node in a direction (left/right/up/down); tab order with next/prev."""
+        if not self.scene.boxes:
+            return
+        order = self._ordered()
+        if self.selected not in self.scene.boxes:
+            self.select(order[0])
+            return
+        if direction in ("next", "prev"):
+            i = order.index(self.selected)  # type: ignore[arg-type]
+            self.select(order[(i + (1 if direction == "next" else -1)) % len(order)])
+            return
+        cur = self.scene.boxes[self.selected]  # type: ignore[index]
+        best, best_d = None, None
+        for n, b in self.scene.boxes.items():
+            dx, dy = b.x - cur.x, b.y - cur.y
+            ok = {"left": dx < 0, "right": dx > 0, "up": dy < 0 and b.x == cur.x, "down": dy > 0 and b.x == cur.x}[direction]
+            if not ok:
+                continue
+            dist = abs(dx) + 3 * abs(dy) if direction in ("left", "right") else abs(dy)
+            if best_d is None or dist < best_d:
+                best, best_d = n, dist
+        if best is not None:
+            self.select(best)
+
+    def _follow(self) -> None:
+        """Scroll as little as needed (from the origin when possible) so the selected node is visible."""
+        b = self.scene.boxes.get(self.selected or "")
+        w, h = self.size.width, self.size.height
+        if b is None or w < 10 or h < 4:
+            return
+        if b.x + b.w <= w:
+            self.vx = 0
+        elif b.x < self.vx or b.x + b.w > self.vx + w:
+            self.vx = max(0, b.x + b.w - w + 4) if b.x + b.w > self.vx + w else max(0, b.x - 4)
+        if b.y + b.h <= h:
+            self.vy = 0
+        elif b.y < self.vy or b.y + b.h > self.vy + h:
+            self.vy = max(0, b.y + b.h - h + 2) if b.y + b.h > self.vy + h else max(0, b.y - 2)
+
+    def on_resize(self) -> None:
+        self._follow()
+
+    def render(self) -> RenderableType:
+        if not self.scene.boxes:
+            return Text("(empty graph: no nodes match)", style="dim")
+        return paint(self.scene, self.graph, self.vx, self.vy, self.size.width, self.size.height, self.selected, self.found)
+
+
+def node_detail(g: nx.DiGraph, n: str | None) -> RenderableType:
+    """The selected node's facts: kind, health, rates, badges, hints, and every edge in/out with its numbers."""
+    if n is None or n not in g:
+        return Text("no node selected", style="dim")
+    d = g.nodes[n]
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("node", n)
+    t.add_row("kind", str(d.get("node_type", "")))
+    if d.get("namespace"):
+        t.add_row("namespace", d["namespace"])
+    for k in ("app", "version", "workload"):
+        if d.get(k):
+            t.add_row(k, str(d[k]))
+    t.add_row("health", Text(d.get("health", "na"), style={"healthy": "green", "degraded": "yellow", "failure": "red"}.get(d.get("health", ""), "dim")))
+    t.add_row("rps in/out", f"{d.get('rps_in', 0):.2f} / {d.get('rps_out', 0):.2f}")
+    if d.get("errpct"):
+        t.add_row("errors", f"{d['errpct']:.1f}%")
+    if d.get("badges"):
+        t.add_row("badges", ", ".join(d["badges"]))
+    node_hints = list(d.get("hints", []))
+    for h in node_hints:
+        t.add_row(Text("hint", style="yellow"), h)
+    for title, edges, other in (("in", g.in_edges(n, data=True), 0), ("out", g.out_edges(n, data=True), 1)):
+        for e in sorted(edges, key=lambda x: x[other]):
+            peer, data = e[other], e[2]
+            lat = data.get("latency_ms") or {}
+            bits = [f"{data.get('rps', 0):.2f} rps"]
+            if data.get("errpct"):
+                bits.append(f"{data['errpct']:.1f}% err")
+            if lat:
+                bits.append(" ".join(f"{q} {v:.0f}ms" for q, v in sorted(lat.items())))
+            if data.get("weight") is not None:
+                bits.append(f"weight {data['weight']}%")
+            codes = data.get("code_detail") or {}
+            if codes:
+                bits.append("codes " + " ".join(f"{c}:{v:.1f}" for c, v in sorted(codes.items())))
+            style = {"healthy": "green", "degraded": "yellow", "failure": "red"}.get(data.get("health", ""), "dim")
+            t.add_row(Text(f"{title} {'<-' if title == 'in' else '->'}", style=style), f"{peer}  " + ", ".join(bits))
+            for h in data.get("hints", []):
+                if h in node_hints:
+                    continue
+                t.add_row(Text("  hint", style="magenta"), h)
+            for r in data.get("routes", [])[:3]:
+                t.add_row(Text("  route", style="dim"), r)
+    return t
