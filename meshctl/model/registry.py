@@ -129,7 +129,7 @@ def service_entry_services(r: Resource, se: ServiceEntry) -> list[Service]:
                 mesh_external=(se.location or "MESH_EXTERNAL") == "MESH_EXTERNAL",
                 export_to=frozenset(se.export_to) if se.export_to else frozenset({"*"}),
                 labels=dict(r.labels),
-                selector=dict(se.workload_selector.match_labels) if se.workload_selector else None,
+                selector=dict(se.workload_selector.labels) if se.workload_selector else None,
                 registry="External",
                 subject_alt_names=list(se.subject_alt_names),
                 source=r,

@@ -106,7 +106,7 @@ def select_sidecar(sidecars: list[Config[Sidecar]], proxy_ns: str, labels: dict[
     for c in sidecars:
         if c.namespace != proxy_ns:
             continue
-        sel = c.spec.workload_selector.match_labels if c.spec.workload_selector else None
+        sel = c.spec.workload_selector.labels if c.spec.workload_selector else None
         if sel:
             if labels_match(sel, labels):
                 return c
@@ -114,7 +114,7 @@ def select_sidecar(sidecars: list[Config[Sidecar]], proxy_ns: str, labels: dict[
             ns_wide = c
     if ns_wide is not None:
         return ns_wide
-    return next((c for c in sidecars if c.namespace == root_ns and not (c.spec.workload_selector and c.spec.workload_selector.match_labels)), None)
+    return next((c for c in sidecars if c.namespace == root_ns and not (c.spec.workload_selector and c.spec.workload_selector.labels)), None)
 
 
 def _dedupe(services: list[Service], proxy_ns: str) -> list[Service]:

@@ -75,6 +75,7 @@ from meshctl.model.api.networking import (
     TLSMatchAttributes,
     TLSRoute,
     TrafficPolicy,
+    TypeWorkloadSelector,
     TunnelSettings,
     VirtualService,
     WarmupConfiguration,

@@ -44,6 +44,14 @@ class Percent(IstioModel):
 
 
 class WorkloadSelector(IstioModel):
+    """networking.v1alpha3.WorkloadSelector (Sidecar, ServiceEntry): ``labels``."""
+
+    labels: dict[str, Str] = Field(default_factory=dict)
+
+
+class TypeWorkloadSelector(IstioModel):
+    """istio.type.v1beta1.WorkloadSelector (DestinationRule, security policies): ``matchLabels``."""
+
     match_labels: dict[str, Str] = Field(default_factory=dict)
 
 
@@ -379,7 +387,7 @@ class DestinationRule(IstioModel):
     traffic_policy: TrafficPolicy | None = None
     subsets: list[Subset] = Field(default_factory=list)
     export_to: list[Str] = Field(default_factory=list)
-    workload_selector: WorkloadSelector | None = None
+    workload_selector: TypeWorkloadSelector | None = None
 
 
 # ================================================================ Gateway

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from meshctl.model.api.base import IstioModel
-from meshctl.model.api.networking import WorkloadSelector
+from meshctl.model.api.networking import TypeWorkloadSelector as WorkloadSelector
 
 MTLSMode = Literal["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]
 
