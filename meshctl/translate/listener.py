@@ -9,7 +9,8 @@ without a VIP become ``server_names`` chains on the wildcard listener. Conflicts
 else stay as Istio emits them, only the bind-related fields change (and the diff normalises exactly these):
 
 * outbound per-port listeners bind for real on ``<proxy-ip>:<service-port>`` (``bind_to_port`` unset =
-  true; Istio: ``0.0.0.0``/VIP with ``bind_to_port: false``);
+  true; Istio: ``0.0.0.0``/VIP with ``bind_to_port: false``), except privileged ports (< 1024) and a second
+  listener on an already bound port (``0.0.0.0_443`` and ``<VIP>_443``), which stay exactly as Istio emits them;
 * ``virtualOutbound`` binds ``<proxy-ip>:15001`` (Istio ``0.0.0.0:15001``);
 * ``virtualInbound`` binds ``<proxy-ip>:15006`` (+ ``additional_addresses`` ``<proxy-ip>:15006+i`` for the
   i-th further inbound port, in ascending target-port order) without ``use_original_dst``-style capture:
@@ -56,6 +57,8 @@ WILDCARD = "0.0.0.0"
 MTLS_HTTP_ALPNS = ("istio-http/1.0", "istio-http/1.1", "istio-h2")
 MTLS_TCP_ALPNS = ("istio-peer-exchange", "istio")
 LOOPBACK_APP_PORT_OFFSET = 10000
+#: Loopback mode leaves ports below this unbound (Istio's unprivileged proxies skip them too).
+PRIVILEGED_PORT_LIMIT = 1024
 
 
 def loopback_inbound_port(index: int) -> int:
@@ -251,7 +254,7 @@ def outbound_listeners(view: SidecarView, ports_filter: Callable[[int], bool] | 
         if view.proxy.loopback:
             # several Istio listeners (0.0.0.0_443, <VIP>_443) share one loopback address: the first binds,
             # the others stay exactly as Istio emits them (Istio address, bind_to_port: false).
-            if ol.port in bound:
+            if ol.port in bound or ol.port < PRIVILEGED_PORT_LIMIT:
                 lis.address.CopyFrom(socket_address(ol.bind, ol.port))
                 lis.bind_to_port.CopyFrom(boolv(False))
             bound.add(ol.port)
