@@ -23,7 +23,6 @@ _COUNTERS = (
     "upstream_rq_3xx",
     "upstream_rq_4xx",
     "upstream_rq_5xx",
-    "upstream_rq_503",
     "upstream_rq_timeout",
     "upstream_rq_retry",
     "upstream_rq_pending_overflow",
