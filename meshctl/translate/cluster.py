@@ -306,13 +306,18 @@ class ClusterBuilder:
         for t in targets:
             by_port.setdefault(t.target_port, []).append(t)
         if self.proxy.loopback:
-            bind = self.proxy.ip
+            bind = self.proxy.ip  # no iptables: the app is reached on the workload's own loopback address
         elif self.mc.inbound_traffic_policy.mode == "LOCALHOST":
             bind = "127.0.0.1"
         else:
             bind = ""
         for tp, ts in by_port.items():
-            out.append(self._inbound(tp, bind, tp, ts, ts[0].port.protocol, ts[0].service))
+            ep_port = tp
+            if self.proxy.loopback:
+                from meshctl.translate.listener import loopback_app_address
+
+                bind, ep_port = loopback_app_address(self.proxy.ip, tp)
+            out.append(self._inbound(tp, bind, ep_port, ts, ts[0].port.protocol, ts[0].service))
         return out
 
     def _default_endpoint(self, de: str | None) -> tuple[str, int]:

@@ -9,7 +9,7 @@ Secrets are referenced by Istio's SDS names: ``default``/``ROOTCA`` (workload id
 from __future__ import annotations
 
 from envoy.config.cluster.v3 import cluster_pb2
-from envoy.config.core.v3 import base_pb2, config_source_pb2, grpc_service_pb2
+from envoy.config.core.v3 import base_pb2, config_source_pb2, grpc_service_pb2, proxy_protocol_pb2
 from envoy.extensions.transport_sockets.proxy_protocol.v3 import upstream_proxy_protocol_pb2
 from envoy.extensions.transport_sockets.raw_buffer.v3 import raw_buffer_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
@@ -157,7 +157,7 @@ def apply_proxy_protocol(c: cluster_pb2.Cluster, pp: ProxyProtocol | None) -> No
     """Wrap the cluster's transport socket(s) in ``upstream_proxy_protocol`` (DR ``proxyProtocol``)."""
     if pp is None:
         return
-    version = base_pb2.ProxyProtocolConfig.V2 if pp.version == "V2" else base_pb2.ProxyProtocolConfig.V1
+    version = proxy_protocol_pb2.ProxyProtocolConfig.V2 if pp.version == "V2" else proxy_protocol_pb2.ProxyProtocolConfig.V1
 
     def wrap(inner: base_pb2.TransportSocket) -> base_pb2.TransportSocket:
         msg = upstream_proxy_protocol_pb2.ProxyProtocolUpstreamTransport(transport_socket=inner)
