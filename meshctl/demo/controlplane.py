@@ -17,34 +17,44 @@ from meshctl.xds import types as T
 from meshctl.xds.cache import SnapshotCache
 from meshctl.xds.runtime import ServerThread
 from meshctl.xds.snapshot import Snapshot
+from meshctl.xds.source import MeshSource
 from meshctl.xds.status import SYNCED
 
 
-def translate_all(resources: list[Resource], version: str) -> tuple[Any, dict[str, Any], dict[str, Snapshot]]:
-    """Model + loopback-mode translation of every proxy: (mesh, node id -> ProxyConfig, node id -> Snapshot)."""
-    from meshctl.model import build_mesh
-    from meshctl.translate import translate
+class DemoSource(MeshSource):
+    """meshctl's xDS :class:`MeshSource` (node id -> proxy -> translation + SDS certificates), fed from memory.
 
-    mesh = build_mesh(resources)
-    configs: dict[str, Any] = {}
-    snaps: dict[str, Snapshot] = {}
-    for proxy in mesh.proxies():
-        proxy.loopback = True
-        pc = translate(mesh, proxy)
-        configs[proxy.node_id] = pc
-        snaps[proxy.node_id] = Snapshot.from_proxy_config(pc, version)
-    return mesh, configs, snaps
+    The demo's config is a resource list (example + generated Pods + applied changes), not files on disk.
+    """
+
+    def __init__(self, resources: list[Resource]) -> None:
+        super().__init__([], loopback=True)
+        self.resources = list(resources)
+
+    def load(self) -> None:
+        from meshctl.model import build_mesh
+
+        mesh = build_mesh(self.resources)  # raises file:line: field: message on bad config
+        with self._lock:
+            self.mesh = mesh
+            self.generation += 1
+            self.version = str(self.generation)
 
 
 class ControlPlane:
     """xDS (gRPC) + debug (HTTP) servers on ``address`` (meshctl's :class:`ServerThread`), plus sync waiting."""
 
-    def __init__(self, address: str, xds_port: int, debug_port: int) -> None:
+    def __init__(self, source: DemoSource, address: str, xds_port: int, debug_port: int) -> None:
         self.address = address
-        self.cache = SnapshotCache()
+        self.source = source
+        self.cache = SnapshotCache(resolver=source.resolve)
+        source.cache = self.cache
         self.server = ServerThread(self.cache, address=address, port=xds_port, debug_port=debug_port)
         self.status = self.server.status
-        self.version = 0
+
+    @property
+    def version(self) -> str:
+        return self.source.version
 
     @property
     def xds_address(self) -> str:
@@ -62,43 +72,50 @@ class ControlPlane:
             raise
         return self
 
-    def publish(self, snapshots: dict[str, Snapshot]) -> list[str]:
-        """Install new snapshots (nodes not in ``snapshots`` are dropped); returns the nodes whose config changed."""
-        changed = [node for node, snap in snapshots.items() if self.cache.set_snapshot(node, snap)]
-        for node in set(self.cache.nodes()) - set(snapshots):
-            self.cache.clear_snapshot(node)
-        return changed
+    def serve(self, node_ids: list[str]) -> dict[str, Snapshot]:
+        """Build the model and a snapshot for each of ``node_ids`` now (so addresses can be read before the
+        Envoys connect); returns them."""
+        if self.source.mesh is None:
+            self.source.load()
+        snaps = {}
+        for node in node_ids:
+            snaps[node] = self.source.snapshot(node)
+            self.cache.set_snapshot(node, snaps[node])
+        return snaps
 
-    def next_version(self) -> str:
-        self.version += 1
-        return str(self.version)
+    def replace(self, resources: list[Resource]) -> list[str]:
+        """Serve ``resources`` instead; returns the nodes whose config changed. On bad config nothing changes."""
+        old, generation = self.source.resources, self.source.generation
+        self.source.resources = list(resources)
+        try:
+            return self.source.reload()
+        except BaseException:
+            self.source.resources = old
+            if self.source.generation != generation:  # the model was swapped before translation failed
+                self.source.reload()
+            raise
+
+    def _types(self, node_id: str) -> dict[str, Any]:
+        """Per type URL, the sync state across the node's open streams (ADS, and SDS on its own stream)."""
+        out: dict[str, Any] = {}
+        for conn in self.status.find(node_id):
+            out.update(conn.types)
+        return out
 
     def node_sync(self, node_id: str) -> dict[str, str]:
-        """``{CDS: SYNCED, ...}`` for the node's newest stream (empty if not connected)."""
-        conns = self.status.find(node_id)
-        if not conns:
-            return {}
-        conn = conns[-1]
+        """``{CDS: SYNCED, LDS: ..., SDS: ...}`` for the node (empty if not connected)."""
+        types = self._types(node_id)
         return {
-            T.short_name(t): ts.label
-            for t, ts in sorted(conn.types.items(), key=lambda kv: T.order_key(kv[0]))
+            T.short_name(t): ts.label for t, ts in sorted(types.items(), key=lambda kv: T.order_key(kv[0]))
         }
 
     def is_synced(self, node_id: str) -> bool:
         """The node is connected and has ACKed the current snapshot's version of every type it was sent."""
         snap = self.cache.get_snapshot(node_id)
-        conns = self.status.find(node_id)
-        if snap is None or not conns:
+        types = self._types(node_id)
+        if snap is None or T.CLUSTER not in types or T.LISTENER not in types:
             return False
-        conn = conns[-1]
-        needed = [t for t in (T.CLUSTER, T.LISTENER) if t in conn.types or snap.get(t)]
-        for t in needed:
-            if t not in conn.types:
-                return False
-        for t, ts in conn.types.items():
-            if ts.state != SYNCED or ts.sent_version != snap.type_version(t):
-                return False
-        return True
+        return all(ts.state == SYNCED and ts.sent_version == snap.type_version(t) for t, ts in types.items())
 
     def wait_synced(self, nodes: Iterable[str], timeout: float) -> list[str]:
         """Wait until every node is synced; returns the nodes still not synced when ``timeout`` ran out."""

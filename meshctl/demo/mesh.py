@@ -24,13 +24,14 @@ from typing import Any
 from meshctl.demo import addresses
 from meshctl.demo.apps import AppServer, AppSpec, Upstream
 from meshctl.demo.control import ControlServer, default_status_path
-from meshctl.demo.controlplane import ControlPlane, translate_all
+from meshctl.demo.controlplane import ControlPlane, DemoSource
 from meshctl.demo.loadgen import LoadGenerator
 from meshctl.demo.procguard import ProcessRegistry, spawn_envoy
 from meshctl.demo.topology import CONTROL_HOST_OCTET, DemoWorkload, layer_pods, plan_workloads, subnet_ip
 from meshctl.envoy.runner import EnvoyProcess
 from meshctl.errors import InputError, MeshctlError, UnavailableError
 from meshctl.sources import Resource, load_paths, load_text
+from meshctl.xds.cache import UnknownNodeError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "bookinfo"
 BOOKINFO_APPS = {"productpage", "details", "reviews", "ratings"}
@@ -126,16 +127,18 @@ class DemoMesh:
         if not self.workloads:
             raise InputError("the demo needs at least one Deployment to run", file=", ".join(opts.paths))
         self.resources = layer_pods(base, self.workloads)
-        version = "1"
-        _, configs, snaps = translate_all(self.resources, version)
-        missing = [w.node_id for w in self.workloads if w.node_id not in snaps]
-        if missing:
-            raise InputError(f"the model has no proxy for demo pod(s): {', '.join(missing)}")
+        source = DemoSource(self.resources)
+        source.load()
+        for w in self.workloads:
+            try:
+                source.proxy_for(w.node_id)
+            except UnknownNodeError as e:
+                raise InputError(f"demo pod {w.pod} is not a proxy of the model: {e}") from e
 
         self._progress(f"starting the xDS server on {self.control_ip}:{opts.xds_port}")
-        self.plane = ControlPlane(self.control_ip, opts.xds_port, opts.debug_port).start()
-        self.plane.version = 1
-        self.plane.publish(snaps)
+        self.plane = ControlPlane(source, self.control_ip, opts.xds_port, opts.debug_port).start()
+        snaps = self.plane.serve([w.node_id for w in self.workloads])
+        configs = {node: _resources_of(snap) for node, snap in snaps.items()}
 
         self._progress("starting the apps")
         self.proxies = [DemoProxy(w) for w in self.workloads]
@@ -206,11 +209,11 @@ class DemoMesh:
         with self._apply_lock:
             assert self.plane is not None
             merged, verbs = merge_resources(self.resources, changes)
-            version = str(self.plane.version + 1)
-            _, _, snaps = translate_all(merged, version)  # raises with file:line:field on bad config
-            self.plane.version += 1
+            changed = self.plane.replace(
+                merged
+            )  # raises with file:line: field on bad config; nothing changes then
             self.resources = merged
-            changed = self.plane.publish(snaps)
+            version = self.plane.version
             pending = self.plane.wait_synced(changed, timeout=15.0)
         result = {
             "applied": [f"{r.ref} {verb}" for r, verb in zip(changes, verbs, strict=True)],
@@ -245,7 +248,7 @@ class DemoMesh:
         for info, p in zip(out["proxies"], self.proxies, strict=True):
             info["alive"] = bool(p.envoy and p.envoy.process.poll() is None)
             info["sync"] = self.plane.node_sync(p.workload.node_id)
-        out["config_version"] = str(self.plane.version)
+        out["config_version"] = self.plane.version
         out["load"] = self.load.snapshot() if self.load else None
         out["applied"] = [{k: a[k] for k in ("file", "version", "applied", "synced")} for a in self.applied]
         return out
@@ -289,6 +292,15 @@ class DemoMesh:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _resources_of(snap: Any) -> Any:
+    """A snapshot's clusters and listeners as a ProxyConfig-like object (for :mod:`.addresses`)."""
+    from types import SimpleNamespace
+
+    from meshctl.xds import types as T
+
+    return SimpleNamespace(clusters=snap.messages(T.CLUSTER), listeners=snap.messages(T.LISTENER))
 
 
 def merge_resources(base: list[Resource], changes: list[Resource]) -> tuple[list[Resource], list[str]]:
