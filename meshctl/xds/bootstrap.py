@@ -8,10 +8,12 @@ so the server can map the Envoy to a workload of the model; CDS and LDS come ove
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass
 from typing import Any
 
 XDS_CLUSTER = "xds-grpc"
+SDS_CLUSTER = "sds-grpc"
 
 
 @dataclass
@@ -46,11 +48,14 @@ def xds_bootstrap(
     reconnect_base: float = 0.25,
     reconnect_max: float = 2.0,
     initial_fetch_timeout: float | None = None,
+    sds: bool = True,
 ) -> dict[str, Any]:
     """A bootstrap dict (JSON-ready) for an Envoy that connects to our ADS server at ``xds_host:xds_port``.
 
     ``reconnect_base``/``reconnect_max`` bound the stream re-establishment backoff, so a restarted server is
-    picked up within seconds rather than Envoy's default of up to 30 s.
+    picked up within seconds rather than Envoy's default of up to 30 s. With ``sds`` the bootstrap also has
+    Istio's ``sds-grpc`` cluster (pilot-agent's SDS), pointed at the same server, which serves the workload
+    certificate (``default``) and root (``ROOTCA``) that Istio's TLS contexts ask for.
     """
     parts = node_id.split("~")
     ns = parts[2].rsplit(".", 1)[1] if len(parts) == 4 and "." in parts[2] else "default"
@@ -121,6 +126,10 @@ def xds_bootstrap(
         },
         "static_resources": {"clusters": [xds_cluster]},
     }
+    if sds:
+        sds_cluster = json.loads(json.dumps(xds_cluster))
+        sds_cluster["name"] = sds_cluster["load_assignment"]["cluster_name"] = SDS_CLUSTER
+        boot["static_resources"]["clusters"].append(sds_cluster)
     if admin_port is not None:
         boot["admin"] = {"address": _address("127.0.0.1", admin_port)}
     return boot

@@ -27,6 +27,7 @@ from typing import Any
 
 import grpc
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+from envoy.service.secret.v3 import sds_pb2_grpc
 from google.protobuf import any_pb2
 from google.protobuf.json_format import MessageToDict
 
@@ -62,7 +63,9 @@ class _Stream:
 
     mode = ""
 
-    def __init__(self, server: XdsServer, context: grpc.aio.ServicerContext) -> None:
+    def __init__(self, server: XdsServer, context: grpc.aio.ServicerContext, mode: str | None = None) -> None:
+        if mode:
+            self.mode = mode
         self.server = server
         self.context = context
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -175,8 +178,8 @@ class _SotwWatch:
 class _SotwStream(_Stream):
     mode = "sotw"
 
-    def __init__(self, server: XdsServer, context: grpc.aio.ServicerContext) -> None:
-        super().__init__(server, context)
+    def __init__(self, server: XdsServer, context: grpc.aio.ServicerContext, mode: str | None = None) -> None:
+        super().__init__(server, context, mode)
         self.watches: dict[str, _SotwWatch] = {}
 
     async def on_request(self, req: discovery_pb2.DiscoveryRequest) -> list[Any]:
@@ -275,8 +278,8 @@ class _DeltaWatch:
 class _DeltaStream(_Stream):
     mode = "delta"
 
-    def __init__(self, server: XdsServer, context: grpc.aio.ServicerContext) -> None:
-        super().__init__(server, context)
+    def __init__(self, server: XdsServer, context: grpc.aio.ServicerContext, mode: str | None = None) -> None:
+        super().__init__(server, context, mode)
         self.watches: dict[str, _DeltaWatch] = {}
 
     async def on_request(self, req: discovery_pb2.DeltaDiscoveryRequest) -> list[Any]:
@@ -393,6 +396,21 @@ class _Servicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             yield resp
 
 
+class _SdsServicer(sds_pb2_grpc.SecretDiscoveryServiceServicer):
+    """SDS on its own stream, as Envoy asks pilot-agent's ``sds-grpc`` cluster: same snapshots, type Secret."""
+
+    def __init__(self, server: XdsServer) -> None:
+        self.server = server
+
+    async def StreamSecrets(self, request_iterator: Any, context: Any) -> AsyncIterator[Any]:  # noqa: N802
+        async for resp in _SotwStream(self.server, context, "sds").run(request_iterator):
+            yield resp
+
+    async def DeltaSecrets(self, request_iterator: Any, context: Any) -> AsyncIterator[Any]:  # noqa: N802
+        async for resp in _DeltaStream(self.server, context, "sds-delta").run(request_iterator):
+            yield resp
+
+
 class XdsServer:
     """A grpc.aio server exposing ADS over a :class:`SnapshotCache`; run it inside an asyncio loop."""
 
@@ -411,6 +429,7 @@ class XdsServer:
             options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.so_reuseport", 0)]
         )
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(_Servicer(self), server)
+        sds_pb2_grpc.add_SecretDiscoveryServiceServicer_to_server(_SdsServicer(self), server)
         target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         try:
             bound = (

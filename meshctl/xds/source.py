@@ -55,6 +55,7 @@ class MeshSource:
         self.mesh: Any = None
         self.generation = 0
         self.version = ""
+        self.ca: Any = None  # MeshCA, made on first use (issuing workload certificates for SDS)
         self._lock = threading.Lock()
 
     def load(self) -> None:
@@ -107,12 +108,39 @@ class MeshSource:
             workload = dataclasses.replace(workload, ip=ip)
         return dataclasses.replace(proxy, workload=workload, loopback=self.loopback)
 
+    def secrets(self, proxy: Proxy, resources: list[Any]) -> list[Any]:
+        """SDS secrets pilot-agent would serve this proxy: its workload cert, the root, and file-based ones referenced."""
+        from meshctl.xds.certs import MeshCA
+        from meshctl.xds.secrets import file_secret, file_secret_names, workload_secrets
+
+        trust_domain = (
+            getattr(getattr(self.mesh, "mesh_config", None), "trust_domain", None) or "cluster.local"
+        )
+        with self._lock:
+            if self.ca is None or self.ca.trust_domain != trust_domain:
+                self.ca = MeshCA(trust_domain)
+            ca = self.ca
+        out = workload_secrets(ca, proxy.namespace, proxy.workload.service_account or "default")
+        for name in sorted(file_secret_names(resources)):
+            sec = file_secret(name)
+            if sec is not None:
+                out.append(sec)
+        return out
+
     def snapshot(self, node_id: str) -> Snapshot:
         from meshctl.translate import translate
 
         proxy = self.proxy_for(node_id)
         pc = translate(self.mesh, proxy)
-        snap = Snapshot.from_proxy_config(pc, self.version)
+        secrets = self.secrets(proxy, [*pc.clusters, *pc.listeners])
+        snap = Snapshot.build(
+            self.version,
+            clusters=pc.clusters,
+            endpoints=pc.endpoints,
+            listeners=pc.listeners,
+            routes=pc.routes,
+            secrets=secrets,
+        )
         for problem in snap.inconsistencies():
             log.warning("xds: %s: %s", node_id, problem)
         return snap

@@ -129,6 +129,34 @@ class SyncStatus:
             conns = list(self._conns.values())
         return sorted(conns, key=lambda c: (c.proxy_id, c.connected_at))
 
+    def proxies(self) -> list[ConnectionStatus]:
+        """One entry per node: its ADS stream and its SDS stream (Envoy opens both) merged; newer streams win."""
+        by_node: dict[str, ConnectionStatus] = {}
+        for c in sorted(self.connections(), key=lambda c: c.connected_at):
+            m = by_node.get(c.node_id)
+            if m is None:
+                by_node[c.node_id] = ConnectionStatus(
+                    c.conn_id,
+                    c.node_id,
+                    c.mode,
+                    c.peer,
+                    dict(c.metadata),
+                    c.connected_at,
+                    c.version,
+                    dict(c.types),
+                )
+                continue
+            m.types.update(c.types)
+            m.metadata.update(c.metadata)
+            if not c.mode.startswith("sds") or m.mode.startswith("sds"):
+                m.mode, m.peer, m.connected_at, m.version = (
+                    c.mode,
+                    c.peer,
+                    c.connected_at,
+                    c.version or m.version,
+                )
+        return sorted(by_node.values(), key=lambda c: (c.proxy_id, c.node_id))
+
     def find(self, proxy: str) -> list[ConnectionStatus]:
         """Streams whose node id or ``<pod>.<ns>`` is ``proxy``."""
         return [c for c in self.connections() if proxy in (c.node_id, c.proxy_id)]
@@ -136,7 +164,7 @@ class SyncStatus:
     def to_json(self) -> list[dict[str, Any]]:
         """The ``/debug/syncz`` document: one object per stream (stable field names, documented in docs/xds.md)."""
         out = []
-        for c in self.connections():
+        for c in self.proxies():
             out.append(
                 {
                     "proxy": c.proxy_id,
@@ -178,7 +206,7 @@ class SyncStatus:
             NACK: csds_pb2.ERROR,
         }
         out = []
-        for c in self.connections():
+        for c in self.proxies():
             cc = csds_pb2.ClientConfig()
             cc.node.id = c.proxy_id
             md = struct_pb2.Struct()

@@ -1,0 +1,343 @@
+"""``meshctl xds serve -f`` end to end: the real CLI process, files -> model -> translator -> ADS, real Envoys.
+
+Mesh (generated per test with free ports, on a random 127.x.y.0/24 so parallel runs do not collide):
+Services ``web`` (pods web-v1, web-v2, plain-text backends), ``other`` (one backend) and ``client`` (the pod whose
+sidecar is the Envoy under test, in loopback bind mode). A VirtualService routes ``web`` to one subset; the tests
+edit that file and watch Envoy follow.
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from envoy.service.discovery.v3 import discovery_pb2
+
+from meshctl.envoy.runner import free_port, start_envoy
+from meshctl.xds import types as T
+from meshctl.xds.client import AdsClient
+
+pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
+
+
+def wait_for(pred: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except Exception as e:
+            last = e
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+class Backend:
+    def __init__(self, ip: str, port: int, name: str) -> None:
+        body = name.encode()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer((ip, port), H)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _pod(name: str, app: str, ip: str, port: int, labels: str = "", injected: bool = False) -> str:
+    ann = "" if injected else '\n  annotations: {sidecar.istio.io/inject: "false"}'
+    return f"""apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  namespace: default
+  labels: {{app: {app}{labels}}}{ann}
+spec:
+  containers: [{{name: c, image: c, ports: [{{containerPort: {port}}}]}}]
+status: {{podIP: {ip}}}
+"""
+
+
+def _svc(name: str, port: int) -> str:
+    return f"""apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: default}}
+spec:
+  selector: {{app: {name}}}
+  ports: [{{name: http, port: {port}, targetPort: {port}}}]
+"""
+
+
+def vs_yaml(subset: str, regex: str | None = None) -> str:
+    match = (
+        f"""  - match:
+    - uri: {{regex: "{regex}"}}
+    route:
+    - destination: {{host: web, subset: v2}}
+"""
+        if regex
+        else ""
+    )
+    return f"""apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: web, namespace: default}}
+spec:
+  hosts: [web]
+  http:
+{match}  - route:
+    - destination: {{host: web, subset: {subset}}}
+"""
+
+
+class Mesh:
+    """The files, backends and ports of one test."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.net = f"127.{random.randint(100, 250)}.{random.randint(1, 250)}"
+        self.client_ip = f"{self.net}.10"
+        self.web_port, self.other_port, self.client_port = free_port(), free_port(), free_port()
+        self.dir = tmp / "mesh"
+        self.dir.mkdir()
+        docs = [
+            _pod("web-v1", "web", f"{self.net}.11", self.web_port, ", version: v1"),
+            _pod("web-v2", "web", f"{self.net}.12", self.web_port, ", version: v2"),
+            _pod("other-1", "other", f"{self.net}.13", self.other_port),
+            _pod("client", "client", self.client_ip, self.client_port, injected=True),
+            _svc("web", self.web_port),
+            _svc("other", self.other_port),
+            _svc("client", self.client_port),
+            """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: default}
+spec:
+  host: web
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+""",
+        ]
+        (self.dir / "platform.yaml").write_text("---\n".join(docs))
+        self.vs = self.dir / "web-vs.yaml"
+        self.write_vs(vs_yaml("v1"))
+        self.backends = [
+            Backend(f"{self.net}.11", self.web_port, "web-v1"),
+            Backend(f"{self.net}.12", self.web_port, "web-v2"),
+            Backend(f"{self.net}.13", self.other_port, "other"),
+        ]
+
+    def write_vs(self, text: str) -> None:
+        tmp = self.vs.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, self.vs)  # atomic, like an editor's save
+
+    def get(self, host: str = "web", port: int | None = None) -> str:
+        conn = http.client.HTTPConnection(self.client_ip, port or self.web_port, timeout=2)
+        try:
+            conn.request("GET", "/", headers={"Host": f"{host}.default.svc.cluster.local"})
+            return conn.getresponse().read().decode()
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        for b in self.backends:
+            b.close()
+
+
+class Serve:
+    """``meshctl xds serve`` as a real child process (own process group, killed on close)."""
+
+    def __init__(self, mesh: Mesh, log: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.debug_port = free_port()
+        self.log = log
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "meshctl",
+                "xds",
+                "serve",
+                "-f",
+                str(mesh.dir),
+                "--port",
+                str(self.port),
+                "--debug-port",
+                str(self.debug_port),
+                "--loopback",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(log, "ab"),
+            start_new_session=True,  # noqa: SIM115
+        )
+        wait_for(self.ready, timeout=30, what="xds serve to listen")
+
+    def ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"xds serve exited {self.proc.returncode}: {self.log.read_text()}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.debug_port}/ready", timeout=1) as r:
+            return r.status == 200
+
+    def syncz(self) -> list[dict]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.debug_port}/debug/syncz", timeout=2) as r:
+            return json.load(r)
+
+    def statuses(self) -> dict[str, str]:
+        data = self.syncz()
+        return {k: v["status"] for k, v in data[0]["types"].items()} if len(data) == 1 else {}
+
+    def synced(self) -> bool:
+        st = self.statuses()
+        return all(st.get(t) == "SYNCED" for t in ("CDS", "EDS", "LDS", "RDS", "SDS"))
+
+    def terminate(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=10)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def mesh(tmp_path: Path) -> Iterator[Mesh]:
+    m = Mesh(tmp_path)
+    yield m
+    m.close()
+
+
+def bootstrap(cli, mesh: Mesh, port: int, delta: bool) -> dict:  # type: ignore[no-untyped-def]
+    args = [
+        "xds",
+        "bootstrap",
+        "--pod",
+        "client",
+        "-n",
+        "default",
+        "--ip",
+        mesh.client_ip,
+        "--xds-address",
+        f"127.0.0.1:{port}",
+    ]
+    code, out, err = cli([*args, "--delta"] if delta else args)
+    assert code == 0, err
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("mode", ["sotw", "delta"])
+def test_serve_files_hot_reload_nack_and_shutdown(cli, mesh: Mesh, tmp_path: Path, mode: str) -> None:  # type: ignore[no-untyped-def]
+    srv = Serve(mesh, tmp_path / "serve.log")
+    try:
+        with start_envoy(bootstrap(cli, mesh, srv.port, mode == "delta")) as envoy:
+            wait_for(lambda: mesh.get() == "web-v1", what="traffic routed to web-v1")
+            wait_for(srv.synced, what="every type SYNCED")
+            code, out, _ = cli(["ps", "--xds", f"127.0.0.1:{srv.port}"])
+            assert code == 0
+            assert out.splitlines()[1].split()[:6] == [
+                "client.default",
+                "Kubernetes",
+                "SYNCED",
+                "SYNCED",
+                "SYNCED",
+                "SYNCED",
+            ]
+            before = {k: v["sent_version"] for k, v in srv.syncz()[0]["types"].items()}
+
+            # Hot reload: a keep-alive connection on the unrelated listener survives, the new route is live < 1 s.
+            other = http.client.HTTPConnection(mesh.client_ip, mesh.other_port, timeout=2)
+            other.request("GET", "/", headers={"Host": "other.default.svc.cluster.local"})
+            assert other.getresponse().read() == b"other"
+            sock = other.sock
+            t0 = time.monotonic()
+            mesh.write_vs(vs_yaml("v2"))
+            wait_for(lambda: mesh.get() == "web-v2", timeout=5, what="the edited route")
+            elapsed = time.monotonic() - t0
+            assert elapsed < 1.0, f"new route took {elapsed:.2f}s"
+            other.request("GET", "/", headers={"Host": "other.default.svc.cluster.local"})
+            assert other.getresponse().read() == b"other" and other.sock is sock
+            other.close()
+            wait_for(srv.synced, what="SYNCED after the reload")
+            after = {k: v["sent_version"] for k, v in srv.syncz()[0]["types"].items()}
+            assert after["RDS"] != before["RDS"]
+            assert {t: after[t] for t in ("CDS", "EDS", "LDS", "SDS")} == {
+                t: before[t] for t in ("CDS", "EDS", "LDS", "SDS")
+            }
+
+            # A file the model rejects: logged with file:line, the old config keeps serving.
+            mesh.write_vs(vs_yaml("v2").replace("subset: v2", "subset: [v2]"))
+            wait_for(lambda: "reload failed" in srv.log.read_text(), what="the reload error in the log")
+            assert "web-vs.yaml:" in srv.log.read_text()
+            assert mesh.get() == "web-v2"
+
+            # A config Envoy rejects (RE2 refuses the regex): NACK with Envoy's message, no resend loop.
+            mesh.write_vs(vs_yaml("v2", regex="a{2,1}"))
+            wait_for(lambda: srv.statuses().get("RDS") == "NACK", what="the RDS NACK")
+            code, out, _ = cli(["ps", "--xds", f"127.0.0.1:{srv.port}"])
+            assert "NACK: invalid repetition size: {2,1}" in out, out  # RE2's own words, via Envoy
+            rds = srv.syncz()[0]["types"]["RDS"]
+            time.sleep(1.0)
+            assert srv.syncz()[0]["types"]["RDS"]["sent_nonce"] == rds["sent_nonce"]
+            assert srv.syncz()[0]["types"]["RDS"]["nacks"] == rds["nacks"]
+            assert mesh.get() == "web-v2"
+            # ...and a corrected file recovers.
+            mesh.write_vs(vs_yaml("v1"))
+            wait_for(lambda: mesh.get() == "web-v1", what="recovery route")
+            wait_for(srv.synced, what="SYNCED after the fix")
+
+            # Graceful shutdown on SIGTERM; Envoy keeps its last config.
+            assert srv.terminate() == 0
+            assert "shutting down" in srv.log.read_text()
+            assert mesh.get() == "web-v1" and envoy.process.poll() is None
+    finally:
+        srv.close()
+
+
+def test_unknown_node_is_refused_with_known_proxies(mesh: Mesh, tmp_path: Path) -> None:
+    srv = Serve(mesh, tmp_path / "serve.log")
+    try:
+        with AdsClient(f"127.0.0.1:{srv.port}") as c:
+            req = discovery_pb2.DiscoveryRequest(type_url=T.CLUSTER)
+            req.node.id = "sidecar~10.0.0.1~nosuch-7d9f8c6b5-abcde.default~default.svc.cluster.local"
+            c.send(req)
+            with pytest.raises(grpc.RpcError) as ei:
+                c.recv()
+        assert ei.value.code() == grpc.StatusCode.NOT_FOUND
+        assert "client.default" in ei.value.details()
+        wait_for(lambda: "refusing stream" in srv.log.read_text(), what="the log line")
+        assert srv.ready()  # still serving
+        # A deployment-style pod name (<deploy>-<rs hash>-<pod hash>) of a known workload is accepted.
+        with AdsClient(f"127.0.0.1:{srv.port}") as c:
+            req = discovery_pb2.DiscoveryRequest(type_url=T.CLUSTER)
+            req.node.id = f"sidecar~{mesh.client_ip}~client.default~default.svc.cluster.local"
+            c.send(req)
+            assert c.recv().resources
+    finally:
+        srv.close()
