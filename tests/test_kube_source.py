@@ -265,10 +265,13 @@ def test_kubeconfig_errors(tmp_path: Path, emu: KubeEmulator) -> None:
     assert ei.value.exit_code == 65 and str(bad) in str(ei.value)
 
 
-def test_context_namespace_is_the_default_scope(emu: KubeEmulator, tmp_path: Path) -> None:
+def test_default_reads_all_namespaces_and_reports_the_context_namespace(emu: KubeEmulator, tmp_path: Path) -> None:
     emu.apply([vs("mine", "mine", ns="team-a"), vs("theirs", "theirs", ns="team-b")])
     kc = emu.write_kubeconfig(tmp_path / "kc", namespace="team-a")
-    refs = {r.ref for r in load_cluster(kc) if r.kind == "VirtualService"}
-    assert refs == {"VirtualService team-a/mine"}
+    res = load_cluster(kc)
+    assert {"VirtualService team-a/mine", "VirtualService team-b/theirs"} <= {r.ref for r in res}
+    assert res.namespace is None and res.namespace_default == "team-a"
+    scoped = load_cluster(kc, namespace=res.namespace_default)
+    assert {r.ref for r in scoped if r.kind == "VirtualService"} == {"VirtualService team-a/mine"}
     doc = yaml.safe_load(Path(kc).read_text())
     assert doc["contexts"][0]["context"]["namespace"] == "team-a"

@@ -31,9 +31,12 @@ def _parse_forward(spec: str) -> tuple[str, str, int, str, int]:
 @click.option("--no-istio-crds", is_flag=True, help="Do not pre-install Istio's CRDs (as on a cluster without Istio).")
 @click.option("--forward", "forwards", multiple=True, metavar="[NS/]POD:PORT=[HOST:]LOCALPORT",
               help="Where pods/portforward to POD:PORT connects, e.g. default/productpage-v1-0:15000=127.0.0.1:15000.")
+@click.option("--no-controllers", is_flag=True,
+              help="Do not simulate controllers (by default Deployments/StatefulSets/DaemonSets get Running Pods with IPs "
+                   "and Services get EndpointSlices/Endpoints, like a running cluster).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
 def command(filenames: tuple[str, ...], port: int, host: str, kubeconfig_out: str | None, context_name: str,
-            token: str | None, tls: bool, no_istio_crds: bool, forwards: tuple[str, ...], verbose: bool) -> None:
+            token: str | None, tls: bool, no_istio_crds: bool, forwards: tuple[str, ...], no_controllers: bool, verbose: bool) -> None:
     """Serve the objects in -f as a Kubernetes API server until Ctrl-C.
 
     Supports what kubectl (get/-w/apply/patch/delete) and meshctl's cluster source need: discovery, list/watch
@@ -49,7 +52,7 @@ def command(filenames: tuple[str, ...], port: int, host: str, kubeconfig_out: st
 
     parsed = [_parse_forward(f) for f in forwards]
     emu = KubeEmulator(host=host, port=port, istio_crds=not no_istio_crds, tokens={token: "admin"} if token else None,
-                       verbose=verbose, tls=tls or bool(token))
+                       verbose=verbose, tls=tls or bool(token), controllers=not no_controllers)
     loaded = emu.load(filenames) if filenames else []
     for ns, pod, pport, thost, tport in parsed:
         emu.add_port_forward(ns, pod, pport, (thost, tport))

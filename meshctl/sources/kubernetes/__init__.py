@@ -30,6 +30,7 @@ from meshctl.sources.kubernetes.portforward import (
     open_admin,
     open_istiod,
     open_port_forward,
+    port_forward,
 )
 
 __all__ = [
@@ -37,5 +38,5 @@ __all__ = [
     "ClusterResources", "ClusterSource", "Kind", "KubeApiError", "KubeAuthError", "KubeClient", "KubeConfigError",
     "KubeError", "KubeForbiddenError", "KubeUnreachableError", "Missing", "PortForward", "ResourceEvent", "Want",
     "discover", "find_istiod", "istiod_debug", "load_cluster", "open_admin", "open_istiod", "open_port_forward",
-    "resource_file", "to_resource",
+    "port_forward", "resource_file", "to_resource",
 ]

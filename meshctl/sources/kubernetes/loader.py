@@ -13,7 +13,8 @@ class ClusterResources(list[Resource]):
 
     notes: list[str]
     context: str
-    namespace: str | None
+    namespace: str | None  # the scope read (None: all namespaces)
+    namespace_default: str  # the kubeconfig context's namespace (else "default")
 
 
 def load_cluster(
@@ -28,20 +29,23 @@ def load_cluster(
 ) -> ClusterResources:
     """Every resource meshctl needs from one cluster, as :class:`~meshctl.sources.Resource` objects.
 
-    ``all_namespaces`` reads everything; otherwise ``namespace`` (default: the context's namespace) plus the
-    Istio namespace, whose config (mesh-wide policies, ingress gateways, the ``istio`` ConfigMap) applies to
-    every namespace. Absent CRDs are skipped and listed in ``.notes``. Raises KubeError subclasses:
+    By default (``namespace`` None, or ``all_namespaces``) everything is read, as ``istioctl analyze -k`` does:
+    routing crosses namespaces, so commands filter their *output* by namespace, not their input. A
+    ``namespace`` restricts the read to it plus the Istio namespace, whose config (mesh-wide policies,
+    ingress gateways, the ``istio`` ConfigMap) applies to every namespace. The context's own namespace is
+    ``KubeClient.namespace`` (and ``.namespace_default`` of the result). Absent CRDs are skipped and listed in ``.notes``. Raises KubeError subclasses:
     unreachable (exit 69), 401/403 (exit 77, naming each missing verb and resource), bad kubeconfig (64/65).
     """
     own = client is None
     kc = client or KubeClient.connect(kubeconfig, context)
     try:
-        ns = None if all_namespaces else (namespace or kc.namespace)
+        ns = None if all_namespaces else namespace
         src = ClusterSource(kc, namespace=ns, istio_namespace=istio_namespace, wanted=wanted).sync()
         out = ClusterResources(src.resources())
         out.notes = src.notes
         out.context = kc.context
         out.namespace = ns
+        out.namespace_default = kc.namespace
         return out
     finally:
         if own:

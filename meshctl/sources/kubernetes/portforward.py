@@ -14,6 +14,7 @@ import socket
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 from meshctl.sources.kubernetes.client import KubeClient
@@ -151,13 +152,17 @@ class PortForward:
         self.close()
 
 
-def open_port_forward(pod: str, namespace: str, port: int, *, client: KubeClient | None = None, kubeconfig: str | None = None,
+def open_port_forward(pod: str, namespace: str | None, port: int, *, client: KubeClient | None = None, kubeconfig: str | None = None,
                       context: str | None = None, local_port: int = 0, check: bool = True) -> PortForward:
-    """Forward ``127.0.0.1:<local_port>`` to ``pod:port`` (``pod`` may be ``pod/NAME`` or ``NAME``)."""
+    """Forward ``127.0.0.1:<local_port>`` to ``pod:port`` (``pod`` may be ``pod/NAME`` or ``NAME``).
+
+    ``namespace`` None means the kubeconfig context's namespace. With ``check`` a first stream is opened at
+    once, so a missing pod, RBAC or an unreachable server fails here with a clear error.
+    """
     own = client is None
     kc = client or KubeClient.connect(kubeconfig, context)
-    name = pod.split("/", 1)[1] if pod.startswith(("pod/", "pods/")) else pod
-    pf = PortForward(kc, name, namespace, port, local_port=local_port, own_client=own)
+    name = pod.split("/", 1)[1] if pod.startswith(("pod/", "pods/", "po/")) else pod
+    pf = PortForward(kc, name, namespace or kc.namespace, port, local_port=local_port, own_client=own)
     if check:
         try:
             pf.check()
@@ -167,9 +172,17 @@ def open_port_forward(pod: str, namespace: str, port: int, *, client: KubeClient
     return pf
 
 
-def open_admin(pod: str, namespace: str, port: int = ENVOY_ADMIN_PORT, **kw: Any) -> PortForward:
+def open_admin(pod: str, namespace: str | None, port: int = ENVOY_ADMIN_PORT, **kw: Any) -> PortForward:
     """Port-forward to a pod's Envoy admin (15000); ``.base_url`` is what ``proxy-config --admin`` takes."""
     return open_port_forward(pod, namespace, port, **kw)
+
+
+@contextlib.contextmanager
+def port_forward(pod: str, namespace: str | None, port: int = ENVOY_ADMIN_PORT, *, kubeconfig: str | None = None,
+                 context: str | None = None) -> Iterator[str]:
+    """``with port_forward(pod, ns, 15000, kubeconfig=...) as url:`` -- the seam ``meshctl proxy-config pod/x`` uses."""
+    with open_port_forward(pod, namespace, port, kubeconfig=kubeconfig, context=context) as pf:
+        yield pf.base_url
 
 
 def find_istiod(client: KubeClient, istio_namespace: str = "istio-system", revision: str | None = None) -> str:

@@ -61,6 +61,7 @@ class KubeEmulator:
         bookmark_interval: float = 5.0,
         verbose: bool = False,
         tls: bool = False,
+        controllers: bool = False,
     ) -> None:
         self.store = Store(istio_crds=istio_crds, history=history)
         self.host, self.port = host, port
@@ -82,6 +83,11 @@ class KubeEmulator:
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self.tls = tls
+        self.controllers = None
+        if controllers:
+            from meshctl.testing.kubeapi.controllers import Controllers
+
+            self.controllers = Controllers(self.store)
         self.cert: tuple[str, str] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
@@ -145,11 +151,33 @@ class KubeEmulator:
     def apply_yaml(self, text: str) -> list[dict[str, Any]]:
         return self.apply(d for d in yaml.safe_load_all(text) if d)
 
-    def load(self, paths: Iterable[str]) -> list[dict[str, Any]]:
-        """Seed from files/directories with meshctl's own loader (so errors name file and line)."""
+    def load(self, paths: Iterable[str], *, label_injection: bool = True) -> list[dict[str, Any]]:
+        """Seed from files/directories with meshctl's own loader (so errors name file and line).
+
+        With ``label_injection``, namespaces the files use but do not define are labelled
+        ``istio-injection=enabled`` (except istio-system and kube-*): mesh manifests without Namespace objects
+        mean "these workloads are in the mesh", which is also how meshctl reads such files offline.
+        """
         from meshctl.sources import load_paths
 
         resources = load_paths(list(paths))
+        if label_injection:
+            defined = {r.name for r in resources if r.kind == "Namespace"}
+            used = {r.namespace for r in resources if r.namespace} - defined
+            ns_t = self.store.types[("", "namespaces")]
+            for ns in sorted(used):
+                if ns == "istio-system" or ns.startswith("kube-"):
+                    continue
+                try:
+                    cur = self.store.get(ns_t, None, ns)
+                except ApiError:
+                    self.store.create(ns_t, None, {"apiVersion": "v1", "kind": "Namespace",
+                                                   "metadata": {"name": ns, "labels": {"istio-injection": "enabled"}}})
+                    continue
+                labels = dict(cur["metadata"].get("labels") or {})
+                if "istio-injection" not in labels and "istio.io/rev" not in labels:
+                    labels["istio-injection"] = "enabled"
+                    self.store.update(ns_t, None, ns, dict(cur, metadata=dict(cur["metadata"], labels=labels)))
         objs = []
         for r in resources:
             obj = json.loads(json.dumps(r.obj))

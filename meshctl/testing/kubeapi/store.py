@@ -14,7 +14,7 @@ import datetime as _dt
 import secrets
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +78,7 @@ class Store:
         self.strict_namespaces = True
         self.generation = 0  # bumped on every write; watchers wait on it
         self._next_ip = 0
+        self.on_write: Callable[[Event], None] | None = None  # the controllers' hook (called under the lock)
         for rt in BUILTIN_TYPES:
             self._register(rt)
         for name in ("default", "kube-system", "kube-public", "istio-system"):
@@ -166,6 +167,8 @@ class Store:
             del self.log[:cut]
         self.generation += 1
         self.changed.notify_all()
+        if self.on_write is not None:
+            self.on_write(self.log[-1])
 
     def _next_rv(self) -> int:
         self.rv += 1

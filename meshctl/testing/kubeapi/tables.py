@@ -77,6 +77,13 @@ def _endpoints(o: dict[str, Any]) -> str:
     return ",".join(addrs) or "<none>"
 
 
+def _slice_endpoints(o: dict[str, Any]) -> str:
+    addrs = [a for e in o.get("endpoints") or [] for a in e.get("addresses") or []]
+    if not addrs:
+        return "<unset>"
+    return ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "")
+
+
 def _replicas(o: dict[str, Any]) -> str:
     st, spec = o.get("status") or {}, o.get("spec") or {}
     return f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"
@@ -117,6 +124,11 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[str, str, int, Callable[[dict[
         ("Current", "integer", 0, lambda o: (o.get("status") or {}).get("replicas", 0)),
         ("Ready", "integer", 0, lambda o: (o.get("status") or {}).get("readyReplicas", 0)),
     ],
+    ("discovery.k8s.io", "endpointslices"): [
+        ("AddressType", "string", 0, lambda o: o.get("addressType", "")),
+        ("Ports", "string", 0, lambda o: ",".join(str(p.get("port")) for p in o.get("ports") or []) or "<unset>"),
+        ("Endpoints", "string", 0, lambda o: _slice_endpoints(o)),
+    ],
     ("apiextensions.k8s.io", "customresourcedefinitions"): [
         ("Created At", "date", 0, lambda o: o["metadata"].get("creationTimestamp")),
     ],
@@ -124,16 +136,16 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[str, str, int, Callable[[dict[
 
 
 def column_definitions(rt: ResourceType) -> list[dict[str, Any]]:
-    cols = [{"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}]
+    """NAME, the kind's columns, AGE; for built-in kinds wide-only columns (priority 1) follow AGE, as kubectl shows."""
+    name = {"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}
+    age = {"name": "Age", "type": "date", "format": "", "description": "CreationTimestamp", "priority": 0}
     if rt.key in BUILTIN_COLUMNS:
-        for name, typ, prio, _ in BUILTIN_COLUMNS[rt.key]:
-            cols.append({"name": name, "type": typ, "format": "", "description": "", "priority": prio})
-    else:
-        for c in rt.columns:
-            cols.append({"name": c.name, "type": c.type, "format": c.format, "description": c.description, "priority": c.priority})
-    if rt.key != ("apiextensions.k8s.io", "customresourcedefinitions"):
-        cols.append({"name": "Age", "type": "date", "format": "", "description": "CreationTimestamp", "priority": 0})
-    return cols
+        cols = [{"name": n, "type": t, "format": "", "description": "", "priority": p} for n, t, p, _ in BUILTIN_COLUMNS[rt.key]]
+        if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
+            return [name, *cols]
+        return [name, *[c for c in cols if c["priority"] == 0], age, *[c for c in cols if c["priority"] > 0]]
+    extra = [{"name": c.name, "type": c.type, "format": c.format, "description": c.description, "priority": c.priority} for c in rt.columns]
+    return [name, *extra, age]
 
 
 def partial_metadata(obj: dict[str, Any]) -> dict[str, Any]:
@@ -142,15 +154,19 @@ def partial_metadata(obj: dict[str, Any]) -> dict[str, Any]:
 
 def row(rt: ResourceType, obj: dict[str, Any], include: str = "Metadata") -> dict[str, Any]:
     md = obj.get("metadata") or {}
+    age = human_duration(md.get("creationTimestamp"))
     cells: list[Any] = [md.get("name")]
     if rt.key in BUILTIN_COLUMNS:
-        cells += [_cell(get(obj)) for _, _, _, get in BUILTIN_COLUMNS[rt.key]]
+        cols = BUILTIN_COLUMNS[rt.key]
+        cells += [_cell(get(obj)) for _, _, p, get in cols if p == 0]
+        if rt.key != ("apiextensions.k8s.io", "customresourcedefinitions"):
+            cells.append(age)
+        cells += [_cell(get(obj)) for _, _, p, get in cols if p > 0]
     else:
         for c in rt.columns:
             v = field_value(obj, c.path.lstrip(".")) if c.path else None
             cells.append(human_duration(v) if c.type == "date" and isinstance(v, str) else _cell(v))
-    if rt.key != ("apiextensions.k8s.io", "customresourcedefinitions"):
-        cells.append(human_duration(md.get("creationTimestamp")))
+        cells.append(age)
     r: dict[str, Any] = {"cells": cells}
     if include == "Object":
         r["object"] = obj
