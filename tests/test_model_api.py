@@ -123,7 +123,9 @@ def test_mesh_config_defaults_are_istios() -> None:
     assert mc.enable_auto_mtls is True
     assert mc.outbound_traffic_policy.mode == "ALLOW_ANY"
     assert mc.trust_domain == "cluster.local"
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
         MeshConfig.model_validate({"enableAutoMTLS": True})  # misspelt: rejected
 
 

@@ -73,7 +73,7 @@ def lb_endpoint(mesh: Mesh, ep: Endpoint, namespace: str) -> ec_pb2.LbEndpoint:
     return lbe
 
 
-def locality_groups(mesh: Mesh, endpoints: Iterable[Endpoint], namespace: str) -> list[ec_pb2.LocalityLbEndpoints]:
+def locality_groups(mesh: Mesh, endpoints: Iterable[Endpoint], namespace: str, *, with_labels: bool = False) -> list[ec_pb2.LocalityLbEndpoints]:
     """Endpoints grouped per locality (sorted by ``region/zone/subzone``), weights summed per group."""
     groups: dict[str, list[Endpoint]] = {}
     for ep in endpoints:
@@ -87,6 +87,8 @@ def locality_groups(mesh: Mesh, endpoints: Iterable[Endpoint], namespace: str) -
         total = 0
         for ep in groups[loc]:
             lbe = lb_endpoint(mesh, ep, namespace)
+            if with_labels:  # failoverPriority needs endpoint labels while priorities are computed (removed after)
+                lbe.metadata.filter_metadata[_LABELS_KEY].update(ep.labels)
             total += lbe.load_balancing_weight.value
             llb.lb_endpoints.append(lbe)
         llb.load_balancing_weight.value = total
@@ -144,6 +146,9 @@ def apply_locality_lb(cla: endpoint_pb2.ClusterLoadAssignment, proxy: Proxy, set
         return
     if setting.failover_priority:
         _apply_failover_priority(cla, proxy, list(setting.failover_priority))
+        if not setting.failover:  # Istio combines with locality failover only when `failover` is also set
+            _compact(cla)
+            return
     prio_map: dict[int, list[int]] = {}
     for i, group in enumerate(cla.endpoints):
         p = _lb_priority(proxy_loc, group.locality)
@@ -159,6 +164,13 @@ def apply_locality_lb(cla: endpoint_pb2.ClusterLoadAssignment, proxy: Proxy, set
     for new, old in enumerate(sorted(prio_map)):
         for i in prio_map[old]:
             cla.endpoints[i].priority = new
+
+
+def _compact(cla: endpoint_pb2.ClusterLoadAssignment) -> None:
+    """Priorities must run 0..N without gaps."""
+    order = {p: i for i, p in enumerate(sorted({g.priority for g in cla.endpoints}))}
+    for g in cla.endpoints:
+        g.priority = order[g.priority]
 
 
 def _apply_failover_priority(cla: endpoint_pb2.ClusterLoadAssignment, proxy: Proxy, labels: list[str]) -> None:
@@ -204,13 +216,7 @@ def load_assignment(mesh: Mesh, proxy: Proxy, cluster_name: str, service: Servic
                     need_labels: bool = False) -> endpoint_pb2.ClusterLoadAssignment:
     eps = service_endpoints(mesh, service, port, subset_labels)
     cla = endpoint_pb2.ClusterLoadAssignment(cluster_name=cluster_name)
-    cla.endpoints.extend(locality_groups(mesh, eps, service.namespace))
-    if need_labels:  # failoverPriority needs endpoint labels while priorities are computed
-        it = iter(eps)
-        for g in cla.endpoints:
-            for lbe in g.lb_endpoints:
-                ep = next(it)
-                lbe.metadata.filter_metadata[_LABELS_KEY].update(ep.labels)
+    cla.endpoints.extend(locality_groups(mesh, eps, service.namespace, with_labels=need_labels))
     apply_locality_lb(cla, proxy, policy_setting, outlier)
     for g in cla.endpoints:
         for lbe in g.lb_endpoints:
