@@ -155,7 +155,7 @@ class Target:
         """The proxy's config dump (only the section ``kind`` needs when reading a live proxy)."""
         mask = MASKS.get(kind or "") if not include_eds else None
         data, source = self._read(lambda c: c.config_dump(mask, include_eds))
-        return load_dump(data, source)
+        return load_dump(data, source, want={kind} if kind else None)
 
     def raw_config_dump(self) -> bytes:
         data, _ = self._read(lambda c: c.config_dump(None, True))
