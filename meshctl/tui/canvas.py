@@ -23,9 +23,9 @@ _LINE = {
     S | E: "┌", S | W: "┐", N | E: "└", N | W: "┘",
     N | S | E: "├", N | S | W: "┤", E | W | S: "┬", E | W | N: "┴", N | E | S | W: "┼",
 }
-GAP = 30  # columns between layers: vertical channels + the edge label
+GAP = 25  # columns between layers: vertical channels + the edge label
 CHANNELS = 4
-MAX_LABEL = 26
+MAX_LABEL = 21
 
 HEALTH_STYLE = {
     "healthy": Style(color="green"),

@@ -86,7 +86,7 @@ class GraphCanvas(Widget, can_focus=True):
             self.select(best)
 
     def _follow(self) -> None:
-        """Scroll as little as needed (from the origin when possible) so the selected node is visible."""
+        """Keep the selected node visible: from the origin when it fits, else centred horizontally."""
         b = self.scene.boxes.get(self.selected or "")
         w, h = self.size.width, self.size.height
         if b is None or w < 10 or h < 4:
@@ -94,7 +94,7 @@ class GraphCanvas(Widget, can_focus=True):
         if b.x + b.w <= w:
             self.vx = 0
         elif b.x < self.vx or b.x + b.w > self.vx + w:
-            self.vx = max(0, b.x + b.w - w + 4) if b.x + b.w > self.vx + w else max(0, b.x - 4)
+            self.vx = max(0, b.x + b.w // 2 - w // 2)  # centre it: both callers and callees stay in view
         if b.y + b.h <= h:
             self.vy = 0
         elif b.y < self.vy or b.y + b.h > self.vy + h:

@@ -1,0 +1,235 @@
+"""``meshctl tui`` driven by Textual's Pilot: every screen and key, on the deterministic bookinfo fixture."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshctl.tui.app import MeshApp
+from meshctl.tui.fixture import bookinfo_source
+from meshctl.tui.screens import (
+    FindingsScreen,
+    GraphScreen,
+    HelpScreen,
+    OverviewScreen,
+    ProxyScreen,
+    ResourcesScreen,
+    YamlScreen,
+)
+from meshctl.tui.widgets import GraphCanvas
+
+pytestmark = pytest.mark.timeout(120)
+SIZE = (150, 42)
+
+
+def make_app(**kw) -> MeshApp:
+    return MeshApp(bookinfo_source(), interval=None, prefer_dot=False, **kw)
+
+
+async def _cmd(pilot, text: str) -> None:
+    await pilot.press("colon")
+    await pilot.pause()
+    await pilot.press(*text)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_overview_sort_filter_and_drill_in():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        ov = app.screen
+        assert isinstance(ov, OverviewScreen)
+        assert "wl:default/reviews-v1" in ov._keys and "svc:default/reviews" in ov._keys
+        await pilot.press("s")  # HEALTH -> RPS IN
+        assert ov.sort_col == "RPS IN"
+        rates = [app.snapshot.graph.nodes[k]["rps_in"] for k in ov._keys]
+        assert rates == sorted(rates, reverse=True)
+        await pilot.press("r")
+        rates = [app.snapshot.graph.nodes[k]["rps_in"] for k in ov._keys]
+        assert rates == sorted(rates)
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"reviews-v")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert ov._keys and all("reviews-v" in k for k in ov._keys)
+        # Enter drills into the graph, focused on the row's node.
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, GraphScreen)
+        assert app.screen.query_one(GraphCanvas).selected == ov._keys[ov.query_one("DataTable").cursor_row]
+        await pilot.press("escape")
+        assert app.screen is ov
+
+
+async def test_refresh_updates_in_place_and_keeps_cursor():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        ov = app.screen
+        table = ov.query_one("DataTable")
+        before_health = app.snapshot.graph.nodes["wl:default/reviews-v3"]["health"]
+        await pilot.press("down", "down")
+        cursor = table.cursor_row
+        keys = list(ov._keys)
+        app.action_refresh_now()  # second fixture window: reviews-v3 answers 30 % 503
+        await pilot.pause()
+        assert app.refresh_count == 2
+        assert before_health == "healthy"
+        assert app.snapshot.graph.nodes["wl:default/reviews-v3"]["health"] == "failure"
+        # sorted by health: the failing node moves up, the table was rebuilt and the cursor kept its node
+        assert ov._keys[0] in ("wl:default/reviews-v3", "svc:default/reviews", "wl:default/productpage-v1")
+        assert ov._keys[table.cursor_row] == keys[cursor]
+
+
+async def test_graph_keys_select_cycle_find_hide():
+    app = make_app(start="graph")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        gs = app.screen
+        assert isinstance(gs, GraphScreen)
+        canvas = gs.query_one(GraphCanvas)
+        first = canvas.selected
+        await pilot.press("tab")
+        assert canvas.selected != first
+        await pilot.press("right")
+        await pilot.press("down")
+        assert canvas.selected in canvas.graph
+        # detail panel follows the selection
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"name = reviews")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert gs.find_expr == "name = reviews" and canvas.found == {"svc:default/reviews"}
+        await pilot.press("h")
+        await pilot.pause()
+        await pilot.press(*"ns = istio-system")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not any("istio-system" in n for n in canvas.graph)
+        await pilot.press("x")
+        assert any("istio-system" in n for n in canvas.graph) and not canvas.found
+        # bad expression: a message, not a crash
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"bogus > 1")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "bad expression" in gs.message
+        # t cycles Kiali graph types
+        await pilot.press("t")
+        assert gs.graph_type == "app" and any(n.startswith("app:") for n in canvas.graph)
+        await pilot.press("t")
+        assert gs.graph_type == "versionedApp" and "vapp:default/reviews/v3" in canvas.graph
+        await pilot.press("t")
+        assert gs.graph_type == "service" and not any(n.startswith("wl:default/") for n in canvas.graph)
+        canvas.select("svc:default/reviews")
+        text = canvas.render().plain
+        assert "reviews" in text and "rps" in text
+
+
+async def test_graph_canvas_labels_rates_weights_and_colours():
+    app = make_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        await _cmd(pilot, "graph")
+        canvas = app.screen.query_one(GraphCanvas)
+        canvas.select("svc:default/reviews")
+        await pilot.pause()
+        txt = canvas.render()
+        plain = txt.plain
+        assert "9.0rps 14ms w90" in plain  # reviews -> reviews-v1: rate, p95, weight
+        assert "w10" in plain and "match" in plain  # v3 split, v2 only via the jason rule
+        colours = {str(span.style) for span in txt.spans}
+        assert any("green" in c for c in colours)
+
+
+async def test_commands_resources_yaml_findings_help_back_quit():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        base = app.screen
+        await _cmd(pilot, "svc")
+        assert base.kind == "svc" and all(k.startswith(("svc:", "se:")) for k in base._keys)
+        await _cmd(pilot, "gw")
+        assert base._keys == ["wl:istio-system/istio-ingressgateway"]
+        await _cmd(pilot, "vs")
+        rs = app.screen
+        assert isinstance(rs, ResourcesScreen) and rs.kind == "VirtualService"
+        assert [r.name for r in rs._res] == ["bookinfo", "ratings", "reviews"]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, YamlScreen) and app.screen.resource.name == "bookinfo"
+        await pilot.press("escape")
+        await pilot.press("escape")
+        assert app.screen is base
+        await _cmd(pilot, "dr")
+        assert {r.name for r in app.screen._res} == {"productpage", "reviews", "ratings", "details"}
+        await _cmd(pilot, "gateway")
+        assert [r.name for r in app.screen._res] == ["bookinfo-gateway"]
+        await _cmd(pilot, "all")
+        assert app.screen is base and base.kind == "all"
+        await _cmd(pilot, "findings")
+        fs = app.screen
+        assert isinstance(fs, FindingsScreen) and fs.error == ""
+        assert all(m.code.startswith(("IST", "KIA", "MC")) for m in fs.messages)
+        await pilot.press("escape")
+        await _cmd(pilot, "nonsense")
+        assert app.screen is base
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is base
+        await _cmd(pilot, "q")
+    assert app.return_code in (0, None)
+
+
+async def test_findings_jump_to_the_offending_line(tmp_path):
+    (tmp_path / "bad.yaml").write_text(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: ghost\n  namespace: default\n"
+        "spec:\n  hosts: [ghost]\n  gateways: [no-such-gateway]\n  http:\n  - route:\n    - destination: {host: ghost}\n"
+    )
+    from meshctl.graph.source import LiveSource
+
+    app = MeshApp(LiveSource([str(tmp_path)]), interval=None, prefer_dot=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await _cmd(pilot, "findings")
+        fs = app.screen
+        assert isinstance(fs, FindingsScreen)
+        codes = {m.code for m in fs.messages}
+        assert "IST0101" in codes  # referenced gateway / host not found
+        await pilot.press("enter")
+        await pilot.pause()
+        ys = app.screen
+        assert isinstance(ys, YamlScreen) and ys.resource.name == "ghost" and ys.line is not None
+
+
+@pytest.mark.envoy
+async def test_proxy_browser_from_live_envoy_shows_tree():
+    """Enter on a workload opens its proxy's clusters/listeners/routes, read from the real Envoy admin."""
+    from meshctl.graph.source import BOOKINFO, LiveSource
+    from meshctl.graph.testbed import start_bed
+
+    with start_bed() as bed:
+        src = LiveSource([BOOKINFO], bed.targets)
+        app = MeshApp(src, interval=None, prefer_dot=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await _cmd(pilot, "proxy productpage-v1")
+            ps = app.screen
+            assert isinstance(ps, ProxyScreen)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            tree = ps.query_one("Tree")
+            labels = [str(n.label) for n in tree.root.children]
+            assert labels[0].startswith("Listeners (2)") and labels[1].startswith("Routes") and labels[2].startswith("Clusters (6)")
+            clusters = [str(n.label) for n in tree.root.children[2].children]
+            assert any(c.startswith("outbound|9080|v3|reviews.default.svc.cluster.local") for c in clusters)
+            assert ps.where.startswith("live http://127.0.0.1:")
+            await pilot.press("escape")
+            await _cmd(pilot, "diff productpage-v1")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            # intended config comes from the embedded translator; the screen says what it found, never crashes
+            assert app.screen.body
