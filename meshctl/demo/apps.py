@@ -100,6 +100,7 @@ class AppSpec:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: avoid the 40 ms Nagle/delayed-ACK stall
     spec: AppSpec  # set on the per-app subclass
 
     def log_message(self, format: str, *args: object) -> None:  # the demo prints its own summary

@@ -2,7 +2,7 @@
 
 One client sidecar Envoy for pod ``a`` runs in loopback bind mode, fed by meshctl's own xDS server with the
 translator's output; Python echo servers stand in for the pods of services ``b`` (v1, v2) and ``c`` on their
-own loopback IPs. A test calls :meth:`BehaviourMesh.configure` with the Istio config of its case (layered over
+own loopback IPs (no sidecars of their own: plaintext, as the spec allows for mTLS-independent cases). A test calls :meth:`BehaviourMesh.configure` with the Istio config of its case (layered over
 the base services and pods), which rebuilds the model, translates ``a`` and pushes it; the call returns once
 Envoy has ACKed. :meth:`BehaviourMesh.call` then sends a request the way app ``a`` would: to its sidecar's
 outbound listener on ``a``'s IP at the service port, with the ``Host`` header naming the service.
@@ -17,16 +17,12 @@ import random
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
+from meshctl.demo.controlplane import ControlPlane, DemoSource
 from meshctl.demo.procguard import ProcessRegistry, spawn_envoy
 from meshctl.envoy.runner import EnvoyProcess
 from meshctl.sources import Resource, load_text
 from meshctl.xds.bootstrap import xds_bootstrap
-from meshctl.xds.cache import SnapshotCache
-from meshctl.xds.runtime import ServerThread
-from meshctl.xds.snapshot import Snapshot
-from meshctl.xds.status import SYNCED
 
 from .echo import EchoServer, parse_reply, request_headers
 
@@ -59,7 +55,11 @@ spec:
         docs.append(
             f"""apiVersion: v1
 kind: Pod
-metadata: {{name: {pod}, namespace: default, labels: {{app: {app}, version: {version}}}}}
+metadata:
+  name: {pod}
+  namespace: default
+  labels: {{app: {app}, version: {version}}}
+  annotations: {{sidecar.istio.io/inject: "{'true' if app == 'a' else 'false'}"}}
 spec:
   containers:
   - name: app
@@ -122,22 +122,22 @@ class BehaviourMesh:
         self.client_ip = f"127.0.{self.subnet}.10"
         self.base: list[Resource] = load_text(_base_yaml(self.subnet), "<behaviour base>")
         self.echo: dict[str, EchoServer] = {}
-        self.cache = SnapshotCache()
-        self.server = ServerThread(self.cache, address="127.0.0.1", port=0, debug_port=None)
+        self.source = DemoSource(self.base)
+        self.plane = ControlPlane(self.source, "127.0.0.1", 0, 0)
         self.registry = ProcessRegistry()
         self.envoy: EnvoyProcess | None = None
         self.node_id = f"sidecar~{self.client_ip}~a-v1-0.default~default.svc.cluster.local"
-        self._version = 0
-        self.last_config: Any = None
 
     # ------------------------------------------------------------------------------------------- lifecycle
     def start(self) -> BehaviourMesh:
         try:
             for pod, _, version, octet in PODS[1:]:
                 self.echo[pod] = EchoServer(pod, f"127.0.{self.subnet}.{octet}", HTTP_TARGET, version).start()
-            self.server.start()
-            self.configure("")
-            boot = xds_bootstrap(self.node_id, xds_host="127.0.0.1", xds_port=self.server.port, delta=True)
+            self.plane.start()
+            self.plane.serve([self.node_id])
+            boot = xds_bootstrap(
+                self.node_id, xds_host="127.0.0.1", xds_port=self.plane.server.port, delta=True
+            )
             self.envoy = spawn_envoy(
                 boot,
                 admin_address=self.client_ip,
@@ -155,7 +155,7 @@ class BehaviourMesh:
 
     def close(self) -> None:
         self.registry.kill_all()
-        self.server.close()
+        self.plane.close()
         for e in self.echo.values():
             e.close()
 
@@ -168,41 +168,18 @@ class BehaviourMesh:
     # --------------------------------------------------------------------------------------------- config
     def configure(self, yaml_text: str) -> None:
         """Serve ``a`` the translation of base + ``yaml_text`` and wait until its Envoy ACKed it."""
-        from meshctl.model import build_mesh
-        from meshctl.translate import translate
-
         extra = load_text(yaml_text, "<case>", start_index=len(self.base)) if yaml_text.strip() else []
-        mesh = build_mesh(self.base + extra)
-        proxy = mesh.proxy("pod/a-v1-0", "default")
-        proxy.loopback = True
-        pc = translate(mesh, proxy)
-        self.last_config = pc
-        self._version += 1
-        self.cache.set_snapshot(self.node_id, Snapshot.from_proxy_config(pc, str(self._version)))
+        changed = self.plane.replace(self.base + extra)
         for e in self.echo.values():
             e.reset()
-        if self.envoy is not None:
+        if changed:
             self.wait_synced()
 
     def wait_synced(self, timeout: float = 15.0) -> None:
-        snap = self.cache.get_snapshot(self.node_id)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            conns = self.server.status.find(self.node_id)
-            if snap is not None and conns:
-                types = conns[-1].types
-                if types and all(
-                    ts.state == SYNCED and ts.sent_version == snap.type_version(t) for t, ts in types.items()
-                ):
-                    nacks = [ts.nack for ts in types.values() if ts.nack]
-                    if not nacks:
-                        return
-            if conns and any(ts.nack for ts in conns[-1].types.values()):
-                raise AssertionError(
-                    f"Envoy rejected the config: {[ts.nack for ts in conns[-1].types.values() if ts.nack]}"
-                )
-            time.sleep(0.02)
-        raise AssertionError(f"Envoy did not ACK config version {self._version} within {timeout}s")
+        if self.plane.wait_synced([self.node_id], timeout):
+            raise AssertionError(
+                f"Envoy did not ACK config version {self.plane.version}: {self.plane.node_sync(self.node_id)}"
+            )
 
     # ------------------------------------------------------------------------------------------- requests
     def call(
