@@ -24,7 +24,8 @@ from typing import Any
 from meshctl.envoy.dump import ConfigDump, Item, to_envoy_dict
 from meshctl.envoy.views.common import config_ref
 
-KINDS = ("cluster", "listener", "route", "endpoint", "secret", "ecds")
+#: What istiod sends: SDS secrets come from the node agent (and rotate), so they are not compared by default.
+KINDS = ("cluster", "listener", "route", "endpoint", "ecds")
 LABELS = {
     "cluster": "cluster",
     "listener": "listener",
@@ -111,8 +112,11 @@ def _is_loopback_or_any(addr: str) -> bool:
     return ip.is_loopback or ip.is_unspecified
 
 
-def _normalize_endpoints(cla: dict[str, Any]) -> None:
-    """Drop what Envoy fills in when it echoes EDS, and order endpoints canonically."""
+def _normalize_endpoints(cla: dict[str, Any], locality_weighted: bool = True) -> None:
+    """Drop what Envoy fills in when it echoes EDS, and order endpoints canonically.
+
+    Envoy keeps locality weights only for clusters with locality-weighted load balancing; for the others it
+    ignores (and echoes as 0) whatever was sent, so they are not compared there."""
     policy = cla.get("policy")
     if isinstance(policy, dict):
         if policy.get("overprovisioning_factor") == 140:
@@ -123,7 +127,7 @@ def _normalize_endpoints(cla: dict[str, Any]) -> None:
     for loc in localities:
         if loc.get("locality") == {}:
             loc.pop("locality")
-        if loc.get("load_balancing_weight") in (0, None):
+        if loc.get("load_balancing_weight") in (0, None) or not locality_weighted:
             loc.pop("load_balancing_weight", None)
         for lb in loc.get("lb_endpoints") or []:
             ep = lb.get("endpoint") or {}
@@ -158,14 +162,14 @@ def _sort_token(v: Any) -> str:
     return json.dumps(v, sort_keys=True)
 
 
-def canonical(dump: ConfigDump, item: Item, *, loopback: bool = False) -> Any:
+def canonical(dump: ConfigDump, item: Item, *, loopback: bool = False, locality_weighted: bool = True) -> Any:
     """The item as canonical Envoy JSON (snake_case, defaults dropped), normalized for comparison."""
     msg = dump.message(item)
     if msg is None:
         return item.raw  # unparsable: compare as written (and the parse warning is reported)
     d = to_envoy_dict(msg)
     if item.kind == "endpoint":
-        _normalize_endpoints(d)
+        _normalize_endpoints(d, locality_weighted)
     elif item.kind == "listener" and loopback:
         _normalize_listener_loopback(d)
     return d
@@ -204,6 +208,10 @@ def deep_diff(a: Any, b: Any, path: str, out: list[FieldChange], owner_of: Any =
     if isinstance(a, list) and isinstance(b, list):
         ka, kb = _keyed(a), _keyed(b)
         if ka is not None and kb is not None:
+            common = [n for n in ka if n in kb]
+            if common != [n for n in kb if n in ka]:
+                # order matters (routes match first-wins, HTTP filters run in order)
+                out.append(FieldChange(f"{path}(order)", common, [n for n in kb if n in ka]))
             for name in list(ka) + [n for n in kb if n not in ka]:
                 sub = f"{path}[{name}]"
                 if name not in kb:
@@ -239,18 +247,19 @@ def _owner_text(meta: Any) -> str:
 
 
 def _route_owner(rc: dict[str, Any], path: str) -> str:
-    """The VirtualService owning the route a change path points into (``virtual_hosts[vh].routes[i]...``)."""
+    """The VirtualService owning the route a change path points into (``virtual_hosts[vh].routes[i or name]``)."""
     import re
 
-    m = re.match(r"virtual_hosts\[(.+?)\]\.routes\[(\d+)\]", path)
+    m = re.match(r"virtual_hosts\[(.+?)\]\.routes\[(.+?)\]", path)
     if not m:
         return ""
-    for vh in rc.get("virtual_hosts") or []:
-        if vh.get("name") == m.group(1) or str((rc.get("virtual_hosts") or []).index(vh)) == m.group(1):
-            routes = vh.get("routes") or []
-            i = int(m.group(2))
-            if i < len(routes):
-                return _owner_text(routes[i].get("metadata"))
+    vhosts = rc.get("virtual_hosts") or []
+    for i, vh in enumerate(vhosts):
+        if vh.get("name") != m.group(1) and str(i) != m.group(1):
+            continue
+        for j, r in enumerate(vh.get("routes") or []):
+            if r.get("name") == m.group(2) or str(j) == m.group(2):
+                return _owner_text(r.get("metadata"))
     return ""
 
 
@@ -286,13 +295,20 @@ def diff_kind(
         derived = _non_eds_clusters(intended) | _non_eds_clusters(actual)
         left = {n: i for n, i in left.items() if n not in derived}
         right = {n: i for n, i in right.items() if n not in derived}
+    weighted = (
+        _locality_weighted_clusters(intended) | _locality_weighted_clusters(actual)
+        if kind == "endpoint"
+        else set()
+    )
     diffs: list[ResourceDiff] = []
     for name in sorted(set(left) | set(right) | set(right_warming)):
         li, ri = left.get(name), right.get(name)
         if li is not None and ri is not None:
             if li.raw == ri.raw:
                 continue
-            a, b = canonical(intended, li, loopback=loopback), canonical(actual, ri, loopback=loopback)
+            lw = kind != "endpoint" or name in weighted
+            a = canonical(intended, li, loopback=loopback, locality_weighted=lw)
+            b = canonical(actual, ri, loopback=loopback, locality_weighted=lw)
             changes: list[FieldChange] = []
             deep_diff(a, b, "", changes)
             if not changes:
@@ -329,6 +345,16 @@ def diff_kind(
         elif name in right_warming:
             diffs.append(ResourceDiff(kind, name, "warming"))
     return diffs, len(set(left) | set(right)), notes
+
+
+def _locality_weighted_clusters(dump: ConfigDump) -> set[str]:
+    out = set()
+    for it in dump.of("cluster"):
+        common = it.raw.get("common_lb_config") or it.raw.get("commonLbConfig") or {}
+        if "locality_weighted_lb_config" in common or "localityWeightedLbConfig" in common:
+            out.add(it.raw.get("eds_cluster_config", {}).get("service_name") or it.name)
+            out.add(it.name)
+    return out
 
 
 def _non_eds_clusters(dump: ConfigDump) -> set[str]:
@@ -407,10 +433,18 @@ def _pretty_path(kind: str, name: str, path: str) -> str:
     return f"{label} {name}" + (f" / {path}" if path else "")
 
 
-def render_text(result: DiffResult, left: str = "intended", right: str = "actual") -> str:
-    """Human-readable report: one line per difference, owners in brackets, then warming and a summary."""
+def render_text(
+    result: DiffResult,
+    left: str = "intended",
+    right: str = "actual",
+    words: tuple[str, str] = ("intended", "actual"),
+) -> str:
+    """Human-readable report: one line per difference, owners in brackets, then warming and a summary.
+
+    ``left``/``right`` name the two sides (files, URLs); ``words`` label values (intended/actual, or first/second
+    when two saved dumps are compared)."""
     lines: list[str] = []
-    li, ri = ("intended", "actual") if left == "intended" else ("first", "second")
+    li, ri = words
     for d in result.drift:
         owner = f"  [{d.owner}]" if d.owner else ""
         if d.status == "missing":
@@ -443,20 +477,38 @@ def render_text(result: DiffResult, left: str = "intended", right: str = "actual
     return "\n".join(lines) + "\n"
 
 
-def intended_dump(filenames: list[str], proxy: str | None, namespace: str | None = None) -> ConfigDump:
-    """The dump Istio would give ``proxy``, from Istio/Kubernetes YAML, through the embedded translator."""
-    from meshctl.errors import UnavailableError, UsageError
-    from meshctl.sources import load_paths
+def node_id_of(dump: ConfigDump) -> str:
+    return str(((dump.bootstrap_raw or {}).get("node") or {}).get("id", ""))
 
-    if not proxy:
+
+def intended_dump(
+    filenames: list[str], proxy: str | None, namespace: str | None = None, actual: ConfigDump | None = None
+) -> ConfigDump:
+    """The dump Istio would give a proxy, from Istio/Kubernetes YAML, through the embedded translator.
+
+    The proxy is ``--proxy TYPE/NAME`` or, when omitted, the one whose node id the actual dump carries (the same
+    mapping meshctl's xDS server uses). A proxy running on a loopback address (the local demo mesh) is
+    translated in loopback bind mode, as the demo's control plane does.
+    """
+    import dataclasses
+
+    from meshctl.errors import UsageError
+    from meshctl.translate import translate
+    from meshctl.translate.dump import config_dump
+    from meshctl.xds.source import MeshSource
+
+    node_id = node_id_of(actual) if actual is not None else ""
+    ip = _node_ip(actual) if actual is not None else ""
+    loopback = bool(ip) and _is_loopback_or_any(ip)
+    source = MeshSource(filenames, loopback=loopback)
+    source.load()
+    if proxy:
+        p = source.mesh.proxy(proxy, namespace)
+        if loopback:
+            p = dataclasses.replace(p, workload=dataclasses.replace(p.workload, ip=ip), loopback=True)
+    elif node_id:
+        p = source.proxy_for(node_id)
+    else:
         raise UsageError("--proxy TYPE/NAME is needed with -f: which proxy of the config is the target?")
-    resources = load_paths(filenames, default_namespace=namespace or "default")
-    try:
-        from meshctl.model import build_mesh
-        from meshctl.translate import translate
-        from meshctl.translate.dump import config_dump
-    except ImportError as e:  # pragma: no cover - while the translator is being built
-        raise UnavailableError(f"the embedded translator is not available: {e}") from e
-    mesh = build_mesh(resources)
-    pc = translate(mesh, mesh.proxy(proxy, namespace))
-    return ConfigDump(config_dump(pc), source=f"translate({proxy})")
+    pc = translate(source.mesh, p)
+    return ConfigDump(config_dump(pc), source=f"translate({p.id})")

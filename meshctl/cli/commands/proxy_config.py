@@ -437,8 +437,8 @@ def diff_cmd(
             context=kube_context,
             admin_port=admin_port,
         )
-        intended = diff_lib.intended_dump(list(filenames), proxy, namespace)
         actual = actual_target.config_dump(include_eds=True)
+        intended = diff_lib.intended_dump(list(filenames), proxy, namespace, actual)
         left_label, right_label = "intended", "actual"
     else:
         if len(dumps) != 2 or target or admin:
@@ -473,7 +473,8 @@ def diff_cmd(
 
         emit(result.to_json(left_label, right_label), "json")
     else:
-        sys.stdout.write(diff_lib.render_text(result, left_label, right_label))
+        words = ("first", "second") if len(dumps) == 2 else ("intended", "actual")
+        sys.stdout.write(diff_lib.render_text(result, left_label, right_label, words))
     warn(intended)
     warn(actual)
     if not result.in_sync:
