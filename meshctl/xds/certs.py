@@ -54,6 +54,40 @@ class MeshCA:
         self._issued: dict[str, tuple[bytes, bytes]] = {}
         self._lock = threading.Lock()
 
+    def server_cert(self, hosts: list[str]) -> tuple[bytes, bytes]:
+        """``(cert PEM, key PEM)`` for a TLS server known by ``hosts`` (DNS names or IPs), e.g. the xDS server itself."""
+        import ipaddress
+
+        sans: list[x509.GeneralName] = []
+        for h in hosts:
+            try:
+                sans.append(x509.IPAddress(ipaddress.ip_address(h)))
+            except ValueError:
+                sans.append(x509.DNSName(h))
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(
+                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0] if hosts else "meshctl")])
+            )
+            .issuer_name(self._cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=self._days))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
+                critical=False,
+            )
+            .sign(self._key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
+
     def spiffe_id(self, namespace: str, service_account: str) -> str:
         return f"spiffe://{self.trust_domain}/ns/{namespace}/sa/{service_account}"
 
