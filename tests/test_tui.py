@@ -26,9 +26,10 @@ def make_app(**kw) -> MeshApp:
 
 
 async def _cmd(pilot, text: str) -> None:
+    """``:`` opens the prompt (real key); the text is set at once (typing it key by key only costs time)."""
     await pilot.press("colon")
     await pilot.pause()
-    await pilot.press(*text)
+    pilot.app.screen.query_one("#prompt-input").value = text
     await pilot.press("enter")
     await pilot.pause()
 
