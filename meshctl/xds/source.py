@@ -155,7 +155,7 @@ class MeshSource:
         A bad file keeps the previous model (the error is logged with file:line and re-raised).
         """
         self.load()
-        changed = []
+        changed: list[str] = []
         cache = self.cache
         if cache is None:
             return changed
