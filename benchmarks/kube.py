@@ -118,7 +118,7 @@ def main() -> int:
     src.stop()
     client.close()
     emu.stop()
-    
+
     received = len(lags)
     if lags:
         lags.sort()

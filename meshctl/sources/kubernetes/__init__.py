@@ -18,7 +18,15 @@ from meshctl.sources.kubernetes.errors import (
     KubeUnreachableError,
     Missing,
 )
-from meshctl.sources.kubernetes.informer import ADDED, DELETED, MODIFIED, ClusterSource, ResourceEvent, resource_file, to_resource
+from meshctl.sources.kubernetes.informer import (
+    ADDED,
+    DELETED,
+    MODIFIED,
+    ClusterSource,
+    ResourceEvent,
+    resource_file,
+    to_resource,
+)
 from meshctl.sources.kubernetes.kinds import WANTED, Kind, Want, discover
 from meshctl.sources.kubernetes.loader import ClusterResources, load_cluster
 from meshctl.sources.kubernetes.portforward import (

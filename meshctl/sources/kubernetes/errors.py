@@ -53,7 +53,7 @@ class KubeForbiddenError(KubeAuthError):
         msg = f"forbidden by RBAC (403): cannot {lines}"
         if user_message:
             msg += f" (API server: {user_message})"
-        hints = kw.pop("hints", None) or []
+        hints: list[str] = list(kw.pop("hints", None) or [])  # type: ignore[call-overload]
         if not hints:
             verbs: dict[str, set[str]] = {}
             for m in missing:

@@ -110,7 +110,8 @@ class _Reflector:
         return f"{self.kind.resource}" + (f" in {self.scope}" if self.scope else "")
 
     def list(self) -> tuple[list[dict[str, Any]], str]:
-        client, items, cont = self.source.client, [], ""
+        client, cont = self.source.client, ""
+        items: list[dict[str, Any]] = []
         while True:
             q: list[tuple[str, Any]] = [("limit", self.source.page_size)]
             if cont:

@@ -70,7 +70,7 @@ async def watch_cluster(cluster: ClusterSource, on_change: Callable[[], Awaitabl
                 flag.clear()
                 try:
                     await asyncio.wait_for(flag.wait(), debounce)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             batch, pending[:] = list(pending), []
             log.info("xds: cluster changed: %s", ", ".join(f"{e.type.lower()} {e.resource.ref}" for e in batch[:5])

@@ -232,17 +232,18 @@ class Controllers:
             ports.append(port)
         refs = [{"kind": "Pod", "name": p["metadata"]["name"], "namespace": ns, "uid": p["metadata"].get("uid")} for p in pods]
         endpoints = [{"addresses": [p["status"]["podIP"]], "conditions": {"ready": True, "serving": True, "terminating": False},
-                      "targetRef": ref, "nodeName": NODE} for p, ref in zip(pods, refs)]
+                      "targetRef": ref, "nodeName": NODE} for p, ref in zip(pods, refs, strict=True)]
         eslice = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                   "metadata": {"name": slice_name, "namespace": ns,
                                "labels": {"kubernetes.io/service-name": name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
                                "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": name, "uid": md.get("uid"), "controller": True}]},
                   "addressType": "IPv4", "endpoints": endpoints, "ports": ports}
-        subsets = [{"addresses": [{"ip": p["status"]["podIP"], "nodeName": NODE, "targetRef": ref} for p, ref in zip(pods, refs)],
+        subsets = [{"addresses": [{"ip": p["status"]["podIP"], "nodeName": NODE, "targetRef": ref} for p, ref in zip(pods, refs, strict=True)],
                     "ports": ports}] if pods else []
         eps = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": ns, "labels": dict(md.get("labels") or {})},
                "subsets": subsets}
-        for rt, obj, keys in ((slice_t, eslice, ("endpoints", "ports")), (ep_t, eps, ("subsets",))):
+        pairs: list[tuple[Any, dict[str, Any], tuple[str, ...]]] = [(slice_t, eslice, ("endpoints", "ports")), (ep_t, eps, ("subsets",))]
+        for rt, obj, keys in pairs:
             try:
                 cur = self.store.get(rt, ns, obj["metadata"]["name"])
             except ApiError:

@@ -150,8 +150,8 @@ def json_patch(doc: Any, ops: Any) -> Any:
             elif kind in ("move", "copy"):
                 val = get(op["from"])
                 if kind == "move":
-                    c, l = parent(op["from"])
-                    del c[int(l) if isinstance(c, list) else l]
+                    src, key = parent(op["from"])
+                    del src[int(key) if isinstance(src, list) else key]
                 doc = json_patch(doc, [{"op": "add", "path": path, "value": val}])
             elif kind == "test":
                 if get(path) != op["value"]:

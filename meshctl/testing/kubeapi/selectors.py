@@ -33,7 +33,7 @@ def parse_label_selector(expr: str | None) -> Callable[[dict[str, str]], bool]:
     """A predicate over a labels mapping; raises ValueError on a malformed selector."""
     if not expr:
         return lambda labels: True
-    tests: list[Callable[[dict[str, str]], bool]] = []
+    tests: list[Any] = []  # predicates over a labels mapping
     for term in _split_top(expr):
         m = _SET_RE.match(term)
         if m:

@@ -11,7 +11,6 @@ import base64
 import json
 import re
 import socket
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import yaml
 from meshctl.testing.kubeapi import tables
 from meshctl.testing.kubeapi.patch import apply_patch
 from meshctl.testing.kubeapi.selectors import parse_field_selector, parse_label_selector
-from meshctl.testing.kubeapi.store import ApiError, Store
+from meshctl.testing.kubeapi.store import ApiError
 from meshctl.testing.kubeapi.types import ResourceType
 from meshctl.testing.kubeapi.websocket import PORTFORWARD_PROTOCOLS, WebSocket, accept_key, serve_portforward
 

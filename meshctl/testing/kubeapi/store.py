@@ -9,6 +9,7 @@ mutated in place, so events and list results can share them without copying.
 from __future__ import annotations
 
 import bisect
+import builtins
 import copy
 import datetime as _dt
 import secrets
@@ -51,7 +52,7 @@ def not_found(rt: ResourceType, name: str) -> ApiError:
 
 
 def now_rfc3339() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class Store:
                 raise not_found(rt, name)
             return obj
 
-    def list(self, rt: ResourceType, namespace: str | None) -> tuple[list[dict[str, Any]], int]:
+    def list(self, rt: ResourceType, namespace: str | None) -> tuple[builtins.list[dict[str, Any]], int]:
         """Objects of ``rt`` (in ``namespace`` or all) sorted by namespace/name, and the list's resourceVersion."""
         with self.lock:
             objs = self.objects[rt.key]
@@ -141,7 +142,7 @@ class Store:
         items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         return items, rv
 
-    def events_after(self, rv: int, tkey: TypeKey) -> tuple[list[Event], int]:
+    def events_after(self, rv: int, tkey: TypeKey) -> tuple[builtins.list[Event], int]:
         """Events of ``tkey`` with resourceVersion > ``rv`` and the newest rv seen; raises ApiError(410) if too old."""
         with self.lock:
             if rv < self.compacted_rv:
@@ -282,7 +283,7 @@ class Store:
                 self._unregister_crd(old)
             return gone
 
-    def apply(self, objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    def apply(self, objects: Iterable[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
         """Create or replace each object by its apiVersion/kind (seeding, tests); namespaces are created as needed."""
         out = []
         ns_t = self.types[("", "namespaces")]

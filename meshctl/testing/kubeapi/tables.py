@@ -20,10 +20,10 @@ def human_duration(ts: str | None) -> str:
     if not ts:
         return "<unknown>"
     try:
-        t = _dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.timezone.utc)
+        t = _dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.UTC)
     except ValueError:
         return "<invalid>"
-    s = int((_dt.datetime.now(_dt.timezone.utc) - t).total_seconds())
+    s = int((_dt.datetime.now(_dt.UTC) - t).total_seconds())
     if s < 0:
         return "<invalid>"
     if s < 120:
@@ -140,10 +140,12 @@ def column_definitions(rt: ResourceType) -> list[dict[str, Any]]:
     name = {"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}
     age = {"name": "Age", "type": "date", "format": "", "description": "CreationTimestamp", "priority": 0}
     if rt.key in BUILTIN_COLUMNS:
-        cols = [{"name": n, "type": t, "format": "", "description": "", "priority": p} for n, t, p, _ in BUILTIN_COLUMNS[rt.key]]
+        specs = BUILTIN_COLUMNS[rt.key]
+        main = [{"name": n, "type": t, "format": "", "description": "", "priority": p} for n, t, p, _ in specs if p == 0]
+        wide = [{"name": n, "type": t, "format": "", "description": "", "priority": p} for n, t, p, _ in specs if p > 0]
         if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
-            return [name, *cols]
-        return [name, *[c for c in cols if c["priority"] == 0], age, *[c for c in cols if c["priority"] > 0]]
+            return [name, *main, *wide]
+        return [name, *main, age, *wide]
     extra = [{"name": c.name, "type": c.type, "format": c.format, "description": c.description, "priority": c.priority} for c in rt.columns]
     return [name, *extra, age]
 
