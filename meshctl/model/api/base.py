@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictStr
 
 
 def proto_json_name(name: str) -> str:
@@ -98,17 +98,11 @@ def _float_like(v: Any) -> Any:
     raise ValueError("must be a number")
 
 
-def _str_only(v: Any) -> Any:
-    if isinstance(v, str):
-        return v
-    raise ValueError("must be a string")
-
-
 Int = Annotated[int, BeforeValidator(_int_like)]
 UInt = Annotated[int, BeforeValidator(_uint_like)]
 Float = Annotated[float, BeforeValidator(_float_like)]
 Bool = StrictBool
-Str = Annotated[str, BeforeValidator(_str_only)]
+Str = StrictStr  # native (fast): rejects numbers/bools like protojson
 
 
 def _port_number(v: Any) -> Any:
