@@ -141,3 +141,21 @@ def test_kubectl_shows_simulated_pods(cluster: tuple[KubeEmulator, str], tmp_pat
                          env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=30).stdout.splitlines()
     assert out[0].split()[:4] == ["NAME", "READY", "STATUS", "RESTARTS"]
     assert all(line.split()[1:3] == ["2/2", "Running"] for line in out[1:]) and len(out) == 7
+
+
+def test_official_typed_client_reads_the_emulator(cluster: tuple[KubeEmulator, str]) -> None:
+    """The generated (pydantic) models of the official client accept what the emulator serves."""
+    from kubernetes import client, config
+
+    emu, kc = cluster
+    api = config.new_client_from_config(kc)
+    try:
+        pods_ = client.CoreV1Api(api).list_namespaced_pod("default")
+        assert len(pods_.items) == 6 and all(p.status.pod_ip and p.status.phase == "Running" for p in pods_.items)
+        assert len(client.DiscoveryV1Api(api).list_endpoint_slice_for_all_namespaces().items) == 5
+        deploys = client.AppsV1Api(api).list_deployment_for_all_namespaces().items
+        assert {d.metadata.name: d.status.ready_replicas for d in deploys}["reviews-v2"] == 1
+        vs = client.CustomObjectsApi(api).list_cluster_custom_object("networking.istio.io", "v1", "virtualservices")
+        assert sorted(i["metadata"]["name"] for i in vs["items"]) == ["bookinfo", "ratings", "reviews"]
+    finally:
+        api.close()

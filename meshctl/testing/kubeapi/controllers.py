@@ -15,7 +15,7 @@ import hashlib
 import json
 from typing import Any
 
-from meshctl.testing.kubeapi.store import ApiError, Event, Store
+from meshctl.testing.kubeapi.store import ApiError, Event, Store, now_rfc3339
 
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' rand.SafeEncodeString alphabet
 NODE = "emulator-node"
@@ -184,7 +184,9 @@ class Controllers:
                 "spec": spec,
                 "status": {"phase": "Running", "podIP": self._ip(), "hostIP": HOST_IP,
                            "conditions": [{"type": "Ready", "status": "True"}],
-                           "containerStatuses": [{"name": c.get("name"), "ready": True, "restartCount": 0, "image": c.get("image", "")}
+                           "containerStatuses": [{"name": c.get("name"), "ready": True, "started": True, "restartCount": 0,
+                                                  "image": c.get("image", ""), "imageID": "",
+                                                  "state": {"running": {"startedAt": now_rfc3339()}}}
                                                  for c in spec["containers"]]}}
 
     def _ip(self) -> str:
