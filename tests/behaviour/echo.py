@@ -69,8 +69,9 @@ class EchoServer:
     port: int
     version: str = "v1"
     seen: list[Seen] = field(default_factory=list)
-    _fail_counts: Counter[str] = field(default_factory=Counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: ``fail=N&key=K`` counters; pass one shared Counter (and lock) to make failures count per service, not per pod.
+    fail_counts: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -79,7 +80,9 @@ class EchoServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+            disable_nagle_algorithm = (
+                True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+            )
 
             def log_message(self, format: str, *args: object) -> None:  # quiet
                 pass
@@ -90,12 +93,12 @@ class EchoServer:
                 seen = Seen(self.command, self.path, list(self.headers.items()), body)
                 query = parse_qs(urlsplit(self.path).query)
                 status = int(query.get("status", ["200"])[0])
-                with echo._lock:
+                with echo.lock:
                     echo.seen.append(seen)
                     key = query.get("key", [""])[0]
                     if "fail" in query:
-                        echo._fail_counts[key] += 1
-                        if echo._fail_counts[key] <= int(query["fail"][0]):
+                        echo.fail_counts[key] += 1
+                        if echo.fail_counts[key] <= int(query["fail"][0]):
                             status = int(query.get("fail_status", ["503"])[0])
                 if "delay" in query:
                     time.sleep(_seconds(query["delay"][0]))
@@ -140,13 +143,13 @@ class EchoServer:
             self._server = None
 
     def reset(self) -> None:
-        with self._lock:
+        with self.lock:
             self.seen.clear()
-            self._fail_counts.clear()
+            self.fail_counts.clear()
 
     def count(self, path_prefix: str = "") -> int:
         """How many requests arrived whose URL starts with ``path_prefix``."""
-        with self._lock:
+        with self.lock:
             return sum(1 for s in self.seen if s.url.startswith(path_prefix))
 
     def __enter__(self) -> EchoServer:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import http.client
 import random
 import socket
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from meshctl.demo.controlplane import ControlPlane, DemoSource
@@ -59,7 +61,7 @@ metadata:
   name: {pod}
   namespace: default
   labels: {{app: {app}, version: {version}}}
-  annotations: {{sidecar.istio.io/inject: "{'true' if app == 'a' else 'false'}"}}
+  annotations: {{sidecar.istio.io/inject: "{"true" if app == "a" else "false"}"}}
 spec:
   containers:
   - name: app
@@ -131,8 +133,15 @@ class BehaviourMesh:
     # ------------------------------------------------------------------------------------------- lifecycle
     def start(self) -> BehaviourMesh:
         try:
+            fails: Counter[str] = (
+                Counter()
+            )  # failures count per request key across all pods (retries hop pods)
+            lock = threading.Lock()
             for pod, _, version, octet in PODS[1:]:
-                self.echo[pod] = EchoServer(pod, f"127.0.{self.subnet}.{octet}", HTTP_TARGET, version).start()
+                ip = f"127.0.{self.subnet}.{octet}"
+                self.echo[pod] = EchoServer(
+                    pod, ip, HTTP_TARGET, version, fail_counts=fails, lock=lock
+                ).start()
             self.plane.start()
             self.plane.serve([self.node_id])
             boot = xds_bootstrap(
