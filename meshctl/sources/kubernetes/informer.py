@@ -164,15 +164,7 @@ class _Reflector:
             except _Gone:
                 need_list = True
                 failures = 0
-            except (KubeError, OSError, ValueError) as e:
-                if src._stopped.is_set():
-                    return
-                failures += 1
-                src._note_error(self, e)
-                src._stopped.wait(src.backoff(failures))
-                with src._lock:
-                    src.stats.reconnects += 1
-            except Exception as e:  # noqa: BLE001 - urllib3 protocol errors mid-stream: reconnect
+            except Exception as e:  # noqa: BLE001 - API errors, dropped connections, urllib3 protocol errors: reconnect
                 if src._stopped.is_set():
                     return
                 failures += 1

@@ -24,6 +24,20 @@ ENVOY_ADMIN_PORT = 15000
 ISTIOD_DEBUG_PORT = 15014
 
 
+def _pump(src: Any, dst: Any) -> None:
+    """Copy ``src`` to ``dst`` until EOF or an error, then half-close ``dst`` so the peer sees the end."""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        dst.shutdown(socket.SHUT_WR)
+
+
 class PortForward:
     """A local listener on 127.0.0.1 forwarding each connection to ``pod:remote_port``. Close it when done."""
 
@@ -97,31 +111,9 @@ class PortForward:
                 return
             remote = pf.socket(self.remote_port)
             remote.setblocking(True)
-
-            def upstream() -> None:
-                try:
-                    while True:
-                        data = conn.recv(65536)
-                        if not data:
-                            break
-                        remote.sendall(data)
-                except OSError:
-                    pass
-                with contextlib.suppress(OSError):
-                    remote.shutdown(socket.SHUT_WR)
-
-            t = threading.Thread(target=upstream, daemon=True)
+            t = threading.Thread(target=_pump, args=(conn, remote), daemon=True)
             t.start()
-            try:
-                while True:
-                    data = remote.recv(65536)
-                    if not data:
-                        break
-                    conn.sendall(data)
-            except OSError:
-                pass
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_WR)
+            _pump(remote, conn)
             t.join(5)
         finally:
             with self._lock:
