@@ -199,3 +199,16 @@ def test_loopback_bind_mode() -> None:
     plain = _translate([BOOKINFO, TT / "e2e-pods.yaml"], "pod/productpage-v1-0")
     assert [r.SerializeToString(deterministic=True) for r in pc.routes] == [r.SerializeToString(deterministic=True) for r in plain.routes]
     assert [lis.name for lis in pc.listeners] == [lis.name for lis in plain.listeners]
+
+
+def test_hash_policy_from_destination_rule_on_sidecar_routes() -> None:
+    pc = _translate([TT / "http-features.yaml"], "pod/client")
+    rc = next(r for r in pc.routes if r.name == "8000")
+    web = next(v for v in rc.virtual_hosts if v.name == "web.shop.svc.cluster.local:8000")
+    hashed = [r for r in web.routes if r.WhichOneof("action") == "route"]
+    assert hashed and all(r.route.hash_policy[0].header.header_name == "x-user" for r in hashed)
+    assert all(not r.route.retry_policy.retry_host_predicate for r in hashed if r.route.HasField("retry_policy"))
+    # the features VS: redirect / direct response / catch-all stop
+    names = [r.name for r in web.routes]
+    assert names[-1] == "catch-all" and "never-reached" not in names
+    assert next(r for r in web.routes if r.name == "derive").redirect.port_redirect == 8000

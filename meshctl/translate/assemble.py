@@ -31,8 +31,24 @@ def _policy_for_port(tp: Any, port: int) -> Any:
     return tp
 
 
+def _uses_consistent_hash(mesh: Any) -> bool:
+    """Does any DestinationRule configure consistentHash (top level or per port)? Most meshes don't, and
+    then no route needs a DR lookup at all."""
+    for c in mesh.destination_rules:
+        tp = c.spec.traffic_policy
+        if tp is None:
+            continue
+        lbs = [tp.load_balancer] + [p.load_balancer for p in tp.port_level_settings or []]
+        if any(lb is not None and lb.consistent_hash is not None for lb in lbs):
+            return True
+    return False
+
+
 def make_hash_policy(mesh: Any, proxy: Proxy, lookup: Any) -> Any:
+    """``hash_policy(host, port)``: the route hash policy from the DR that applies to the destination."""
     cache: dict[tuple[str, int], rc.RouteAction.HashPolicy | None] = {}
+    if not _uses_consistent_hash(mesh):
+        return lambda host, port: None
 
     def hash_policy(host: str, port: int) -> rc.RouteAction.HashPolicy | None:
         key = (host, port)

@@ -150,7 +150,17 @@ def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]
     ctx.service_ports = lambda host: [port] if host in registry else None
     vss = view.virtual_services
     if port != 80:  # Istio's "port 80 hack": otherwise only VSs that match a service on this port
-        vss = [vs for vs in vss if any(host_matches(h, s) for h in vs.spec.hosts for s in registry)]
+        wild_services = [h for h in registry if is_wildcard(h)]
+
+        def selects(vs: VSInfo) -> bool:
+            for h in vs.spec.hosts:
+                if h in registry or any(host_matches(h, w) for w in wild_services):
+                    return True
+                if is_wildcard(h) and any(host_matches(h, s) for s in registry):
+                    return True
+            return False
+
+        vss = [vs for vs in vss if selects(vs)]
     claimed: set[str] = set()
     names: set[str] = set()
     seen_domains: set[str] = set()

@@ -40,10 +40,20 @@ def duration_ns(value: Any) -> int:
     return int(round(total))
 
 
+_DURATIONS: dict[Any, duration_pb2.Duration] = {}
+
+
 def duration(value: Any) -> duration_pb2.Duration:
-    """A protobuf Duration from an Istio duration value (see :func:`duration_ns`)."""
-    ns = duration_ns(value)
-    return duration_pb2.Duration(seconds=ns // 10**9, nanos=ns % 10**9)
+    """A protobuf Duration from an Istio duration value (see :func:`duration_ns`); parsed strings are cached."""
+    cached = _DURATIONS.get(value) if isinstance(value, (str, int)) else None
+    if cached is None:
+        ns = duration_ns(value)
+        cached = duration_pb2.Duration(seconds=ns // 10**9, nanos=ns % 10**9)
+        if isinstance(value, (str, int)) and len(_DURATIONS) < 4096:
+            _DURATIONS[value] = cached
+    out = duration_pb2.Duration()
+    out.CopyFrom(cached)
+    return out
 
 
 def seconds(n: int) -> duration_pb2.Duration:

@@ -24,16 +24,20 @@ _PREVIOUS_PRIORITIES = rc.RetryPolicy.RetryPriority(
 )
 
 
-def default_policy(hash_policy: bool = False) -> rc.RetryPolicy:
-    """Istio's ``DefaultPolicy``; no previous-hosts predicate when a consistent-hash LB applies."""
-    p = rc.RetryPolicy(
-        retry_on=DEFAULT_RETRY_ON,
-        num_retries=u32(2),
-        retriable_status_codes=[503],
-        host_selection_retry_max_attempts=5,
-    )
+def _default(hash_policy: bool) -> rc.RetryPolicy:
+    p = rc.RetryPolicy(retry_on=DEFAULT_RETRY_ON, num_retries=u32(2), retriable_status_codes=[503], host_selection_retry_max_attempts=5)
     if not hash_policy:
         p.retry_host_predicate.append(_PREVIOUS_HOSTS)
+    return p
+
+
+_DEFAULTS = {False: _default(False), True: _default(True)}
+
+
+def default_policy(hash_policy: bool = False) -> rc.RetryPolicy:
+    """Istio's ``DefaultPolicy``; no previous-hosts predicate when a consistent-hash LB applies."""
+    p = rc.RetryPolicy()
+    p.CopyFrom(_DEFAULTS[hash_policy])
     return p
 
 

@@ -70,6 +70,14 @@ class VSInfo:
     def __post_init__(self) -> None:
         if not self.config_path:
             self.config_path = f"/apis/networking.istio.io/v1/namespaces/{self.namespace}/virtual-service/{self.name}"
+        self._metadata: base_pb2.Metadata | None = None
+
+    @property
+    def metadata(self) -> base_pb2.Metadata:
+        """The ``istio.config`` blame metadata every route of this VS carries (built once)."""
+        if self._metadata is None:
+            self._metadata = istio_config_metadata(self.config_path)
+        return self._metadata
 
 
 def _gateway_name(name: str, vs_ns: str) -> str:
@@ -119,9 +127,9 @@ class HeaderOps:
 
 def translate_headers(headers: Any | None) -> HeaderOps:
     """``headers.request/response.set/add/remove``; ``:authority``/``host`` become an authority rewrite."""
-    ops = HeaderOps()
     if headers is None:
-        return ops
+        return _NO_HEADER_OPS
+    ops = HeaderOps()
     req, resp = getattr(headers, "request", None), getattr(headers, "response", None)
     if req is not None:
         set_ops, set_auth = _header_ops(req.set or {}, _OVERWRITE)
@@ -137,6 +145,21 @@ def translate_headers(headers: Any | None) -> HeaderOps:
     return ops
 
 
+def _add_header_ops(out: Any, ops: HeaderOps) -> None:
+    """Header operations onto a Route or a ClusterWeight (skipping empty lists: this is a hot path)."""
+    if ops.req_add:
+        out.request_headers_to_add.extend(ops.req_add)
+    if ops.req_remove:
+        out.request_headers_to_remove.extend(ops.req_remove)
+    if ops.resp_add:
+        out.response_headers_to_add.extend(ops.resp_add)
+    if ops.resp_remove:
+        out.response_headers_to_remove.extend(ops.resp_remove)
+
+
+_NO_HEADER_OPS = HeaderOps()
+
+
 def destination_cluster(dest: Any, vs: VSInfo, ctx: RouteContext) -> tuple[str, str, int]:
     """(cluster name, fqdn, port) of a ``Destination``: explicit port, else the service's only port, else the listener port."""
     host = resolve_shortname(dest.host, vs.namespace, ctx.domain_suffix)
@@ -150,7 +173,11 @@ def destination_cluster(dest: Any, vs: VSInfo, ctx: RouteContext) -> tuple[str, 
 
 def set_timeout(action: rc.RouteAction, timeout: Any | None) -> None:
     """Unset VS timeout means no timeout (``0s``), not Envoy's 15s; ``max_grpc_timeout`` mirrors it."""
-    d = duration(timeout) if timeout is not None else duration(0)
+    if timeout is None:
+        action.timeout.SetInParent()
+        action.max_grpc_timeout.SetInParent()
+        return
+    d = duration(timeout)
     action.timeout.CopyFrom(d)
     action.max_grpc_timeout.CopyFrom(d)
 
@@ -200,10 +227,7 @@ def _apply_destination(out: rc.Route, http: Any, vs: VSInfo, ctx: RouteContext, 
         d = dests[0]
         name, host, port = destination_cluster(d.destination, vs, ctx)
         dops = translate_headers(getattr(d, "headers", None))
-        out.request_headers_to_add.extend(dops.req_add)
-        out.request_headers_to_remove.extend(dops.req_remove)
-        out.response_headers_to_add.extend(dops.resp_add)
-        out.response_headers_to_remove.extend(dops.resp_remove)
+        _add_header_ops(out, dops)
         if not authority:
             authority = dops.authority
         action.cluster = name
@@ -218,10 +242,7 @@ def _apply_destination(out: rc.Route, http: Any, vs: VSInfo, ctx: RouteContext, 
             dops = translate_headers(getattr(d, "headers", None))
             cw = wc.clusters.add(name=name)
             cw.weight.value = weight
-            cw.request_headers_to_add.extend(dops.req_add)
-            cw.request_headers_to_remove.extend(dops.req_remove)
-            cw.response_headers_to_add.extend(dops.resp_add)
-            cw.response_headers_to_remove.extend(dops.resp_remove)
+            _add_header_ops(cw, dops)
             if dops.authority:
                 cw.host_rewrite_literal = dops.authority
             if hash_policy is None:
@@ -285,14 +306,11 @@ def translate_route(http: Any, match: Any | None, vs: VSInfo, ctx: RouteContext)
     if match is not None and getattr(match, "name", None):
         name = f"{name}.{match.name}"
     out = rc.Route(name=name, match=translate_route_match(match))
-    out.metadata.CopyFrom(istio_config_metadata(vs.config_path))
+    out.metadata.CopyFrom(vs.metadata)
     if match is not None and getattr(match, "stat_prefix", None):
         out.stat_prefix = match.stat_prefix
     ops = translate_headers(getattr(http, "headers", None))
-    out.request_headers_to_add.extend(ops.req_add)
-    out.request_headers_to_remove.extend(ops.req_remove)
-    out.response_headers_to_add.extend(ops.resp_add)
-    out.response_headers_to_remove.extend(ops.resp_remove)
+    _add_header_ops(out, ops)
 
     redirect = getattr(http, "redirect", None)
     direct = getattr(http, "direct_response", None)
