@@ -275,3 +275,24 @@ def test_default_reads_all_namespaces_and_reports_the_context_namespace(emu: Kub
     assert {r.ref for r in scoped if r.kind == "VirtualService"} == {"VirtualService team-a/mine"}
     doc = yaml.safe_load(Path(kc).read_text())
     assert doc["contexts"][0]["context"]["namespace"] == "team-a"
+
+
+def test_load_inputs_layers_files_and_reads_the_cluster_meshconfig(emu: KubeEmulator, kubeconfig: str, tmp_path: Path) -> None:
+    from meshctl.errors import MeshctlError
+    from meshctl.sources.kubernetes.inputs import load_inputs
+
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "istio-system"},
+          "data": {"mesh": "outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n"}}
+    emu.apply([cm])
+    change = tmp_path / "vs.yaml"
+    change.write_text(yaml.safe_dump(vs("reviews", "reviews")))
+    inputs = load_inputs([str(change)], kube=True, kubeconfig=kubeconfig)
+    assert inputs.mesh_config.outbound_traffic_policy.mode == "REGISTRY_ONLY"
+    reviews = [r for r in inputs.resources if r.ref == "VirtualService default/reviews"]
+    assert len(reviews) == 1 and reviews[0].file == str(change)  # the file replaces the live object
+    assert "VirtualService default/ratings" in {r.ref for r in inputs.resources}
+    assert [r.index for r in inputs.resources] == sorted(r.index for r in inputs.resources)
+    emu.apply([dict(cm, data={"mesh": "outboundTrafficPolicy:\n  mode: SOMETIMES\n"})])
+    with pytest.raises(MeshctlError) as ei:
+        load_inputs(kube=True, kubeconfig=kubeconfig)
+    assert "kube://emulator/istio-system/ConfigMap/istio" in str(ei.value) and "SOMETIMES" in str(ei.value)
