@@ -115,6 +115,13 @@ def test_demo_comes_up_and_every_proxy_acks(demo: Demo) -> None:
         assert p["alive"] and p["sync"] and set(p["sync"].values()) == {"SYNCED"}, p
     code, out, err = demo.cli("demo", "status")
     assert code == 0 and "productpage-v1-0.default" in out and "SYNCED" in out
+    # istioctl's view of the same, from meshctl's proxy-status over ADS (istio.io/debug/syncz)
+    code, out, err = run_cli(["proxy-status", "--xds", info["xds_address"], "-o", "json"])
+    assert code == 0, err
+    rows = json.loads(out)
+    rows = rows if isinstance(rows, list) else rows.get("proxies", rows)
+    assert len(rows) == 7, out
+    assert "STALE" not in out and "NACK" not in out and "NOT SENT" not in out and out.count("SYNCED") >= 7 * 3
 
 
 def test_product_page_through_the_ingress_shows_details_and_reviews(demo: Demo) -> None:

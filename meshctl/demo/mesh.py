@@ -238,6 +238,7 @@ class DemoMesh:
             "control_url": self.control.url if self.control else None,
             "ingress_url": self.ingress_url,
             "subnet": self.options.subnet,
+            "status_file": self.options.status_file,
             "proxies": [p.info() for p in self.proxies],
         }
 

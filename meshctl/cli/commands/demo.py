@@ -174,18 +174,19 @@ def banner(info: dict[str, Any]) -> str:
     width = max(len(p["name"]) for p in info["proxies"])
     for p in info["proxies"]:
         lines.append(f"  {p['name']:<{width}}  {p['type']:<7}  admin {p['admin_url']}")
-    first = info["proxies"][0]["admin_url"] if info["proxies"] else ""
     sidecar = next((p for p in info["proxies"] if p["type"] == "sidecar"), None)
+    status_file = info.get("status_file")
+    sf = f" --status-file {status_file}" if status_file else ""
     lines += ["", "Try:"]
     if info.get("ingress_url"):
         lines.append(f"  curl -s {info['ingress_url']} | grep 'served by'")
         lines.append(f"  curl -s -H 'end-user: jason' {info['ingress_url']} | grep 'served by'")
-    lines.append(f"  meshctl proxy-status --debug {info['debug_url']}")
+    lines.append(f"  meshctl proxy-status --xds {info['xds_address']}")
     if sidecar:
         lines.append(f"  meshctl proxy-config routes --admin {sidecar['admin_url']}")
-    lines.append(f"  meshctl tui --admin {first}")
-    lines.append("  meshctl demo apply meshctl/examples/bookinfo-changes/reviews-v3.yaml")
-    lines.append("  meshctl demo status")
+    lines.append(f"  meshctl tui --demo{sf}")
+    lines.append(f"  meshctl demo apply{sf} meshctl/examples/bookinfo-changes/reviews-v3.yaml")
+    lines.append(f"  meshctl demo status{sf}")
     return "\n".join(lines) + "\n"
 
 
