@@ -296,3 +296,14 @@ def test_load_inputs_layers_files_and_reads_the_cluster_meshconfig(emu: KubeEmul
     with pytest.raises(MeshctlError) as ei:
         load_inputs(kube=True, kubeconfig=kubeconfig)
     assert "kube://emulator/istio-system/ConfigMap/istio" in str(ei.value) and "SOMETIMES" in str(ei.value)
+
+
+def test_kubeconfig_list_is_merged_like_kubectl(emu: KubeEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = KubeEmulator()  # never started: only its kubeconfig entry is used
+    first = other.write_kubeconfig(tmp_path / "first", context="staging")
+    second = emu.write_kubeconfig(tmp_path / "second", context="prod")
+    monkeypatch.setenv("KUBECONFIG", f"{first}:{second}")
+    res = load_cluster(context="prod")  # found in the second file
+    assert res.context == "prod" and "VirtualService default/reviews" in {r.ref for r in res}
+    with pytest.raises(KubeUnreachableError):
+        load_cluster()  # current-context comes from the first file: "staging", not serving

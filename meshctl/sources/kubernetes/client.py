@@ -75,9 +75,13 @@ class KubeClient:
             raise KubeConfigError(f"invalid kubeconfig: {e}", file=path) from None
         except Exception as e:  # yaml errors, unreadable files
             raise KubeConfigError(f"invalid kubeconfig: {e}", file=path) from None
+        if not context and len(files) > 1:
+            current = _first_current_context(files) or current
         names = [c.get("name") for c in contexts or []]
         if context and context not in names:
             raise KubeConfigError(f'context "{context}" does not exist (known: {", ".join(n for n in names if n) or "none"})', file=path, usage=True)
+        if isinstance(current, str):
+            current = next((c for c in contexts if c.get("name") == current), None)
         chosen = next((c for c in contexts if c.get("name") == context), None) if context else current
         if not chosen:
             raise KubeConfigError("no current-context set and no --context given", file=path, usage=True)
@@ -179,6 +183,24 @@ class KubeClient:
         if status == 403:
             return KubeForbiddenError([Missing(verb, resource, namespace)], message)
         return KubeApiError(status, message or f"{verb} {resource}")
+
+
+def _first_current_context(files: list[str]) -> str | None:
+    """kubectl's rule for ``KUBECONFIG=a:b``: the first file that sets current-context wins.
+
+    (The Python client's merger lets the last one win; meshctl follows kubectl.)
+    """
+    import yaml
+
+    for f in files:
+        try:
+            with open(f) as fh:
+                doc = yaml.safe_load(fh)
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(doc, dict) and doc.get("current-context"):
+            return str(doc["current-context"])
+    return None
 
 
 def iter_lines(resp: Any) -> Iterator[bytes]:
