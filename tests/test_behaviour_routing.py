@@ -279,3 +279,94 @@ def test_undefined_subset_is_503_and_host_for_other_service(mesh: BehaviourMesh)
     assert mesh.call("b", "/").hostname == "c-v1-0"
     # The VS applies to host b only: c itself is reached directly.
     assert mesh.call("c").hostname == "c-v1-0"
+
+
+def test_vs17_cors_preflight_and_simple_requests(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - corsPolicy:
+      allowOrigins: [{exact: cors.com}]
+      allowMethods: [POST, GET]
+      allowCredentials: false
+      allowHeaders: [X-Foo-Bar, X-Foo-Baz]
+      maxAge: 24h
+    route:
+    - destination: {host: b}
+""")
+    )
+    pre = mesh.call(
+        "b", method="OPTIONS", headers={"Origin": "cors.com", "Access-Control-Request-Method": "DELETE"}
+    )
+    assert pre.status == 200
+    assert pre.headers.get("access-control-allow-origin") == "cors.com"
+    assert pre.headers.get("access-control-allow-methods") == "POST,GET"
+    assert pre.headers.get("access-control-allow-headers") == "X-Foo-Bar,X-Foo-Baz"
+    assert pre.headers.get("access-control-max-age") == "86400"
+    assert (
+        mesh.call("b", headers={"Origin": "cors.com"}).headers.get("access-control-allow-origin")
+        == "cors.com"
+    )
+    assert "access-control-allow-origin" not in mesh.call("b").headers
+
+
+@pytest.mark.parametrize(
+    ("regex", "missing_status"),
+    [("*", 403), (".*", 200)],
+    ids=["vs24-star-means-present", "vs25-dotstar-matches-missing-as-empty"],
+)
+def test_vs24_vs25_without_headers_regex(mesh: BehaviourMesh, regex: str, missing_status: int) -> None:
+    mesh.configure(
+        vs(f"""  - match:
+    - withoutHeaders: {{end-user: {{regex: "{regex}"}}}}
+    fault:
+      abort: {{percentage: {{value: 100}}, httpStatus: 403}}
+    route:
+    - destination: {{host: b}}
+  - route:
+    - destination: {{host: b}}
+""")
+    )
+    assert mesh.call("b", headers={"end-user": "jason"}).status == 200
+    assert mesh.call("b", headers={"end-user": ""}).status == 200
+    assert mesh.call("b").status == missing_status
+
+
+def test_ignore_uri_case_or_matches_and_query_regex(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        DR_B
+        + vs("""  - match:
+    - uri: {exact: /Login}
+      ignoreUriCase: true
+    - uri: {prefix: /account}
+    route:
+    - destination: {host: b, subset: v2}
+  - match:
+    - queryParams: {id: {regex: "[0-9]+"}}
+    route:
+    - destination: {host: c}
+  - route:
+    - destination: {host: b, subset: v1}
+""")
+    )
+    assert mesh.call("b", "/LOGIN").hostname == "b-v2-0"
+    assert mesh.call("b", "/login").hostname == "b-v2-0"
+    assert mesh.call("b", "/account/7").hostname == "b-v2-0"  # the match entries are OR-ed
+    assert mesh.call("b", "/item?id=42").hostname == "c-v1-0"
+    assert mesh.call("b", "/item?id=4x").hostname == "b-v1-0"  # regex must match the whole value
+
+
+def test_vs22_three_way_traffic_shift_across_services(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        DR_B
+        + vs("""  - route:
+    - destination: {host: b, subset: v1}
+      weight: 50
+    - destination: {host: b, subset: v2}
+      weight: 25
+    - destination: {host: c}
+      weight: 25
+""")
+    )
+    counts = mesh.spread(400)
+    assert abs(counts.get("b-v1-0", 0) / 4 - 50) <= 7, counts
+    assert abs(counts.get("b-v2-0", 0) / 4 - 25) <= 7, counts
+    assert abs(counts.get("c-v1-0", 0) / 4 - 25) <= 7, counts

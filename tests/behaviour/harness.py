@@ -119,7 +119,8 @@ class Reply:
 class BehaviourMesh:
     """Client sidecar ``a`` + echo backends; see the module docstring."""
 
-    def __init__(self, subnet: int | None = None) -> None:
+    def __init__(self, subnet: int | None = None, delta: bool = True) -> None:
+        self.delta = delta  # delta xDS, or State of the World
         self.subnet = subnet if subnet is not None else free_subnet()
         self.client_ip = f"127.0.{self.subnet}.10"
         self.base: list[Resource] = load_text(_base_yaml(self.subnet), "<behaviour base>")
@@ -145,7 +146,7 @@ class BehaviourMesh:
             self.plane.start()
             self.plane.serve([self.node_id])
             boot = xds_bootstrap(
-                self.node_id, xds_host="127.0.0.1", xds_port=self.plane.server.port, delta=True
+                self.node_id, xds_host="127.0.0.1", xds_port=self.plane.server.port, delta=self.delta
             )
             self.envoy = spawn_envoy(
                 boot,
