@@ -141,6 +141,15 @@ def test_kubectl_shows_simulated_pods(cluster: tuple[KubeEmulator, str], tmp_pat
                          env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=30).stdout.splitlines()
     assert out[0].split()[:4] == ["NAME", "READY", "STATUS", "RESTARTS"]
     assert all(line.split()[1:3] == ["2/2", "Running"] for line in out[1:]) and len(out) == 7
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    p = subprocess.run([kubectl, f"--kubeconfig={kc}", "scale", "deploy/ratings-v1", "--replicas=3"], capture_output=True,
+                       text=True, env=env, timeout=30)
+    assert p.returncode == 0 and "deployment.apps/ratings-v1 scaled" in p.stdout, p.stderr
+    p = subprocess.run([kubectl, f"--kubeconfig={kc}", "rollout", "status", "deploy/ratings-v1", "--timeout=10s"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    assert "successfully rolled out" in p.stdout, p.stderr
+    emu, _ = cluster
+    assert sum(1 for n in pods(emu) if n.startswith("ratings-v1-")) == 3
 
 
 def test_official_typed_client_reads_the_emulator(cluster: tuple[KubeEmulator, str]) -> None:

@@ -282,6 +282,9 @@ class Handler(BaseHTTPRequestHandler):
         if req.sub == "portforward":
             self._portforward(req)
             return
+        if req.sub == "scale":
+            self._scale(method, req)
+            return
         if method == "GET" and req.name is None:
             if verb == "watch":
                 self._watch(req, accept)
@@ -357,6 +360,37 @@ class Handler(BaseHTTPRequestHandler):
                 return
             obj = new if dry else store.update(rt, req.namespace, req.name or "", new, subresource=req.sub)
         self._send_json(200, self._out(obj, req))
+
+    def _scale(self, method: str, req: Request) -> None:
+        """The ``scale`` subresource as an ``autoscaling/v1`` Scale (what ``kubectl scale`` reads and patches)."""
+        store, rt = self.emu.store, req.rt
+
+        def view(obj: dict[str, Any]) -> dict[str, Any]:
+            md = obj["metadata"]
+            sel = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            n = (obj.get("spec") or {}).get("replicas", 1)
+            return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                    "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in md},
+                    "spec": {"replicas": n},
+                    "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                               "selector": ",".join(f"{k}={v}" for k, v in sorted(sel.items()))}}
+
+        with store.lock:
+            cur = store.get(rt, req.namespace, req.name or "")
+            if method == "GET":
+                self._send_json(200, view(cur))
+                return
+            if method == "PUT":
+                new_view = self._body()
+            elif method == "PATCH":
+                new_view = apply_patch(self.headers.get("Content-Type", "application/merge-patch+json"), view(cur), self._body(), crd=False)
+            else:
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on the scale subresource")
+            replicas = ((new_view or {}).get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise ApiError(422, "Invalid", "spec.replicas must be a non-negative integer")
+            obj = store.update(rt, req.namespace, req.name or "", dict(cur, spec=dict(cur.get("spec") or {}, replicas=replicas)))
+            self._send_json(200, view(obj))
 
     def _delete_collection(self, req: Request) -> None:
         store = self.emu.store
