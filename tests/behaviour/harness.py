@@ -7,6 +7,9 @@ the base services and pods), which rebuilds the model, translates ``a`` and push
 Envoy has ACKed. :meth:`BehaviourMesh.call` then sends a request the way app ``a`` would: to its sidecar's
 outbound listener on ``a``'s IP at the service port, with the ``Host`` header naming the service.
 
+``BehaviourMesh(gateway=True)`` puts Istio's ingress gateway (Service 80 -> 8080, ``istio: ingressgateway``) in
+place of ``a``: requests then go to ``<gateway-ip>:8080``, for the gateway cases of spec §2.
+
 Service ports are unprivileged (``http`` 8080 -> 18080) so nothing needs root.
 """
 
@@ -72,6 +75,35 @@ status: {{phase: Running, podIP: 127.0.{subnet}.{octet}, conditions: [{{type: Re
     return "---\n".join(docs)
 
 
+GATEWAY_OCTET = 5
+GATEWAY_PORT = 8080  # ingress Service port 80 -> 8080, as Istio's ingress gateway
+
+
+def _gateway_yaml(subnet: int) -> str:
+    """Istio's ingress gateway workload (Service 80->8080, a Pod labelled ``istio: ingressgateway``)."""
+    return f"""apiVersion: v1
+kind: Service
+metadata: {{name: istio-ingressgateway, namespace: istio-system, labels: {{istio: ingressgateway}}}}
+spec:
+  selector: {{istio: ingressgateway}}
+  ports:
+  - {{name: http2, port: 80, targetPort: {GATEWAY_PORT}}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: istio-ingressgateway-0
+  namespace: istio-system
+  labels: {{istio: ingressgateway, app: istio-ingressgateway}}
+  annotations: {{sidecar.istio.io/inject: "false"}}
+spec:
+  containers:
+  - name: istio-proxy
+    ports: [{{containerPort: {GATEWAY_PORT}}}]
+status: {{phase: Running, podIP: 127.0.{subnet}.{GATEWAY_OCTET}, conditions: [{{type: Ready, status: "True"}}]}}
+"""
+
+
 def free_subnet() -> int:
     """A 127.0.N.0/24 whose client address and ports are free right now (tests may run side by side)."""
     for _ in range(50):
@@ -119,24 +151,33 @@ class Reply:
 class BehaviourMesh:
     """Client sidecar ``a`` + echo backends; see the module docstring."""
 
-    def __init__(self, subnet: int | None = None, delta: bool = True) -> None:
+    def __init__(self, subnet: int | None = None, delta: bool = True, gateway: bool = False) -> None:
         self.delta = delta  # delta xDS, or State of the World
+        self.gateway = gateway  # the client is Istio's ingress gateway instead of sidecar ``a``
         self.subnet = subnet if subnet is not None else free_subnet()
-        self.client_ip = f"127.0.{self.subnet}.10"
-        self.base: list[Resource] = load_text(_base_yaml(self.subnet), "<behaviour base>")
+        text = _base_yaml(self.subnet) + ("---\n" + _gateway_yaml(self.subnet) if gateway else "")
+        self.base: list[Resource] = load_text(text, "<behaviour base>")
         self.echo: dict[str, EchoServer] = {}
         self.source = DemoSource(self.base)
         self.plane = ControlPlane(self.source, "127.0.0.1", 0, 0)
         self.registry = ProcessRegistry()
         self.envoy: EnvoyProcess | None = None
-        self.node_id = f"sidecar~{self.client_ip}~a-v1-0.default~default.svc.cluster.local"
+        if gateway:
+            self.client_ip = f"127.0.{self.subnet}.{GATEWAY_OCTET}"
+            self.node_id = (
+                f"router~{self.client_ip}~istio-ingressgateway-0.istio-system~istio-system.svc.cluster.local"
+            )
+            self.port = GATEWAY_PORT
+        else:
+            self.client_ip = f"127.0.{self.subnet}.10"
+            self.node_id = f"sidecar~{self.client_ip}~a-v1-0.default~default.svc.cluster.local"
+            self.port = HTTP_PORT
 
     # ------------------------------------------------------------------------------------------- lifecycle
     def start(self) -> BehaviourMesh:
         try:
-            fails: Counter[str] = (
-                Counter()
-            )  # failures count per request key across all pods (retries hop pods)
+            # failures count per request key across all pods (retries hop pods)
+            fails: Counter[str] = Counter()
             lock = threading.Lock()
             for pod, _, version, octet in PODS[1:]:
                 ip = f"127.0.{self.subnet}.{octet}"
@@ -199,12 +240,12 @@ class BehaviourMesh:
         *,
         method: str = "GET",
         headers: dict[str, str] | None = None,
-        port: int = HTTP_PORT,
+        port: int | None = None,
         timeout: float = 10.0,
         body: bytes | None = None,
     ) -> Reply:
-        """One request from app ``a`` through its sidecar (no redirects followed)."""
-        conn = http.client.HTTPConnection(self.client_ip, port, timeout=timeout)
+        """One request from app ``a`` through its sidecar, or from outside to the gateway (no redirects followed)."""
+        conn = http.client.HTTPConnection(self.client_ip, port or self.port, timeout=timeout)
         t0 = time.monotonic()
         try:
             conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
@@ -228,7 +269,7 @@ class BehaviourMesh:
     ) -> dict[str, int]:
         """``n`` calls on one keep-alive connection; how many each backend pod (or ``status:<code>``) answered."""
         counts: dict[str, int] = {}
-        conn = http.client.HTTPConnection(self.client_ip, HTTP_PORT, timeout=10)
+        conn = http.client.HTTPConnection(self.client_ip, self.port, timeout=10)
         try:
             for _ in range(n):
                 conn.request("GET", path, headers={"Host": host, **(headers or {})})
@@ -238,7 +279,7 @@ class BehaviourMesh:
                 counts[key] = counts.get(key, 0) + 1
                 if resp.getheader("connection", "").lower() == "close":
                     conn.close()
-                    conn = http.client.HTTPConnection(self.client_ip, HTTP_PORT, timeout=10)
+                    conn = http.client.HTTPConnection(self.client_ip, self.port, timeout=10)
         finally:
             conn.close()
         return counts
