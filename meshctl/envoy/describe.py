@@ -392,7 +392,7 @@ class Describer:
                         ]
                         if hits:
                             self.out(SEP)
-                            for s, pods in sorted(hits, key=lambda h: _ingress_ip(h[0])):
+                            for s, _pods in sorted(hits, key=lambda h: _ingress_ip(h[0])):
                                 self._print_ingress_service(s)
                             self._print_vs(L0, vs_cfg, svc, matching, nonmatching, dr_cfg)
 
