@@ -38,7 +38,7 @@ LISTENERS = 50
 NODE = istio_node_id("bench-0", "default")
 
 
-def resources(n_clusters: int, base_port: int) -> ProxyConfig:
+def resources(n_clusters: int, ports: list[int]) -> ProxyConfig:
     """``n_clusters`` EDS clusters with one endpoint each; LISTENERS listeners splitting them across route configs."""
     from envoy.config.route.v3 import route_pb2
 
@@ -48,7 +48,7 @@ def resources(n_clusters: int, base_port: int) -> ProxyConfig:
     listeners, routes = [], []
     for li in range(LISTENERS):
         name = f"routes-{li}"
-        listeners.append(S.http_listener(f"l-{li}", base_port + li, name))
+        listeners.append(S.http_listener(f"l-{li}", ports[li], name))
         rc = route_pb2.RouteConfiguration(name=name)
         for i in range(li * per, min(n_clusters, (li + 1) * per)):
             vh = rc.virtual_hosts.add(name=f"svc-{i}", domains=[f"svc-{i}.example"])
@@ -106,10 +106,10 @@ def time_to_active(boot: dict, n_clusters: int, static_clusters: int, timeout: f
 
 
 def bench_startup(n_clusters: int, repeat: int) -> tuple[float, float, float]:
-    base = free_port()
-    while base > 60000:
-        base = free_port()
-    pc = resources(n_clusters, base)
+    ports: set[int] = set()
+    while len(ports) < LISTENERS:  # distinct ports free right now (the machine is shared)
+        ports.add(free_port())
+    pc = resources(n_clusters, sorted(ports))
     static = static_bootstrap(pc, admin_port=free_port())
     t = time.monotonic()
     snap = Snapshot.build(

@@ -316,6 +316,10 @@ def test_serve_files_hot_reload_nack_and_shutdown(cli, mesh: Mesh, tmp_path: Pat
             assert srv.terminate() == 0
             assert "shutting down" in srv.log.read_text()
             assert mesh.get() == "web-v1" and envoy.process.poll() is None
+            # A new server on the same port (new CA, new certificates): Envoy reconnects by itself.
+            srv = Serve(mesh, tmp_path / "serve2.log", port=srv.port)
+            wait_for(srv.synced, timeout=15, what="SYNCED after a server restart")
+            assert mesh.get() == "web-v1"
     finally:
         srv.close()
 
