@@ -307,3 +307,17 @@ def test_kubeconfig_list_is_merged_like_kubectl(emu: KubeEmulator, tmp_path: Pat
     assert res.context == "prod" and "VirtualService default/reviews" in {r.ref for r in res}
     with pytest.raises(KubeUnreachableError):
         load_cluster()  # current-context comes from the first file: "staging", not serving
+
+
+def test_tls_with_token_verifies_the_emulator_certificate(tmp_path: Path) -> None:
+    with KubeEmulator(tls=True, tokens={"s3cret": "alice"}) as emu:
+        emu.apply([vs("secure", "secure")])
+        assert emu.url.startswith("https://127.0.0.1:")
+        res = load_cluster(emu.write_kubeconfig(tmp_path / "kc", token="s3cret"))
+        assert "VirtualService default/secure" in {r.ref for r in res}
+        doc = yaml.safe_load((tmp_path / "kc").read_text())
+        doc["clusters"][0]["cluster"].pop("certificate-authority-data")  # then the self-signed cert is untrusted
+        (tmp_path / "untrusted").write_text(yaml.safe_dump(doc))
+        with pytest.raises(KubeUnreachableError) as ei:
+            load_cluster(str(tmp_path / "untrusted"))
+        assert "CERTIFICATE_VERIFY_FAILED" in str(ei.value) or "certificate" in str(ei.value).lower()

@@ -45,6 +45,11 @@ class Controllers:
         self._busy = False
         self._next_ip = 0
         store.on_write = self.on_write
+        node_t = store.types[("", "nodes")]
+        if ("", NODE) not in store.objects[node_t.key]:
+            store.create(node_t, None, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}},
+                                        "status": {"addresses": [{"type": "InternalIP", "address": HOST_IP}],
+                                                   "conditions": [{"type": "Ready", "status": "True"}]}})
 
     def t(self, group: str, plural: str) -> Any:
         return self.store.types[(group, plural)]

@@ -112,6 +112,11 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[str, str, int, Callable[[dict[
         ("Data", "integer", 0, lambda o: len(o.get("data") or {})),
     ],
     ("", "serviceaccounts"): [("Secrets", "integer", 0, lambda o: len(o.get("secrets") or []))],
+    ("", "nodes"): [
+        ("Status", "string", 0, lambda o: "Ready" if any(c.get("type") == "Ready" and c.get("status") == "True"
+                                                          for c in (o.get("status") or {}).get("conditions") or []) else "NotReady"),
+        ("Roles", "string", 0, lambda o: "<none>"),
+    ],
     ("", "namespaces"): [("Status", "string", 0, lambda o: (o.get("status") or {}).get("phase", "Active"))],
     ("apps", "deployments"): [
         ("Ready", "string", 0, _replicas),

@@ -90,6 +90,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ResourceType("", ("v1",), "ConfigMap", "configmaps", short_names=("cm",)),
     ResourceType("", ("v1",), "Secret", "secrets"),
     ResourceType("", ("v1",), "ServiceAccount", "serviceaccounts", short_names=("sa",)),
+    ResourceType("", ("v1",), "Event", "events", short_names=("ev",)),
     ResourceType("", ("v1",), "Node", "nodes", namespaced=False, short_names=("no",), subresources=("status",)),
     ResourceType("discovery.k8s.io", ("v1",), "EndpointSlice", "endpointslices"),
     ResourceType("apps", ("v1",), "Deployment", "deployments", short_names=("deploy",), categories=("all",), subresources=("status", "scale")),
