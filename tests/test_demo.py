@@ -87,7 +87,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 
 def page(demo: Demo, **headers: str) -> str:
+    """/productpage from outside, through the ingress gateway."""
     status, body, err = fetch(demo.info["ingress_url"], headers, timeout=10)
+    assert status == 200, (status, err, body[:500])
+    return body
+
+
+def mesh_page(demo: Demo, **headers: str) -> str:
+    """/productpage from inside the mesh: dialled through the details pod's sidecar (mTLS sidecar to sidecar)."""
+    details = next(p for p in demo.info["proxies"] if p["pod"] == "details-v1-0")
+    status, body, err = fetch(
+        f"http://{details['ip']}:9080/productpage", {"Host": "productpage:9080", **headers}
+    )
     assert status == 200, (status, err, body[:500])
     return body
 
@@ -133,11 +144,18 @@ def test_product_page_through_the_ingress_shows_details_and_reviews(demo: Demo) 
     assert served_reviews(jason) == "reviews-v2-0" and "★★★★★" in jason and "color:black" in jason
 
 
+def test_product_page_through_the_mesh_shows_details_and_reviews(demo: Demo) -> None:
+    body = mesh_page(demo)
+    assert "details served by details-v1-0" in body and "Book Reviews" in body
+    assert served_reviews(body) in {"reviews-v1-0", "reviews-v3-0"}
+    assert served_reviews(mesh_page(demo, **{"end-user": "jason"})) == "reviews-v2-0"
+
+
 def test_apply_reviews_v3_shifts_all_traffic_live(demo: Demo) -> None:
     code, out, err = demo.cli("demo", "apply", str(CHANGES / "reviews-v3.yaml"))
     assert code == 0, err
     assert "VirtualService default/reviews configured" in out and "all proxies synced" in out
-    seen = {served_reviews(page(demo, **({"end-user": "jason"} if i % 2 else {}))) for i in range(20)}
+    seen = {served_reviews(mesh_page(demo, **({"end-user": "jason"} if i % 2 else {}))) for i in range(20)}
     assert seen == {"reviews-v3-0"}
     code, out, _ = demo.cli("demo", "status", "-o", "json")
     status = json.loads(out)
@@ -153,7 +171,7 @@ def test_apply_rejects_bad_config_with_file_line_and_keeps_running(demo: Demo, t
     code, _, err = demo.cli("demo", "apply", str(bad))
     assert code == 65, err
     assert f"{bad}:7" in err and "rout" in err
-    assert served_reviews(page(demo)) == "reviews-v3-0"
+    assert served_reviews(mesh_page(demo)) == "reviews-v3-0"
 
 
 def test_ctrl_c_stops_everything(demo: Demo) -> None:
