@@ -212,3 +212,14 @@ def test_hash_policy_from_destination_rule_on_sidecar_routes() -> None:
     names = [r.name for r in web.routes]
     assert names[-1] == "catch-all" and "never-reached" not in names
     assert next(r for r in web.routes if r.name == "derive").redirect.port_redirect == 8000
+
+
+def test_sidecar_egress_listener_with_port_and_bind() -> None:
+    pc = _translate([TT / "sidecar-egress.yaml"], "pod/web")
+    names = [lis.name for lis in pc.listeners]
+    assert "127.0.0.5_9080" in names and "0.0.0.0_9080" not in names  # the port is locked by the first egress
+    assert "10.0.7.7_6379" in names  # the catch-all egress listener still builds the other ports
+    lis = listener(pc, "127.0.0.5_9080")
+    assert not lis.HasField("bind_to_port")  # captureMode NONE: a real bind
+    rc = next(r for r in pc.routes if r.name == "9080")
+    assert [v.name for v in rc.virtual_hosts] == ["reviews.shop.svc.cluster.local:9080", "allow_any"]

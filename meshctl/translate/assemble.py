@@ -17,7 +17,7 @@ from meshctl.translate import ProxyConfig
 from meshctl.translate.filters import socket_address
 from meshctl.translate.gateway import GatewayView, gateway_listeners
 from meshctl.translate.httproute import SidecarView, sidecar_route_config, sniffed_route_config
-from meshctl.translate.listener import InboundPort, loopback_app_address, loopback_inbound_port, sidecar_listeners
+from meshctl.translate.listener import Egress, InboundPort, loopback_app_address, loopback_inbound_port, sidecar_listeners
 from meshctl.translate.route import VSInfo, hash_policy_from_lb
 
 
@@ -119,16 +119,29 @@ def _sidecar(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
         registry_only=scope.registry_only,
         mesh_default_retry=mesh.mesh_config.default_http_retry_policy,
     )
-    listeners, rds = sidecar_listeners(view, inbound_ports(mesh, proxy), mesh.mesh_config.trust_domain)
+    egress = []
+    for e in scope.egress:
+        ev = SidecarView(
+            proxy=proxy,
+            services=e.services,
+            virtual_services=_vs_infos(sorted(e.virtual_services, key=lambda c: c.resource.sort_key())),
+            hash_policy=view.hash_policy,
+            registry_only=scope.registry_only,
+            mesh_default_retry=view.mesh_default_retry,
+        )
+        spec = e.spec
+        capture_none = bool(spec is not None and str(spec.capture_mode or "") == "NONE")
+        egress.append(Egress(ev, e.port, spec.bind if spec is not None else None, capture_none))
+    listeners, rds = sidecar_listeners(view, inbound_ports(mesh, proxy), mesh.mesh_config.trust_domain, egress)
     pc.listeners.extend(listeners)
-    for name in dict.fromkeys(rds):
+    for name, ev in rds:
         if name.isdigit():
-            pc.routes.append(sidecar_route_config(view, int(name)))
+            pc.routes.append(sidecar_route_config(ev, int(name)))
         else:
             host, _, port = name.rpartition(":")
-            svc = by_host.get(host)
+            svc = ev._by_host().get(host)
             if svc is not None:
-                pc.routes.append(sniffed_route_config(view, svc, int(port)))
+                pc.routes.append(sniffed_route_config(ev, svc, int(port)))
 
 
 def _gateway(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:

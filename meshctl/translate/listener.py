@@ -188,8 +188,20 @@ def _sniffed_chains(view: SidecarView, svc: Service, port: int) -> tuple[str, li
     return f"{svc.hostname}:{port}", tcp_chains(view, svc, port, wildcard=False)
 
 
-def outbound_listeners(view: SidecarView, ports_filter: Callable[[int], bool] | None = None) -> tuple[list[listener_pb2.Listener], list[str]]:
-    """Per-port outbound listeners and the RDS names they reference (in order)."""
+def outbound_listeners(
+    view: SidecarView,
+    ports_filter: Callable[[int], bool] | None = None,
+    *,
+    bind: str | None = None,
+    real_bind: bool = False,
+    bound: set[int] | None = None,
+) -> tuple[list[listener_pb2.Listener], list[str]]:
+    """Per-port outbound listeners and the RDS names they reference (in order).
+
+    ``ports_filter`` limits the service ports (a Sidecar egress listener with a port, or the catch-all
+    listener minus the ports earlier egress listeners locked); ``bind`` is a Sidecar egress ``bind`` address
+    (every port of this egress listener uses it); ``real_bind`` (``captureMode: NONE``) makes the listeners bind.
+    """
     table: dict[tuple[str, int], _OutListener] = {}
     order: list[tuple[str, int]] = []
 
@@ -207,10 +219,12 @@ def outbound_listeners(view: SidecarView, ports_filter: Callable[[int], bool] | 
             if proto is Protocol.UDP or (ports_filter is not None and not ports_filter(port)):
                 continue
             vip = svc.vip if not svc.headless else None
-            if proto.is_http or (proto.is_unsupported and not vip):
-                if port in RESERVED_PORTS:
+            if bind:
+                vip = bind
+            if proto.is_http or (proto.is_unsupported and not vip) or (bind and (proto.is_http or proto.is_unsupported)):
+                if port in RESERVED_PORTS and not bind:
                     continue
-                lis = get(WILDCARD, port)
+                lis = get(bind or WILDCARD, port)
                 if lis.http_rds is None:
                     lis.http_rds = str(port)
             elif proto.is_unsupported and vip:
@@ -219,38 +233,41 @@ def outbound_listeners(view: SidecarView, ports_filter: Callable[[int], bool] | 
                     lis.http_rds, chains = _sniffed_chains(view, svc, port)
                     lis.tcp_chains.extend(chains)
             elif proto.is_tls:
-                bind = vip or WILDCARD
-                if bind == WILDCARD and port in RESERVED_PORTS:
+                addr = vip or WILDCARD
+                if addr == WILDCARD and port in RESERVED_PORTS:
                     continue
-                lis = get(bind, port)
-                for ch in tls_chains(view, svc, port, wildcard=bind == WILDCARD):
+                lis = get(addr, port)
+                for ch in tls_chains(view, svc, port, wildcard=addr == WILDCARD):
                     names = set(ch.filter_chain_match.server_names)
-                    if bind == WILDCARD and (not names or names & lis.sni_seen):
+                    if addr == WILDCARD and (not names or names & lis.sni_seen):
                         continue
-                    if bind != WILDCARD and not names and lis.catch_all_tcp:
+                    if addr != WILDCARD and not names and lis.catch_all_tcp:
                         continue
                     lis.sni_seen |= names
                     lis.catch_all_tcp |= not names
                     lis.needs_tls_inspector |= bool(names)
                     lis.tcp_chains.append(ch)
             else:  # TCP-like
-                bind = vip or WILDCARD
-                if bind == WILDCARD and port in RESERVED_PORTS:
+                addr = vip or WILDCARD
+                if addr == WILDCARD and port in RESERVED_PORTS:
                     continue
-                lis = get(bind, port)
-                if lis.catch_all_tcp or (bind == WILDCARD and lis.http_rds is not None):
+                lis = get(addr, port)
+                if lis.catch_all_tcp or (addr == WILDCARD and lis.http_rds is not None):
                     continue  # TCP over TCP/HTTP on the wildcard without a distinguishing CIDR: later service dropped
-                for ch in tcp_chains(view, svc, port, wildcard=bind == WILDCARD):
+                for ch in tcp_chains(view, svc, port, wildcard=addr == WILDCARD):
                     if not ch.filter_chain_match.prefix_ranges:
                         lis.catch_all_tcp = True
                     lis.tcp_chains.append(ch)
 
     out: list[listener_pb2.Listener] = []
     rds: list[str] = []
-    bound: set[int] = {VIRTUAL_OUTBOUND_PORT, VIRTUAL_INBOUND_PORT}
+    if bound is None:
+        bound = {VIRTUAL_OUTBOUND_PORT, VIRTUAL_INBOUND_PORT}
     for key in order:
         ol = table[key]
         lis = _assemble_outbound(view, ol)
+        if real_bind:
+            lis.ClearField("bind_to_port")
         if view.proxy.loopback:
             # several Istio listeners (0.0.0.0_443, <VIP>_443) share one loopback address: the first binds,
             # the others stay exactly as Istio emits them (Istio address, bind_to_port: false).
@@ -383,9 +400,39 @@ def virtual_inbound(view: SidecarView, ports: list[InboundPort], trust_domain: s
     return lis
 
 
-def sidecar_listeners(view: SidecarView, inbound: list[InboundPort], trust_domain: str = "cluster.local") -> tuple[list[listener_pb2.Listener], list[str]]:
-    """All sidecar listeners (outbound per-port, virtualOutbound, virtualInbound) and the RDS names used."""
-    outs, rds = outbound_listeners(view)
+@dataclass
+class Egress:
+    """One Sidecar egress listener as the LDS builder sees it: its view (services/VSs it imports), and
+    ``port``/``bind``/``capture_none`` from the Sidecar spec (None port = the catch-all listener)."""
+
+    view: SidecarView
+    port: int | None = None
+    bind: str | None = None
+    capture_none: bool = False
+
+
+def sidecar_listeners(
+    view: SidecarView, inbound: list[InboundPort], trust_domain: str = "cluster.local", egress: list[Egress] | None = None
+) -> tuple[list[listener_pb2.Listener], list[tuple[str, SidecarView]]]:
+    """All sidecar listeners (outbound per egress listener, virtualOutbound, virtualInbound) and the RDS names
+    used, each with the view (egress listener) whose services its route configuration holds."""
+    outs: list[listener_pb2.Listener] = []
+    rds: list[tuple[str, SidecarView]] = []
+    locked: set[int] = set()
+    names: set[str] = set()
+    bound: set[int] = {VIRTUAL_OUTBOUND_PORT, VIRTUAL_INBOUND_PORT}
+    for e in egress or [Egress(view)]:
+        if e.port is not None:
+            port = e.port
+            lis, r = outbound_listeners(e.view, lambda p, port=port: p == port, bind=e.bind, real_bind=e.capture_none, bound=bound)
+            locked.add(port)
+        else:
+            lis, r = outbound_listeners(e.view, lambda p: p not in locked, bound=bound)
+        for listener in lis:
+            if listener.name not in names:  # earlier egress listeners win
+                names.add(listener.name)
+                outs.append(listener)
+        rds.extend((name, e.view) for name in r if name not in {n for n, _ in rds})
     outs.append(virtual_outbound(view))
     outs.append(virtual_inbound(view, inbound, trust_domain))
     return outs, rds
