@@ -321,3 +321,24 @@ def test_tls_with_token_verifies_the_emulator_certificate(tmp_path: Path) -> Non
         with pytest.raises(KubeUnreachableError) as ei:
             load_cluster(str(tmp_path / "untrusted"))
         assert "CERTIFICATE_VERIFY_FAILED" in str(ei.value) or "certificate" in str(ei.value).lower()
+
+
+def test_a_fresh_api_server_on_the_same_port_is_resynced(tmp_path: Path) -> None:
+    first = KubeEmulator(bookmark_interval=0.2)
+    first.load([str(BOOKINFO)])
+    first.start()
+    kc = first.write_kubeconfig(tmp_path / "kc")
+    rec = Recorder()
+    try:
+        with ClusterSource(kubeconfig=kc, backoff_range=(0.05, 0.5)) as src:
+            src.subscribe(rec)
+            first.stop()
+            second = KubeEmulator(port=first.port)  # state lost: only one VirtualService now
+            second.apply([vs("only", "only")])
+            with second:
+                assert src.wait_for(lambda s: {r.ref for r in s.resources() if r.kind == "VirtualService"}
+                                    == {"VirtualService default/only"}, timeout=15)
+            assert ("ADDED", "VirtualService default/only") in rec.summary()
+            assert ("DELETED", "VirtualService default/reviews") in rec.summary()
+    finally:
+        first.stop()

@@ -147,6 +147,10 @@ class Store:
         with self.lock:
             if rv < self.compacted_rv:
                 raise ApiError(410, "Expired", f"too old resource version: {rv} ({self.compacted_rv})")
+            if rv > self.rv:
+                # A resourceVersion from the future: this server lost its state (a fresh emulator on the same
+                # port). Gone makes clients relist instead of silently waiting for the counter to catch up.
+                raise ApiError(410, "Expired", f"too large resource version: {rv}, current: {self.rv}")
             i = bisect.bisect_right(self.log, rv, key=lambda e: e.rv)
             return [e for e in self.log[i:] if e.tkey == tkey], self.rv
 
