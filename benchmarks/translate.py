@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     vhosts = sum(len(r.virtual_hosts) for r in pc.routes)
     total_bytes = sum(b for _, b in sizes.values())
-    print(f"input: {args.services} services x 3 subsets, {len(docs)} YAML documents, {len(text) / 1e6:.1f} MB")
+    print(
+        f"input: {args.services} services x 3 subsets, {len(docs)} YAML documents, {len(text) / 1e6:.1f} MB"
+    )
     print(f"yaml.load_all (CSafeLoader) : {t_yaml * 1000:8.1f} ms   <- target basis")
     print(f"meshctl load_text           : {t_load * 1000:8.1f} ms")
     print(f"build_mesh                  : {t_model * 1000:8.1f} ms")

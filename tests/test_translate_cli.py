@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import BOOKINFO, EXAMPLES, FIXTURES
 
 TT = FIXTURES / "translate"
@@ -28,20 +27,42 @@ def test_default_output_is_config_dump_shape(cli: Any) -> None:
     dump = json.loads(out)
     assert [c["@type"] for c in dump["configs"]] == DUMP_TYPES
     boot, clusters, eds, listeners, routes, _ = dump["configs"]
-    assert boot["bootstrap"]["node"]["id"].startswith("sidecar~") and boot["bootstrap"]["node"]["id"].endswith("~default.svc.cluster.local")
-    assert {c["cluster"]["name"] for c in clusters["dynamic_active_clusters"]} >= {"BlackHoleCluster", "outbound|9080|v1|reviews.default.svc.cluster.local"}
+    assert boot["bootstrap"]["node"]["id"].startswith("sidecar~") and boot["bootstrap"]["node"][
+        "id"
+    ].endswith("~default.svc.cluster.local")
+    assert {c["cluster"]["name"] for c in clusters["dynamic_active_clusters"]} >= {
+        "BlackHoleCluster",
+        "outbound|9080|v1|reviews.default.svc.cluster.local",
+    }
     lis = {d["name"]: d["active_state"]["listener"] for d in listeners["dynamic_listeners"]}
     assert lis["0.0.0.0_9080"]["@type"] == "type.googleapis.com/envoy.config.listener.v3.Listener"
     assert lis["0.0.0.0_9080"]["traffic_direction"] == "OUTBOUND"  # snake_case field names, enum names
     rc = {d["route_config"]["name"] for d in routes["dynamic_route_configs"]}
     assert "9080" in rc
-    assert any(e["endpoint_config"]["cluster_name"] == "outbound|9080|v1|reviews.default.svc.cluster.local" for e in eds["dynamic_endpoint_configs"])
+    assert any(
+        e["endpoint_config"]["cluster_name"] == "outbound|9080|v1|reviews.default.svc.cluster.local"
+        for e in eds["dynamic_endpoint_configs"]
+    )
 
 
 def test_type_filter_and_yaml(cli: Any) -> None:
-    code, out, _ = cli(["translate", "-f", str(BOOKINFO), "--proxy", "deploy/productpage-v1", "--type", "route"])
+    code, out, _ = cli(
+        ["translate", "-f", str(BOOKINFO), "--proxy", "deploy/productpage-v1", "--type", "route"]
+    )
     assert code == 0 and [c["@type"] for c in json.loads(out)["configs"]] == [DUMP_TYPES[4]]
-    code, out, _ = cli(["translate", "-f", str(BOOKINFO), "--proxy", "productpage-v1.default", "--type", "listener", "-o", "yaml"])
+    code, out, _ = cli(
+        [
+            "translate",
+            "-f",
+            str(BOOKINFO),
+            "--proxy",
+            "productpage-v1.default",
+            "--type",
+            "listener",
+            "-o",
+            "yaml",
+        ]
+    )
     import yaml
 
     assert code == 0 and yaml.safe_load(out)["configs"][0]["@type"] == DUMP_TYPES[3]
@@ -71,8 +92,26 @@ def test_all_proxies_writes_one_file_each(cli: Any, tmp_path: Path) -> None:
         (["translate", "--proxy", "deploy/x"], 64, "no input"),
         (["translate", "-f", str(BOOKINFO)], 64, "--proxy"),
         (["translate", "-f", str(BOOKINFO), "--proxy", "deploy/nope"], 64, "no workload 'deploy/nope'"),
-        (["translate", "-f", str(BOOKINFO), "--proxy", "deploy/productpage-v1", "-o", "bootstrap", "--type", "route"], 64, "--type"),
-        (["translate", "-f", str(BOOKINFO), "--proxy", "deploy/productpage-v1", "--type", "bogus"], 64, "bogus"),
+        (
+            [
+                "translate",
+                "-f",
+                str(BOOKINFO),
+                "--proxy",
+                "deploy/productpage-v1",
+                "-o",
+                "bootstrap",
+                "--type",
+                "route",
+            ],
+            64,
+            "--type",
+        ),
+        (
+            ["translate", "-f", str(BOOKINFO), "--proxy", "deploy/productpage-v1", "--type", "bogus"],
+            64,
+            "bogus",
+        ),
         (["translate", "-f", "/nonexistent/x.yaml", "--proxy", "deploy/x"], None, "/nonexistent/x.yaml"),
     ],
 )
@@ -100,10 +139,21 @@ def test_help_has_examples(cli: Any) -> None:
 
 def _inputs() -> list[tuple[str, list[str], bool]]:
     """(label, files, loopback too?) for every example and fixture."""
-    cases = [(f"examples/{p.name}", [str(p)], True) for p in sorted(EXAMPLES.iterdir()) if p.is_dir() and p.name != "bookinfo-changes"]
+    cases = [
+        (f"examples/{p.name}", [str(p)], True)
+        for p in sorted(EXAMPLES.iterdir())
+        if p.is_dir() and p.name != "bookinfo-changes"
+    ]
     # change files are applied over bookinfo (same-named objects replaced), as `meshctl demo apply` does
-    cases += [(f"examples/bookinfo-changes/{p.name}", [str(BOOKINFO), str(p)], False) for p in sorted((EXAMPLES / "bookinfo-changes").glob("*.yaml"))]
-    cases += [(f"fixtures/{p.name}", [str(p)], p.name == "gateway-tls.yaml") for p in sorted(TT.glob("*.yaml")) if p.name != "e2e-pods.yaml"]
+    cases += [
+        (f"examples/bookinfo-changes/{p.name}", [str(BOOKINFO), str(p)], False)
+        for p in sorted((EXAMPLES / "bookinfo-changes").glob("*.yaml"))
+    ]
+    cases += [
+        (f"fixtures/{p.name}", [str(p)], p.name == "gateway-tls.yaml")
+        for p in sorted(TT.glob("*.yaml"))
+        if p.name != "e2e-pods.yaml"
+    ]
     cases.append(("bookinfo+e2e-pods", [str(BOOKINFO), str(TT / "e2e-pods.yaml")], True))
     return cases
 
@@ -119,7 +169,9 @@ def _validate_cases() -> list[Any]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("label", "paths", "loopback"), _validate_cases())
-def test_every_bootstrap_passes_envoy_validate(envoy_bin: str, label: str, paths: list[str], loopback: bool) -> None:
+def test_every_bootstrap_passes_envoy_validate(
+    envoy_bin: str, label: str, paths: list[str], loopback: bool
+) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from meshctl.envoy.runner import validate_config
@@ -141,6 +193,6 @@ def test_every_bootstrap_passes_envoy_validate(envoy_bin: str, label: str, paths
         configs[proxy.id] = bootstrap(translate(mesh, proxy), admin_port=0)
     assert configs, f"{label}: no proxies"
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(configs, pool.map(validate_config, configs.values())))
+        results = dict(zip(configs, pool.map(validate_config, configs.values()), strict=True))
     failed = {k: r.output[-600:] for k, r in results.items() if not r.ok}
     assert not failed, failed

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from conftest import BOOKINFO, FIXTURES
 
 CLIENT_IP = "127.0.213.10"
@@ -81,7 +80,9 @@ def _get(conn: http.client.HTTPConnection, headers: dict[str, str]) -> str:
 
 
 @pytest.mark.timeout(60)
-def test_bookinfo_bootstrap_routes_real_traffic(envoy_bin: str, free_port: int, reviews_servers: object) -> None:
+def test_bookinfo_bootstrap_routes_real_traffic(
+    envoy_bin: str, free_port: int, reviews_servers: object
+) -> None:
     from meshctl.envoy.runner import start_envoy
     from meshctl.model import build_mesh
     from meshctl.sources import load_paths
@@ -109,6 +110,8 @@ def test_bookinfo_bootstrap_routes_real_traffic(envoy_bin: str, free_port: int, 
     frac_v3 = split["v3"] / REQUESTS
     assert abs(frac_v3 - 0.10) < 0.05, split  # binomial sd ~1.3%: a >3.5 sd tolerance
     # Envoy's own counters agree: the subset clusters (named as Istio names them) carried the requests
-    totals = {line.split(":")[0]: int(line.split(":")[1]) for line in stats.splitlines() if "|reviews." in line}
+    totals = {
+        line.split(":")[0]: int(line.split(":")[1]) for line in stats.splitlines() if "|reviews." in line
+    }
     by_subset = {v: sum(n for k, n in totals.items() if f"|{v}|reviews." in k) for v in ("v1", "v2", "v3")}
     assert by_subset == {"v1": split["v1"], "v2": 50, "v3": split["v3"]}, (by_subset, stats)

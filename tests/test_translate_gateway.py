@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
+from conftest import BOOKINFO, FIXTURES
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 
-from conftest import BOOKINFO, FIXTURES
 from meshctl.model import build_mesh
 from meshctl.sources import load_paths
 from meshctl.translate import ProxyConfig, translate
@@ -68,9 +67,20 @@ def test_bookinfo_gateway_uses_target_port_and_server_port_vhosts() -> None:
     assert route_cfg.name == "http.8080"
     (vh,) = route_cfg.virtual_hosts
     assert vh.name == "*:80" and list(vh.domains) == ["*"]
-    assert [r.match.path or r.match.prefix for r in vh.routes] == ["/productpage", "/static", "/login", "/logout", "/api/v1/products"]
+    assert [r.match.path or r.match.prefix for r in vh.routes] == [
+        "/productpage",
+        "/static",
+        "/login",
+        "/logout",
+        "/api/v1/products",
+    ]
     assert vh.routes[0].route.cluster == "outbound|9080||productpage.default.svc.cluster.local"
-    assert vh.routes[0].metadata.filter_metadata["istio"].fields["config"].string_value.endswith("/virtual-service/bookinfo")
+    assert (
+        vh.routes[0]
+        .metadata.filter_metadata["istio"]
+        .fields["config"]
+        .string_value.endswith("/virtual-service/bookinfo")
+    )
 
 
 def test_https_redirect_and_vs_concatenation(edge: ProxyConfig) -> None:
@@ -80,7 +90,10 @@ def test_https_redirect_and_vs_concatenation(edge: ProxyConfig) -> None:
     assert shop.require_tls == rc.VirtualHost.ALL and www.require_tls == rc.VirtualHost.ALL
     # routes of both VSs for shop.example.com, in creation order, catch-all moved last
     assert [r.match.path or r.match.prefix for r in shop.routes] == ["/api", "/extra", "/"]
-    cfgs = [r.metadata.filter_metadata["istio"].fields["config"].string_value.rsplit("/", 1)[1] for r in shop.routes]
+    cfgs = [
+        r.metadata.filter_metadata["istio"].fields["config"].string_value.rsplit("/", 1)[1]
+        for r in shop.routes
+    ]
     assert cfgs == ["shop", "shop-extra", "shop"]
 
 
@@ -97,7 +110,10 @@ def test_simple_and_mutual_servers_are_sni_chains_with_sds(edge: ProxyConfig) ->
     assert ctx.require_client_certificate.value is False
     actx = _tls(admin)
     assert actx.require_client_certificate.value is True
-    assert actx.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name == "kubernetes://admin-cert-cacert"
+    assert (
+        actx.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name
+        == "kubernetes://admin-cert-cacert"
+    )
     assert [v.name for v in _rc(edge, "https.443.https-admin.public.edge").virtual_hosts] == ["blackhole:443"]
 
 
@@ -111,10 +127,15 @@ def test_istio_mutual_server(edge: ProxyConfig) -> None:
 def test_passthrough_auto_passthrough_and_tcp(edge: ProxyConfig) -> None:
     (pas,) = _lis(edge, "0.0.0.0_15443").filter_chains
     assert list(pas.filter_chain_match.server_names) == ["legacy.example.com"]
-    assert _tcp(pas).cluster == "outbound|8000||shop.apps.svc.cluster.local" and not pas.HasField("transport_socket")
+    assert _tcp(pas).cluster == "outbound|8000||shop.apps.svc.cluster.local" and not pas.HasField(
+        "transport_socket"
+    )
     ew = _lis(edge, "0.0.0.0_15444")
     snis = {c.filter_chain_match.server_names[0]: _tcp(c).cluster for c in ew.filter_chains}
-    assert snis["outbound_.8000_._.shop.apps.svc.cluster.local"] == "outbound_.8000_._.shop.apps.svc.cluster.local"
+    assert (
+        snis["outbound_.8000_._.shop.apps.svc.cluster.local"]
+        == "outbound_.8000_._.shop.apps.svc.cluster.local"
+    )
     (tcp,) = _lis(edge, "0.0.0.0_9000").filter_chains
     assert _tcp(tcp).cluster == "outbound|5432||db.apps.svc.cluster.local"
 

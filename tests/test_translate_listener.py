@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
+from conftest import BOOKINFO, FIXTURES
 from envoy.config.core.v3 import base_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 
-from conftest import BOOKINFO, FIXTURES
 from meshctl.model import build_mesh
 from meshctl.sources import load_paths
 from meshctl.translate import ProxyConfig, translate
@@ -55,23 +54,43 @@ def tcp_of(chain: Any) -> tcp_proxy_pb2.TcpProxy:
 
 def test_sidecar_listener_names(productpage: ProxyConfig) -> None:
     names = {lis.name for lis in productpage.listeners}
-    vip = next(s for s in build_mesh(load_paths([str(BOOKINFO)])).services if s.name == "istio-ingressgateway").vip
-    assert names == {"0.0.0.0_9080", "0.0.0.0_80", "0.0.0.0_443", f"{vip}_443", f"{vip}_15021", "virtualOutbound", "virtualInbound"}
+    vip = next(
+        s for s in build_mesh(load_paths([str(BOOKINFO)])).services if s.name == "istio-ingressgateway"
+    ).vip
+    assert names == {
+        "0.0.0.0_9080",
+        "0.0.0.0_80",
+        "0.0.0.0_443",
+        f"{vip}_443",
+        f"{vip}_15021",
+        "virtualOutbound",
+        "virtualInbound",
+    }
 
 
 def test_http_outbound_listener(productpage: ProxyConfig) -> None:
     lis = listener(productpage, "0.0.0.0_9080")
     assert lis.bind_to_port.value is False and lis.HasField("bind_to_port")
     assert lis.traffic_direction == base_pb2.OUTBOUND and lis.continue_on_listener_filters_timeout
-    assert [f.name for f in lis.listener_filters] == ["envoy.filters.listener.tls_inspector", "envoy.filters.listener.http_inspector"]
+    assert [f.name for f in lis.listener_filters] == [
+        "envoy.filters.listener.tls_inspector",
+        "envoy.filters.listener.http_inspector",
+    ]
     (chain,) = lis.filter_chains
     assert chain.filter_chain_match.transport_protocol == "raw_buffer"
     assert list(chain.filter_chain_match.application_protocols) == ["http/1.0", "http/1.1", "h2c"]
     m = hcm_of(chain)
     assert m.stat_prefix == "outbound_0.0.0.0_9080" and m.rds.route_config_name == "9080"
     assert m.rds.config_source.HasField("ads")
-    assert [f.name for f in m.http_filters] == ["envoy.filters.http.grpc_stats", "envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router"]
-    assert m.use_remote_address.value is False and m.normalize_path.value and m.stream_idle_timeout.seconds == 0
+    assert [f.name for f in m.http_filters] == [
+        "envoy.filters.http.grpc_stats",
+        "envoy.filters.http.fault",
+        "envoy.filters.http.cors",
+        "envoy.filters.http.router",
+    ]
+    assert (
+        m.use_remote_address.value is False and m.normalize_path.value and m.stream_idle_timeout.seconds == 0
+    )
     assert [u.upgrade_type for u in m.upgrade_configs] == ["websocket"]
     assert lis.default_filter_chain.name == "PassthroughFilterChain"
     assert tcp_of(lis.default_filter_chain).cluster == "PassthroughCluster"
@@ -80,7 +99,10 @@ def test_http_outbound_listener(productpage: ProxyConfig) -> None:
 def test_virtual_outbound(productpage: ProxyConfig) -> None:
     lis = listener(productpage, "virtualOutbound")
     assert lis.address.socket_address.port_value == 15001 and lis.use_original_dst.value
-    assert [c.name for c in lis.filter_chains] == ["virtualOutbound-blackhole", "virtualOutbound-catchall-tcp"]
+    assert [c.name for c in lis.filter_chains] == [
+        "virtualOutbound-blackhole",
+        "virtualOutbound-catchall-tcp",
+    ]
     assert lis.filter_chains[0].filter_chain_match.destination_port.value == 15001
     assert tcp_of(lis.filter_chains[0]).cluster == "BlackHoleCluster"
     assert tcp_of(lis.filter_chains[1]).cluster == "PassthroughCluster"
@@ -90,7 +112,10 @@ def test_virtual_inbound_permissive(productpage: ProxyConfig) -> None:
     lis = listener(productpage, "virtualInbound")
     assert lis.address.socket_address.port_value == 15006 and lis.traffic_direction == base_pb2.INBOUND
     assert [f.name for f in lis.listener_filters] == [
-        "envoy.filters.listener.original_dst", "envoy.filters.listener.tls_inspector", "envoy.filters.listener.http_inspector"]
+        "envoy.filters.listener.original_dst",
+        "envoy.filters.listener.tls_inspector",
+        "envoy.filters.listener.http_inspector",
+    ]
     chains = [c for c in lis.filter_chains if c.name == "0.0.0.0_9080"]
     assert [c.filter_chain_match.transport_protocol for c in chains] == ["tls", "raw_buffer"]
     assert all(c.filter_chain_match.destination_port.value == 9080 for c in chains)
@@ -98,17 +123,27 @@ def test_virtual_inbound_permissive(productpage: ProxyConfig) -> None:
     chains[0].transport_socket.typed_config.Unpack(ctx)
     assert ctx.require_client_certificate.value
     assert ctx.common_tls_context.tls_certificate_sds_secret_configs[0].name == "default"
-    assert ctx.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name == "ROOTCA"
+    assert (
+        ctx.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name
+        == "ROOTCA"
+    )
     m = hcm_of(chains[1])
     assert m.stat_prefix == "inbound_0.0.0.0_9080" and m.route_config.name == "inbound|9080||"
     (vh,) = m.route_config.virtual_hosts
     assert vh.name == "inbound|http|9080" and list(vh.domains) == ["*"]
     r = vh.routes[0]
     assert r.name == "default" and r.route.cluster == "inbound|9080||" and r.route.timeout.seconds == 0
-    assert r.route.retry_policy.retry_on == "reset-before-request" and r.route.retry_policy.num_retries.value == 2
+    assert (
+        r.route.retry_policy.retry_on == "reset-before-request"
+        and r.route.retry_policy.num_retries.value == 2
+    )
     assert r.route.max_stream_duration.HasField("grpc_timeout_header_max")
     names = [c.name for c in lis.filter_chains]
-    assert names[0] == "virtualInbound-blackhole" and "virtualInbound-catchall-http" in names and "virtualInbound" in names
+    assert (
+        names[0] == "virtualInbound-blackhole"
+        and "virtualInbound-catchall-http" in names
+        and "virtualInbound" in names
+    )
 
 
 def test_strict_mtls_inbound_is_tls_only() -> None:
@@ -121,19 +156,26 @@ def test_strict_mtls_inbound_is_tls_only() -> None:
 def test_tcp_vip_listener_with_cidr_and_weighted_routes(data_app: ProxyConfig) -> None:
     lis = listener(data_app, "10.0.5.5_27017")
     cidr, weighted = lis.filter_chains
-    assert [(p.address_prefix, p.prefix_len.value) for p in cidr.filter_chain_match.prefix_ranges] == [("10.9.0.0", 16)]
+    assert [(p.address_prefix, p.prefix_len.value) for p in cidr.filter_chain_match.prefix_ranges] == [
+        ("10.9.0.0", 16)
+    ]
     assert tcp_of(cidr).cluster == "outbound|27017|v2|mongo.data.svc.cluster.local"
     t = tcp_of(weighted)
     assert t.stat_prefix == "mongo.data"
     assert [(c.name, c.weight) for c in t.weighted_clusters.clusters] == [
-        ("outbound|27017|v1|mongo.data.svc.cluster.local", 80), ("outbound|27017|v2|mongo.data.svc.cluster.local", 20)]
+        ("outbound|27017|v1|mongo.data.svc.cluster.local", 80),
+        ("outbound|27017|v2|mongo.data.svc.cluster.local", 20),
+    ]
     assert not lis.HasField("default_filter_chain")  # the weighted chain matches everything
 
 
 def test_tls_sni_chains_on_wildcard_and_registry_only(data_app: ProxyConfig) -> None:
     lis = listener(data_app, "0.0.0.0_443")
     by_sni = {tuple(c.filter_chain_match.server_names): tcp_of(c).cluster for c in lis.filter_chains}
-    assert by_sni == {("api.example.com",): "outbound|443||api.example.com", ("pay.example.com",): "outbound|443||api.example.com"}
+    assert by_sni == {
+        ("api.example.com",): "outbound|443||api.example.com",
+        ("pay.example.com",): "outbound|443||api.example.com",
+    }
     assert "envoy.filters.listener.tls_inspector" in [f.name for f in lis.listener_filters]
     assert tcp_of(lis.default_filter_chain).cluster == "BlackHoleCluster"  # REGISTRY_ONLY Sidecar
     assert tcp_of(listener(data_app, "virtualOutbound").filter_chains[1]).cluster == "BlackHoleCluster"
@@ -156,8 +198,13 @@ def test_sidecar_route_config_9080(productpage: ProxyConfig) -> None:
     names = [v.name for v in rc.virtual_hosts]
     assert names == sorted(names[:-1]) + ["allow_any"]
     reviews = next(v for v in rc.virtual_hosts if v.name == "reviews.default.svc.cluster.local:9080")
-    assert list(reviews.domains)[:5] == ["reviews.default.svc.cluster.local", "reviews.default.svc.cluster.local.", "reviews",
-                                         "reviews.default.svc", "reviews.default"]
+    assert list(reviews.domains)[:5] == [
+        "reviews.default.svc.cluster.local",
+        "reviews.default.svc.cluster.local.",
+        "reviews",
+        "reviews.default.svc",
+        "reviews.default",
+    ]
     assert reviews.include_request_attempt_count
     assert [r.name for r in reviews.routes] == ["jason", "split"]
     details = next(v for v in rc.virtual_hosts if v.name.startswith("details."))
@@ -185,11 +232,17 @@ def test_registry_only_block_all(data_app: ProxyConfig) -> None:
 def test_loopback_bind_mode() -> None:
     pc = _translate([BOOKINFO, TT / "e2e-pods.yaml"], "pod/productpage-v1-0", loopback=True)
     lis = listener(pc, "0.0.0.0_9080")  # the name is Istio's
-    assert (lis.address.socket_address.address, lis.address.socket_address.port_value) == ("127.0.213.10", 9080)
+    assert (lis.address.socket_address.address, lis.address.socket_address.port_value) == (
+        "127.0.213.10",
+        9080,
+    )
     assert not lis.HasField("bind_to_port")
     assert listener(pc, "0.0.0.0_80").bind_to_port.value is False  # privileged: left as Istio emits it
     vin = listener(pc, "virtualInbound")
-    assert (vin.address.socket_address.address, vin.address.socket_address.port_value) == ("127.0.213.10", 15006)
+    assert (vin.address.socket_address.address, vin.address.socket_address.port_value) == (
+        "127.0.213.10",
+        15006,
+    )
     chain = next(c for c in vin.filter_chains if c.name == "0.0.0.0_9080")
     assert chain.filter_chain_match.destination_port.value == 15006
     inbound = next(c for c in pc.clusters if c.name == "inbound|9080||")
@@ -197,7 +250,9 @@ def test_loopback_bind_mode() -> None:
     assert (sa.address, sa.port_value) == ("127.0.213.10", 19080)
     # everything else is identical to the non-loopback translation
     plain = _translate([BOOKINFO, TT / "e2e-pods.yaml"], "pod/productpage-v1-0")
-    assert [r.SerializeToString(deterministic=True) for r in pc.routes] == [r.SerializeToString(deterministic=True) for r in plain.routes]
+    assert [r.SerializeToString(deterministic=True) for r in pc.routes] == [
+        r.SerializeToString(deterministic=True) for r in plain.routes
+    ]
     assert [lis.name for lis in pc.listeners] == [lis.name for lis in plain.listeners]
 
 
@@ -207,7 +262,9 @@ def test_hash_policy_from_destination_rule_on_sidecar_routes() -> None:
     web = next(v for v in rc.virtual_hosts if v.name == "web.shop.svc.cluster.local:8000")
     hashed = [r for r in web.routes if r.WhichOneof("action") == "route"]
     assert hashed and all(r.route.hash_policy[0].header.header_name == "x-user" for r in hashed)
-    assert all(not r.route.retry_policy.retry_host_predicate for r in hashed if r.route.HasField("retry_policy"))
+    assert all(
+        not r.route.retry_policy.retry_host_predicate for r in hashed if r.route.HasField("retry_policy")
+    )
     # the features VS: redirect / direct response / catch-all stop
     names = [r.name for r in web.routes]
     assert names[-1] == "catch-all" and "never-reached" not in names

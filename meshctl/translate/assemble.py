@@ -12,12 +12,19 @@ from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc
+
 from meshctl.model.types import Protocol, Proxy, ProxyType, Service
 from meshctl.translate import ProxyConfig
 from meshctl.translate.filters import socket_address
 from meshctl.translate.gateway import GatewayView, gateway_listeners
 from meshctl.translate.httproute import SidecarView, sidecar_route_config, sniffed_route_config
-from meshctl.translate.listener import Egress, InboundPort, loopback_app_address, loopback_inbound_port, sidecar_listeners
+from meshctl.translate.listener import (
+    Egress,
+    InboundPort,
+    loopback_app_address,
+    loopback_inbound_port,
+    sidecar_listeners,
+)
 from meshctl.translate.route import VSInfo, hash_policy_from_lb
 
 
@@ -81,12 +88,19 @@ def inbound_ports(mesh: Any, proxy: Proxy) -> list[InboundPort]:
 
         for ing in scope.ingress:
             tp = ing.port.number
-            out.setdefault(tp, InboundPort(tp, parse_protocol(ing.port.protocol), None, mesh.mtls_mode(w, tp)))
+            out.setdefault(
+                tp, InboundPort(tp, parse_protocol(ing.port.protocol), None, mesh.mtls_mode(w, tp))
+            )
         return sorted(out.values(), key=lambda p: p.target_port)
     for st in mesh.service_targets(w):
         if st.port.protocol is Protocol.UDP:
             continue
-        out.setdefault(st.target_port, InboundPort(st.target_port, st.port.protocol, st.service.hostname, mesh.mtls_mode(w, st.target_port)))
+        out.setdefault(
+            st.target_port,
+            InboundPort(
+                st.target_port, st.port.protocol, st.service.hostname, mesh.mtls_mode(w, st.target_port)
+            ),
+        )
     return sorted(out.values(), key=lambda p: p.target_port)
 
 
@@ -132,7 +146,9 @@ def _sidecar(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
         spec = e.spec
         capture_none = bool(spec is not None and str(spec.capture_mode or "") == "NONE")
         egress.append(Egress(ev, e.port, spec.bind if spec is not None else None, capture_none))
-    listeners, rds = sidecar_listeners(view, inbound_ports(mesh, proxy), mesh.mesh_config.trust_domain, egress)
+    listeners, rds = sidecar_listeners(
+        view, inbound_ports(mesh, proxy), mesh.mesh_config.trust_domain, egress
+    )
     pc.listeners.extend(listeners)
     for name, ev in rds:
         if name.isdigit():
@@ -160,7 +176,7 @@ def _gateway(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
     view = GatewayView(
         proxy=proxy,
         merged=mesh.merged_gateway(proxy),
-        virtual_services=list(zip(_vs_infos(vss), vss)),
+        virtual_services=list(zip(_vs_infos(vss), vss, strict=True)),
         services=services,
         hash_policy=make_hash_policy(mesh, proxy, lookup),
         mesh_default_retry=mesh.mesh_config.default_http_retry_policy,
@@ -180,12 +196,18 @@ def _apply_loopback(mesh: Any, proxy: Proxy, pc: ProxyConfig, inbound: list[Inbo
             ip, app_port = loopback_app_address(proxy.ip, int(parts[1]))
             c.ClearField("cluster_discovery_type")
             c.type = cluster_pb2.Cluster.STATIC
-            c.lb_policy = cluster_pb2.Cluster.ROUND_ROBIN if c.lb_policy == cluster_pb2.Cluster.CLUSTER_PROVIDED else c.lb_policy
+            c.lb_policy = (
+                cluster_pb2.Cluster.ROUND_ROBIN
+                if c.lb_policy == cluster_pb2.Cluster.CLUSTER_PROVIDED
+                else c.lb_policy
+            )
             c.ClearField("upstream_bind_config")
             c.ClearField("original_dst_lb_config")
             c.load_assignment.Clear()
             c.load_assignment.cluster_name = c.name
-            c.load_assignment.endpoints.add().lb_endpoints.add().endpoint.address.CopyFrom(socket_address(ip, app_port))
+            c.load_assignment.endpoints.add().lb_endpoints.add().endpoint.address.CopyFrom(
+                socket_address(ip, app_port)
+            )
     # endpoints that are sidecar-injected workloads: their proxy receives inbound at its loopback inbound port
     inbound_index: dict[str, dict[int, int]] = {}
     for other in mesh.proxies():
@@ -197,9 +219,9 @@ def _apply_loopback(mesh: Any, proxy: Proxy, pc: ProxyConfig, inbound: list[Inbo
         for lle in cla.endpoints:
             for lb in lle.lb_endpoints:
                 sa = lb.endpoint.address.socket_address
-                idx = inbound_index.get(sa.address)
-                if idx and sa.port_value in idx:
-                    sa.port_value = idx[sa.port_value]
+                remap = inbound_index.get(sa.address)
+                if remap and sa.port_value in remap:
+                    sa.port_value = remap[sa.port_value]
 
 
 def translate_proxy(mesh: Any, proxy: Proxy) -> ProxyConfig:

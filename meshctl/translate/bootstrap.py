@@ -18,9 +18,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from google.protobuf import json_format
-
-import meshctl.translate.known_types  # noqa: F401
 from envoy.config.bootstrap.v3 import bootstrap_pb2
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import base_pb2
@@ -28,13 +25,18 @@ from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
+from google.protobuf import json_format
+
+import meshctl.translate.known_types  # noqa: F401
 from meshctl.translate.dump import node_of
 
 if TYPE_CHECKING:
     from meshctl.translate import ProxyConfig
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
-HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+HCM_TYPE = (
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+)
 _UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
 _DOWNSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
 
@@ -78,7 +80,9 @@ def static_cluster(cl: cluster_pb2.Cluster, cla: Any | None) -> cluster_pb2.Clus
     return out
 
 
-def _inline_chain(chain: listener_components_pb2.FilterChain, routes: dict[str, route_pb2.RouteConfiguration]) -> bool:
+def _inline_chain(
+    chain: listener_components_pb2.FilterChain, routes: dict[str, route_pb2.RouteConfiguration]
+) -> bool:
     """Inline RDS into the chain's HCM; False when the chain must be dropped (SDS-backed TLS)."""
     if chain.HasField("transport_socket") and _uses_sds(chain.transport_socket):
         return False
@@ -95,7 +99,9 @@ def _inline_chain(chain: listener_components_pb2.FilterChain, routes: dict[str, 
     return True
 
 
-def static_listener(lis: listener_pb2.Listener, routes: dict[str, route_pb2.RouteConfiguration]) -> listener_pb2.Listener | None:
+def static_listener(
+    lis: listener_pb2.Listener, routes: dict[str, route_pb2.RouteConfiguration]
+) -> listener_pb2.Listener | None:
     out = listener_pb2.Listener()
     out.CopyFrom(lis)
     kept = []
@@ -111,7 +117,9 @@ def static_listener(lis: listener_pb2.Listener, routes: dict[str, route_pb2.Rout
     return out
 
 
-def bootstrap_proto(pc: ProxyConfig, admin_port: int = 15000, admin_address: str = "127.0.0.1") -> bootstrap_pb2.Bootstrap:
+def bootstrap_proto(
+    pc: ProxyConfig, admin_port: int = 15000, admin_address: str = "127.0.0.1"
+) -> bootstrap_pb2.Bootstrap:
     b = bootstrap_pb2.Bootstrap()
     b.node.CopyFrom(node_of(pc))
     sa = b.admin.address.socket_address
@@ -130,4 +138,6 @@ def bootstrap_proto(pc: ProxyConfig, admin_port: int = 15000, admin_address: str
 
 def bootstrap(pc: ProxyConfig, admin_port: int = 15000, admin_address: str = "127.0.0.1") -> dict[str, Any]:
     """The static bootstrap as a JSON-ready dict (``envoy -c file.json`` runs it)."""
-    return json_format.MessageToDict(bootstrap_proto(pc, admin_port, admin_address), preserving_proto_field_name=True)
+    return json_format.MessageToDict(
+        bootstrap_proto(pc, admin_port, admin_address), preserving_proto_field_name=True
+    )

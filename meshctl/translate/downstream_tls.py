@@ -12,6 +12,7 @@ from typing import Any
 from envoy.config.core.v3 import base_pb2, config_source_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
 from envoy.type.matcher.v3 import string_pb2
+
 from meshctl.translate.protoutil import boolv, pack, seconds
 
 TLS_SOCKET = "envoy.transport_sockets.tls"
@@ -26,7 +27,9 @@ _TLS_VERSIONS = {
 
 def sds_grpc_config() -> config_source_pb2.ConfigSource:
     """SDS from pilot-agent's ``sds-grpc`` cluster (workload certs and file certs)."""
-    cs = config_source_pb2.ConfigSource(initial_fetch_timeout=seconds(0), resource_api_version=config_source_pb2.V3)
+    cs = config_source_pb2.ConfigSource(
+        initial_fetch_timeout=seconds(0), resource_api_version=config_source_pb2.V3
+    )
     api = cs.api_config_source
     api.api_type = config_source_pb2.ApiConfigSource.GRPC
     api.set_node_on_first_message_only = True
@@ -38,7 +41,9 @@ def sds_grpc_config() -> config_source_pb2.ConfigSource:
 def sds_ads_config() -> config_source_pb2.ConfigSource:
     """SDS over ADS from istiod (``kubernetes://`` credentials)."""
     return config_source_pb2.ConfigSource(
-        ads=config_source_pb2.AggregatedConfigSource(), initial_fetch_timeout=seconds(0), resource_api_version=config_source_pb2.V3
+        ads=config_source_pb2.AggregatedConfigSource(),
+        initial_fetch_timeout=seconds(0),
+        resource_api_version=config_source_pb2.V3,
     )
 
 
@@ -46,10 +51,16 @@ def _sds(name: str, ads: bool) -> secret_pb2.SdsSecretConfig:
     return secret_pb2.SdsSecretConfig(name=name, sds_config=sds_ads_config() if ads else sds_grpc_config())
 
 
-def _tls_params(min_v: str | None = None, max_v: str | None = None, ciphers: list[str] | None = None) -> common_pb2.TlsParameters:
+def _tls_params(
+    min_v: str | None = None, max_v: str | None = None, ciphers: list[str] | None = None
+) -> common_pb2.TlsParameters:
     p = common_pb2.TlsParameters(
-        tls_minimum_protocol_version=_TLS_VERSIONS.get((min_v or "TLSV1_2").upper(), common_pb2.TlsParameters.TLSv1_2),
-        tls_maximum_protocol_version=_TLS_VERSIONS.get((max_v or "TLSV1_3").upper(), common_pb2.TlsParameters.TLSv1_3),
+        tls_minimum_protocol_version=_TLS_VERSIONS.get(
+            (min_v or "TLSV1_2").upper(), common_pb2.TlsParameters.TLSv1_2
+        ),
+        tls_maximum_protocol_version=_TLS_VERSIONS.get(
+            (max_v or "TLSV1_3").upper(), common_pb2.TlsParameters.TLSv1_3
+        ),
     )
     if ciphers:
         p.cipher_suites.extend(ciphers)
@@ -60,7 +71,9 @@ def transport_socket(ctx: tls_pb2.DownstreamTlsContext) -> base_pb2.TransportSoc
     return base_pb2.TransportSocket(name=TLS_SOCKET, typed_config=pack(ctx))
 
 
-def istio_mutual_context(trust_domain: str = "cluster.local", alpn: tuple[str, ...] = ("h2", "http/1.1")) -> tls_pb2.DownstreamTlsContext:
+def istio_mutual_context(
+    trust_domain: str = "cluster.local", alpn: tuple[str, ...] = ("h2", "http/1.1")
+) -> tls_pb2.DownstreamTlsContext:
     """Inbound mTLS (sidecar inbound chains, ISTIO_MUTUAL gateway servers): workload cert, ROOTCA, client cert required."""
     ctx = tls_pb2.DownstreamTlsContext(require_client_certificate=boolv(True))
     c = ctx.common_tls_context
@@ -85,7 +98,13 @@ def gateway_server_context(tls: Any, http: bool) -> tls_pb2.DownstreamTlsContext
         return istio_mutual_context(alpn=alpn or ("istio-peer-exchange", "istio"))
     ctx = tls_pb2.DownstreamTlsContext()
     c = ctx.common_tls_context
-    c.tls_params.CopyFrom(_tls_params(getattr(tls, "min_protocol_version", None), getattr(tls, "max_protocol_version", None), list(getattr(tls, "cipher_suites", None) or [])))
+    c.tls_params.CopyFrom(
+        _tls_params(
+            getattr(tls, "min_protocol_version", None),
+            getattr(tls, "max_protocol_version", None),
+            list(getattr(tls, "cipher_suites", None) or []),
+        )
+    )
     c.alpn_protocols.extend(alpn)
     cred = getattr(tls, "credential_name", None)
     mutual = mode in ("MUTUAL", "OPTIONAL_MUTUAL")
@@ -93,7 +112,9 @@ def gateway_server_context(tls: Any, http: bool) -> tls_pb2.DownstreamTlsContext
         c.tls_certificate_sds_secret_configs.append(_sds(f"kubernetes://{cred}", ads=True))
         if mutual:
             c.combined_validation_context.default_validation_context.SetInParent()
-            c.combined_validation_context.validation_context_sds_secret_config.CopyFrom(_sds(f"kubernetes://{cred}-cacert", ads=True))
+            c.combined_validation_context.validation_context_sds_secret_config.CopyFrom(
+                _sds(f"kubernetes://{cred}-cacert", ads=True)
+            )
     else:
         cert = getattr(tls, "server_certificate", None) or ""
         key = getattr(tls, "private_key", None) or ""
@@ -101,7 +122,9 @@ def gateway_server_context(tls: Any, http: bool) -> tls_pb2.DownstreamTlsContext
         ca = getattr(tls, "ca_certificates", None)
         if mutual and ca:
             c.combined_validation_context.default_validation_context.SetInParent()
-            c.combined_validation_context.validation_context_sds_secret_config.CopyFrom(_sds(f"file-root:{ca}", ads=False))
+            c.combined_validation_context.validation_context_sds_secret_config.CopyFrom(
+                _sds(f"file-root:{ca}", ads=False)
+            )
     for san_value in getattr(tls, "subject_alt_names", None) or []:
         san = c.combined_validation_context.default_validation_context.match_typed_subject_alt_names.add()
         san.san_type = common_pb2.SubjectAltNameMatcher.DNS

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from envoy.admin.v3 import config_dump_pb2
+from envoy.admin.v3 import config_dump_shared_pb2 as cds
+from envoy.config.bootstrap.v3 import bootstrap_pb2
+from envoy.config.core.v3 import base_pb2
 from google.protobuf import json_format
 
 # Typed configs referenced through Any must be importable for json_format; the builders import them,
 # and this makes sure a dump of deserialized protos works too.
 import meshctl.translate.known_types  # noqa: F401
-from envoy.admin.v3 import config_dump_pb2, config_dump_shared_pb2 as cds
-from envoy.config.bootstrap.v3 import bootstrap_pb2
-from envoy.config.core.v3 import base_pb2
 from meshctl.translate.protoutil import pack
 
 if TYPE_CHECKING:

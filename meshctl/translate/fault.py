@@ -13,7 +13,14 @@ from envoy.extensions.filters.common.fault.v3 import fault_pb2 as common_fault
 from envoy.extensions.filters.http.cors.v3 import cors_pb2
 from envoy.extensions.filters.http.fault.v3 import fault_pb2
 
-from meshctl.translate.protoutil import boolv, duration, duration_ns, fractional_hundred, fractional_million, percent_value
+from meshctl.translate.protoutil import (
+    boolv,
+    duration,
+    duration_ns,
+    fractional_hundred,
+    fractional_million,
+    percent_value,
+)
 from meshctl.translate.route_match import string_matcher
 
 FAULT_FILTER = "envoy.filters.http.fault"

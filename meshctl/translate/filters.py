@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from google.protobuf import wrappers_pb2
-
 from envoy.config.core.v3 import address_pb2, base_pb2, config_source_pb2
 from envoy.config.listener.v3 import listener_components_pb2 as lc
 from envoy.config.route.v3 import route_pb2
@@ -28,6 +26,8 @@ from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from envoy.extensions.request_id.uuid.v3 import uuid_pb2
+from google.protobuf import wrappers_pb2
+
 from meshctl.translate.protoutil import boolv, pack, seconds
 
 HCM = "envoy.filters.network.http_connection_manager"
@@ -43,12 +43,18 @@ _FAULT = hcm_pb2.HttpFilter(name="envoy.filters.http.fault", typed_config=pack(f
 _CORS = hcm_pb2.HttpFilter(name="envoy.filters.http.cors", typed_config=pack(cors_pb2.Cors()))
 _GRPC_STATS = hcm_pb2.HttpFilter(
     name="envoy.filters.http.grpc_stats",
-    typed_config=pack(grpc_stats_pb2.FilterConfig(emit_filter_state=True, stats_for_all_methods=boolv(False))),
+    typed_config=pack(
+        grpc_stats_pb2.FilterConfig(emit_filter_state=True, stats_for_all_methods=boolv(False))
+    ),
 )
 _ADS = config_source_pb2.ConfigSource(
-    ads=config_source_pb2.AggregatedConfigSource(), initial_fetch_timeout=seconds(0), resource_api_version=config_source_pb2.V3
+    ads=config_source_pb2.AggregatedConfigSource(),
+    initial_fetch_timeout=seconds(0),
+    resource_api_version=config_source_pb2.V3,
 )
-_UUID = hcm_pb2.RequestIDExtension(typed_config=pack(uuid_pb2.UuidRequestIdConfig(use_request_id_for_trace_sampling=boolv(True))))
+_UUID = hcm_pb2.RequestIDExtension(
+    typed_config=pack(uuid_pb2.UuidRequestIdConfig(use_request_id_for_trace_sampling=boolv(True)))
+)
 
 
 def socket_address(ip: str, port: int) -> address_pb2.Address:

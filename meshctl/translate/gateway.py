@@ -23,10 +23,18 @@ from envoy.config.listener.v3 import listener_components_pb2 as lc
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3 import route_pb2
+
 from meshctl.model.hosts import host_matches, is_wildcard
 from meshctl.model.types import Proxy, Service
 from meshctl.translate.downstream_tls import gateway_server_context, transport_socket
-from meshctl.translate.filters import TLS_INSPECTOR, hcm, hcm_filter, listener_filter, socket_address, tcp_proxy_filter
+from meshctl.translate.filters import (
+    TLS_INSPECTOR,
+    hcm,
+    hcm_filter,
+    listener_filter,
+    socket_address,
+    tcp_proxy_filter,
+)
 from meshctl.translate.httproute import new_route_configuration
 from meshctl.translate.route import RouteContext, VSInfo, _gateway_name, translate_virtual_service
 from meshctl.translate.route_match import is_catch_all_match
@@ -101,7 +109,9 @@ def _route_ctx(view: GatewayView, port: int) -> RouteContext:
 
 def _sort_catch_all_last(routes: list[rc.Route]) -> list[rc.Route]:
     """Istio ``SortVHostRoutes``: stable, catch-all routes after all others."""
-    return [r for r in routes if not is_catch_all_match(r.match)] + [r for r in routes if is_catch_all_match(r.match)]
+    return [r for r in routes if not is_catch_all_match(r.match)] + [
+        r for r in routes if is_catch_all_match(r.match)
+    ]
 
 
 def gateway_route_config(view: GatewayView, name: str, servers: list[Any]) -> route_pb2.RouteConfiguration:
@@ -146,7 +156,11 @@ def gateway_route_config(view: GatewayView, name: str, servers: list[Any]) -> ro
     for key in host_order:
         routes = _sort_catch_all_last(per_host[key])
         per_host[key] = routes
-        sig = b"|".join(r.SerializeToString(deterministic=True) for r in routes) + (b"#tls" if key in redirect_hosts else b"") + str(key[1]).encode()
+        sig = (
+            b"|".join(r.SerializeToString(deterministic=True) for r in routes)
+            + (b"#tls" if key in redirect_hosts else b"")
+            + str(key[1]).encode()
+        )
         groups.setdefault(sig, []).append(key)
     vhosts: list[rc.VirtualHost] = []
     seen_domains: set[str] = set()
@@ -157,7 +171,9 @@ def gateway_route_config(view: GatewayView, name: str, servers: list[Any]) -> ro
             continue
         seen_domains.update(domains)
         primary = keys[0]
-        vh = rc.VirtualHost(name=f"{primary[0]}:{primary[1]}", domains=domains, include_request_attempt_count=True)
+        vh = rc.VirtualHost(
+            name=f"{primary[0]}:{primary[1]}", domains=domains, include_request_attempt_count=True
+        )
         if primary in redirect_hosts:
             vh.require_tls = rc.VirtualHost.ALL
         vh.routes.extend(per_host[primary])
@@ -199,7 +215,11 @@ def _tls_passthrough_chains(view: GatewayView, gs: Any) -> list[lc.FilterChain]:
             else:
                 f = tcp_proxy_filter(
                     stat_prefix=f"{vs.name}.{vs.namespace}",
-                    weighted=[(_dest_cluster(d.destination, gs.port, view.service_ports), int(d.weight or 0)) for d in dests if d.weight],
+                    weighted=[
+                        (_dest_cluster(d.destination, gs.port, view.service_ports), int(d.weight or 0))
+                        for d in dests
+                        if d.weight
+                    ],
                 )
             ch = lc.FilterChain(filters=[f])
             ch.filter_chain_match.server_names.extend(sorted(snis))
@@ -229,19 +249,28 @@ def _tcp_server_chain(view: GatewayView, gs: Any) -> lc.FilterChain | None:
             continue
         for rule in vs.spec.tcp:
             ok = not rule.match or any(
-                (not m.port or m.port == gs.port) and (not m.gateways or gs.gateway.key in {_gateway_name(g, vs.namespace) for g in m.gateways})
+                (not m.port or m.port == gs.port)
+                and (not m.gateways or gs.gateway.key in {_gateway_name(g, vs.namespace) for g in m.gateways})
                 for m in rule.match
             )
             if not ok:
                 continue
             dests = list(rule.route)
             if len(dests) == 1:
-                return lc.FilterChain(filters=[tcp_proxy_filter(_dest_cluster(dests[0].destination, gs.port, view.service_ports))])
+                return lc.FilterChain(
+                    filters=[
+                        tcp_proxy_filter(_dest_cluster(dests[0].destination, gs.port, view.service_ports))
+                    ]
+                )
             return lc.FilterChain(
                 filters=[
                     tcp_proxy_filter(
                         stat_prefix=f"{vs.name}.{vs.namespace}",
-                        weighted=[(_dest_cluster(d.destination, gs.port, view.service_ports), int(d.weight or 0)) for d in dests if d.weight],
+                        weighted=[
+                            (_dest_cluster(d.destination, gs.port, view.service_ports), int(d.weight or 0))
+                            for d in dests
+                            if d.weight
+                        ],
                     )
                 ]
             )
@@ -252,7 +281,9 @@ def _sni_hosts(gs: Any) -> list[str]:
     return [h for _ns, h in _server_hosts(gs) if h != "*"]
 
 
-def gateway_listeners(view: GatewayView) -> tuple[list[listener_pb2.Listener], list[route_pb2.RouteConfiguration]]:
+def gateway_listeners(
+    view: GatewayView,
+) -> tuple[list[listener_pb2.Listener], list[route_pb2.RouteConfiguration]]:
     """Gateway listeners and their route configurations."""
     listeners: list[listener_pb2.Listener] = []
     routes: dict[str, route_pb2.RouteConfiguration] = {}

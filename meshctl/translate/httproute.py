@@ -14,11 +14,18 @@ from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3 import route_pb2
+
 from meshctl.model.hosts import host_matches, is_wildcard
 from meshctl.model.types import Proxy, Service
 from meshctl.translate.filters import INBOUND_PASSTHROUGH, PASSTHROUGH
 from meshctl.translate.protoutil import seconds, u32
-from meshctl.translate.route import RouteContext, VSInfo, default_route, set_timeout, translate_virtual_service
+from meshctl.translate.route import (
+    RouteContext,
+    VSInfo,
+    default_route,
+    set_timeout,
+    translate_virtual_service,
+)
 from meshctl.translate.util import inbound_cluster_name, outbound_cluster_name
 
 MAX_DIRECT_RESPONSE_BODY = 1048576
@@ -197,7 +204,9 @@ def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]
         if name in names:
             continue
         cluster = outbound_cluster_name(port, None, s.hostname)
-        r = default_route(cluster, f"{s.hostname}:{port}", view.hash_policy(s.hostname, port), view.mesh_default_retry)
+        r = default_route(
+            cluster, f"{s.hostname}:{port}", view.hash_policy(s.hostname, port), view.mesh_default_retry
+        )
         vh = _vhost(name, service_domains(s, view.proxy), [r], seen_domains)
         if vh is not None:
             names.add(name)
@@ -243,7 +252,9 @@ def sniffed_route_config(view: SidecarView, svc: Service, port: int) -> route_pb
     return rcfg
 
 
-def inbound_route_config(target_port: int, service_host: str | None, grpc: bool = False) -> route_pb2.RouteConfiguration:
+def inbound_route_config(
+    target_port: int, service_host: str | None, grpc: bool = False
+) -> route_pb2.RouteConfiguration:
     """The inline route of an inbound HCM: ``inbound|<port>||`` with vhost ``inbound|http|<port>`` (§1.3, §7.3)."""
     cluster = inbound_cluster_name(target_port)
     rcfg = route_pb2.RouteConfiguration(name=cluster)

@@ -27,6 +27,7 @@ from typing import Any
 from envoy.config.core.v3 import address_pb2, base_pb2
 from envoy.config.listener.v3 import listener_components_pb2 as lc
 from envoy.config.listener.v3 import listener_pb2
+
 from meshctl.model.types import Protocol, Service
 from meshctl.translate.downstream_tls import istio_mutual_context, transport_socket
 from meshctl.translate.filters import (
@@ -114,23 +115,36 @@ def _dest_cluster(dest: Any, svc_port: int, ports_of: Callable[[str], list[int] 
     return outbound_cluster_name(number, dest.subset, dest.host)
 
 
-def _tcp_filter_for_routes(routes: list[Any], vs: VSInfo, port: int, view: SidecarView, hash_ip: bool) -> lc.Filter:
+def _tcp_filter_for_routes(
+    routes: list[Any], vs: VSInfo, port: int, view: SidecarView, hash_ip: bool
+) -> lc.Filter:
     dests = [r for r in routes if (r.weight or 0) > 0] if len(routes) > 1 else routes
     if len(dests) == 1:
-        return tcp_proxy_filter(_dest_cluster(dests[0].destination, port, view.service_ports), hash_source_ip=hash_ip)
+        return tcp_proxy_filter(
+            _dest_cluster(dests[0].destination, port, view.service_ports), hash_source_ip=hash_ip
+        )
     weighted = [(_dest_cluster(d.destination, port, view.service_ports), int(d.weight or 0)) for d in dests]
-    return tcp_proxy_filter(stat_prefix=f"{vs.name}.{vs.namespace}", weighted=weighted, hash_source_ip=hash_ip)
+    return tcp_proxy_filter(
+        stat_prefix=f"{vs.name}.{vs.namespace}", weighted=weighted, hash_source_ip=hash_ip
+    )
 
 
 def _vs_for(view: SidecarView, svc: Service) -> VSInfo | None:
     from meshctl.model.hosts import host_matches
 
-    return next((vs for vs in view.virtual_services if any(host_matches(h, svc.hostname) for h in vs.spec.hosts)), None)
+    return next(
+        (vs for vs in view.virtual_services if any(host_matches(h, svc.hostname) for h in vs.spec.hosts)),
+        None,
+    )
 
 
 def _hash_source_ip(view: SidecarView, host: str, port: int) -> bool:
     hp = view.hash_policy(host, port)
-    return bool(hp is not None and hp.WhichOneof("policy_specifier") == "connection_properties" and hp.connection_properties.source_ip)
+    return bool(
+        hp is not None
+        and hp.WhichOneof("policy_specifier") == "connection_properties"
+        and hp.connection_properties.source_ip
+    )
 
 
 def tcp_chains(view: SidecarView, svc: Service, port: int, wildcard: bool) -> list[lc.FilterChain]:
@@ -144,16 +158,27 @@ def tcp_chains(view: SidecarView, svc: Service, port: int, wildcard: bool) -> li
             if rule.match and not matches:
                 continue
             subnets = [s for m in matches for s in m.destination_subnets]
-            chain = lc.FilterChain(filters=[_tcp_filter_for_routes(list(rule.route), vs, port, view, hash_ip)])
+            chain = lc.FilterChain(
+                filters=[_tcp_filter_for_routes(list(rule.route), vs, port, view, hash_ip)]
+            )
             if subnets:
                 for cidr in subnets:
                     ip, _, plen = cidr.partition("/")
-                    chain.filter_chain_match.prefix_ranges.add(address_prefix=ip, prefix_len=base_pb2_u32(int(plen or (32 if ":" not in ip else 128))))
+                    chain.filter_chain_match.prefix_ranges.add(
+                        address_prefix=ip,
+                        prefix_len=base_pb2_u32(int(plen or (32 if ":" not in ip else 128))),
+                    )
                 chains.append(chain)
                 continue
             chains.append(chain)
             return chains
-    chains.append(lc.FilterChain(filters=[tcp_proxy_filter(outbound_cluster_name(port, None, svc.hostname), hash_source_ip=hash_ip)]))
+    chains.append(
+        lc.FilterChain(
+            filters=[
+                tcp_proxy_filter(outbound_cluster_name(port, None, svc.hostname), hash_source_ip=hash_ip)
+            ]
+        )
+    )
     return chains
 
 
@@ -221,7 +246,11 @@ def outbound_listeners(
             vip = svc.vip if not svc.headless else None
             if bind:
                 vip = bind
-            if proto.is_http or (proto.is_unsupported and not vip) or (bind and (proto.is_http or proto.is_unsupported)):
+            if (
+                proto.is_http
+                or (proto.is_unsupported and not vip)
+                or (bind and (proto.is_http or proto.is_unsupported))
+            ):
                 if port in RESERVED_PORTS and not bind:
                     continue
                 lis = get(bind or WILDCARD, port)
@@ -307,7 +336,9 @@ def _assemble_outbound(view: SidecarView, ol: _OutListener) -> listener_pb2.List
             continue
         chains.append(ch)
     lis.filter_chains.extend(chains)
-    has_match_all = any(not c.HasField("filter_chain_match") or c.filter_chain_match == lc.FilterChainMatch() for c in chains)
+    has_match_all = any(
+        not c.HasField("filter_chain_match") or c.filter_chain_match == lc.FilterChainMatch() for c in chains
+    )
     if tcp_default is not None:
         lis.default_filter_chain.CopyFrom(tcp_default)
     elif not has_match_all:
@@ -343,8 +374,12 @@ def _inbound_chain_pair(ip: InboundPort, match_port: int, trust_domain: str) -> 
     out: list[lc.FilterChain] = []
 
     def http_chain() -> lc.FilterChain:
-        route = inbound_route_config(ip.target_port, ip.service_host, grpc=ip.protocol in (Protocol.GRPC, Protocol.GRPC_WEB))
-        return lc.FilterChain(name=name, filters=[hcm_filter(hcm(stat, route_config=route, direction="inbound"))])
+        route = inbound_route_config(
+            ip.target_port, ip.service_host, grpc=ip.protocol in (Protocol.GRPC, Protocol.GRPC_WEB)
+        )
+        return lc.FilterChain(
+            name=name, filters=[hcm_filter(hcm(stat, route_config=route, direction="inbound"))]
+        )
 
     def tcp_chain() -> lc.FilterChain:
         return lc.FilterChain(name=name, filters=[tcp_proxy_filter(cluster)])
@@ -370,7 +405,9 @@ def _inbound_chain_pair(ip: InboundPort, match_port: int, trust_domain: str) -> 
     return out
 
 
-def virtual_inbound(view: SidecarView, ports: list[InboundPort], trust_domain: str = "cluster.local") -> listener_pb2.Listener:
+def virtual_inbound(
+    view: SidecarView, ports: list[InboundPort], trust_domain: str = "cluster.local"
+) -> listener_pb2.Listener:
     """``virtualInbound`` (15006): per inbound port chains named ``0.0.0.0_<targetPort>`` per mTLS mode, plus
     the blackhole and passthrough chains."""
     loop = view.proxy.loopback
@@ -378,7 +415,9 @@ def virtual_inbound(view: SidecarView, ports: list[InboundPort], trust_domain: s
     lis = listener_pb2.Listener(name="virtualInbound", address=socket_address(ip, VIRTUAL_INBOUND_PORT))
     lis.traffic_direction = base_pb2.INBOUND
     lis.continue_on_listener_filters_timeout = True
-    lis.listener_filters.extend([listener_filter(ORIGINAL_DST), listener_filter(TLS_INSPECTOR), listener_filter(HTTP_INSPECTOR)])
+    lis.listener_filters.extend(
+        [listener_filter(ORIGINAL_DST), listener_filter(TLS_INSPECTOR), listener_filter(HTTP_INSPECTOR)]
+    )
     if not loop:
         bh = lis.filter_chains.add(name="virtualInbound-blackhole", filters=[tcp_proxy_filter(BLACKHOLE)])
         bh.filter_chain_match.destination_port.value = VIRTUAL_INBOUND_PORT
@@ -390,7 +429,15 @@ def virtual_inbound(view: SidecarView, ports: list[InboundPort], trust_domain: s
     if not loop:
         catch_http = lc.FilterChain(
             name="virtualInbound-catchall-http",
-            filters=[hcm_filter(hcm("inbound_0.0.0.0_15006", route_config=inbound_passthrough_route_config(), direction="inbound"))],
+            filters=[
+                hcm_filter(
+                    hcm(
+                        "inbound_0.0.0.0_15006",
+                        route_config=inbound_passthrough_route_config(),
+                        direction="inbound",
+                    )
+                )
+            ],
         )
         catch_http.filter_chain_match.transport_protocol = "raw_buffer"
         catch_http.filter_chain_match.application_protocols.extend(PLAINTEXT_HTTP_ALPNS)
@@ -412,7 +459,10 @@ class Egress:
 
 
 def sidecar_listeners(
-    view: SidecarView, inbound: list[InboundPort], trust_domain: str = "cluster.local", egress: list[Egress] | None = None
+    view: SidecarView,
+    inbound: list[InboundPort],
+    trust_domain: str = "cluster.local",
+    egress: list[Egress] | None = None,
 ) -> tuple[list[listener_pb2.Listener], list[tuple[str, SidecarView]]]:
     """All sidecar listeners (outbound per egress listener, virtualOutbound, virtualInbound) and the RDS names
     used, each with the view (egress listener) whose services its route configuration holds."""
@@ -424,7 +474,8 @@ def sidecar_listeners(
     for e in egress or [Egress(view)]:
         if e.port is not None:
             port = e.port
-            lis, r = outbound_listeners(e.view, lambda p, port=port: p == port, bind=e.bind, real_bind=e.capture_none, bound=bound)
+            only: Callable[[int], bool] = frozenset({port}).__contains__
+            lis, r = outbound_listeners(e.view, only, bind=e.bind, real_bind=e.capture_none, bound=bound)
             locked.add(port)
         else:
             lis, r = outbound_listeners(e.view, lambda p: p not in locked, bound=bound)

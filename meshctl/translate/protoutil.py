@@ -10,14 +10,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from envoy.config.core.v3 import base_pb2
+from envoy.type.v3 import percent_pb2
 from google.protobuf import any_pb2, duration_pb2, struct_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
-from envoy.config.core.v3 import base_pb2
-from envoy.type.v3 import percent_pb2
-
 _DUR_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
+_UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+    "d": 86400 * 10**9,
+}
 
 
 def duration_ns(value: Any) -> int:
@@ -100,7 +108,9 @@ def percent_value(p: Any) -> float | None:
 
 def fractional_million(pct: float) -> percent_pb2.FractionalPercent:
     """Istio ``translatePercentToFractionalPercent``: value*10000 per MILLION."""
-    return percent_pb2.FractionalPercent(numerator=int(pct * 10000), denominator=percent_pb2.FractionalPercent.MILLION)
+    return percent_pb2.FractionalPercent(
+        numerator=int(pct * 10000), denominator=percent_pb2.FractionalPercent.MILLION
+    )
 
 
 def fractional_hundred(n: int) -> percent_pb2.FractionalPercent:

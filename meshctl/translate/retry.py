@@ -16,7 +16,8 @@ from meshctl.translate.protoutil import duration, pack, u32
 
 DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 _PREVIOUS_HOSTS = rc.RetryPolicy.RetryHostPredicate(
-    name="envoy.retry_host_predicates.previous_hosts", typed_config=pack(previous_hosts_pb2.PreviousHostsPredicate())
+    name="envoy.retry_host_predicates.previous_hosts",
+    typed_config=pack(previous_hosts_pb2.PreviousHostsPredicate()),
 )
 _PREVIOUS_PRIORITIES = rc.RetryPolicy.RetryPriority(
     name="envoy.retry_priorities.previous_priorities",
@@ -25,7 +26,12 @@ _PREVIOUS_PRIORITIES = rc.RetryPolicy.RetryPriority(
 
 
 def _default(hash_policy: bool) -> rc.RetryPolicy:
-    p = rc.RetryPolicy(retry_on=DEFAULT_RETRY_ON, num_retries=u32(2), retriable_status_codes=[503], host_selection_retry_max_attempts=5)
+    p = rc.RetryPolicy(
+        retry_on=DEFAULT_RETRY_ON,
+        num_retries=u32(2),
+        retriable_status_codes=[503],
+        host_selection_retry_max_attempts=5,
+    )
     if not hash_policy:
         p.retry_host_predicate.append(_PREVIOUS_HOSTS)
     return p
@@ -56,7 +62,9 @@ def parse_retry_on(retry_on: str) -> tuple[str, list[int]]:
     return ",".join(tokens), codes
 
 
-def convert_policy(retries: Any | None, hash_policy: bool = False, mesh_default: Any | None = None) -> rc.RetryPolicy | None:
+def convert_policy(
+    retries: Any | None, hash_policy: bool = False, mesh_default: Any | None = None
+) -> rc.RetryPolicy | None:
     """The route's retry policy: VS ``retries``, else the mesh ``defaultHttpRetryPolicy``, else Istio's default."""
     if retries is None:
         retries = mesh_default

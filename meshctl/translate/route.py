@@ -18,7 +18,15 @@ from envoy.config.route.v3 import route_components_pb2 as rc
 
 from meshctl.model.hosts import resolve_shortname
 from meshctl.translate.fault import CORS_FILTER, FAULT_FILTER, translate_cors, translate_fault
-from meshctl.translate.protoutil import boolv, duration, fractional_hundred, fractional_million, istio_config_metadata, pack, percent_value
+from meshctl.translate.protoutil import (
+    boolv,
+    duration,
+    fractional_hundred,
+    fractional_million,
+    istio_config_metadata,
+    pack,
+    percent_value,
+)
 from meshctl.translate.retry import convert_policy
 from meshctl.translate.route_match import is_catch_all_match, translate_route_match
 from meshctl.translate.util import outbound_cluster_name as subset_key
@@ -69,7 +77,9 @@ class VSInfo:
 
     def __post_init__(self) -> None:
         if not self.config_path:
-            self.config_path = f"/apis/networking.istio.io/v1/namespaces/{self.namespace}/virtual-service/{self.name}"
+            self.config_path = (
+                f"/apis/networking.istio.io/v1/namespaces/{self.namespace}/virtual-service/{self.name}"
+            )
         self._metadata: base_pb2.Metadata | None = None
 
     @property
@@ -112,7 +122,11 @@ def _header_ops(values: dict[str, str], action: int) -> tuple[list[base_pb2.Head
             authority = values[key]
         if lk.startswith(":") or lk == "host":
             continue
-        out.append(base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=key, value=values[key]), append_action=action))  # type: ignore[arg-type]
+        out.append(
+            base_pb2.HeaderValueOption(
+                header=base_pb2.HeaderValue(key=key, value=values[key]), append_action=action
+            )
+        )  # type: ignore[arg-type]
     return out, authority
 
 
@@ -182,12 +196,18 @@ def set_timeout(action: rc.RouteAction, timeout: Any | None) -> None:
     action.max_grpc_timeout.CopyFrom(d)
 
 
-def _mirror_fraction(pct: Any, legacy: int | None, explicit: bool) -> base_pb2.RuntimeFractionalPercent | None:
+def _mirror_fraction(
+    pct: Any, legacy: int | None, explicit: bool
+) -> base_pb2.RuntimeFractionalPercent | None:
     v = percent_value(pct)
     if v is not None:
         return base_pb2.RuntimeFractionalPercent(default_value=fractional_million(v)) if v > 0 else None
     if legacy is not None:
-        return base_pb2.RuntimeFractionalPercent(default_value=fractional_hundred(int(legacy))) if legacy > 0 else None
+        return (
+            base_pb2.RuntimeFractionalPercent(default_value=fractional_hundred(int(legacy)))
+            if legacy > 0
+            else None
+        )
     return base_pb2.RuntimeFractionalPercent(default_value=fractional_hundred(100))
 
 
@@ -218,7 +238,10 @@ def _apply_destination(out: rc.Route, http: Any, vs: VSInfo, ctx: RouteContext, 
             continue
         name, _, _ = destination_cluster(dest, vs, ctx)
         action.request_mirror_policies.add(
-            cluster=name, runtime_fraction=frac, trace_sampled=boolv(False), disable_shadow_host_suffix_append=True
+            cluster=name,
+            runtime_fraction=frac,
+            trace_sampled=boolv(False),
+            disable_shadow_host_suffix_append=True,
         )
 
     hash_policy = None
@@ -357,7 +380,12 @@ def translate_virtual_service(vs: VSInfo, ctx: RouteContext) -> list[rc.Route]:
     return routes
 
 
-def default_route(cluster: str, operation_host_port: str, hash_policy: rc.RouteAction.HashPolicy | None = None, mesh_default_retry: Any = None) -> rc.Route:
+def default_route(
+    cluster: str,
+    operation_host_port: str,
+    hash_policy: rc.RouteAction.HashPolicy | None = None,
+    mesh_default_retry: Any = None,
+) -> rc.Route:
     """Istio ``BuildDefaultHTTPOutboundRoute``: prefix ``/``, ``timeout: 0s``, default retries, named ``default``."""
     out = rc.Route(name=DEFAULT_ROUTE_NAME)
     out.match.prefix = "/"

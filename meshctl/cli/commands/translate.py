@@ -58,17 +58,63 @@ def _write(data: Any, output: str, fh: Any) -> None:
         fh.write(json.dumps(data, indent=2) + "\n")
 
 
-@click.command("translate", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}, epilog=EPILOG)
+@click.command(
+    "translate",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog=EPILOG,
+)
 @filename_option(required=False)
-@click.option("--proxy", "proxy_target", default=None, metavar="TYPE/NAME", help="The proxy: pod/NAME, deploy/NAME, sts/NAME, workloadentry/NAME, or NAME[.NS].")
-@click.option("-n", "--namespace", default=None, help="Namespace of the proxy (default: any, must be unambiguous).")
-@click.option("--meshconfig", default=None, metavar="FILE", help="MeshConfig YAML (bare, or the istio ConfigMap). Default: Istio's defaults.")
-@click.option("--type", "type_", type=click.Choice(list(TYPES)), default="all", show_default=True, help="Which xDS resources to print.")
-@click.option("-o", "--output", type=click.Choice(["json", "yaml", "bootstrap"]), default="json", show_default=True,
-              help="json/yaml: Envoy's /config_dump?include_eds shape; bootstrap: a static Envoy bootstrap (JSON).")
-@click.option("--admin-port", type=click.IntRange(0, 65535), default=15000, show_default=True, help="Admin port of the -o bootstrap config.")
-@click.option("--all-proxies", "all_dir", default=None, metavar="DIR", help="Write one file per proxy (<name>.<ns>.json|yaml) into DIR.")
-@click.option("--loopback", is_flag=True, help="Loopback bind mode: listeners really bind on the proxy's own IP (the local demo mesh).")
+@click.option(
+    "--proxy",
+    "proxy_target",
+    default=None,
+    metavar="TYPE/NAME",
+    help="The proxy: pod/NAME, deploy/NAME, sts/NAME, workloadentry/NAME, or NAME[.NS].",
+)
+@click.option(
+    "-n", "--namespace", default=None, help="Namespace of the proxy (default: any, must be unambiguous)."
+)
+@click.option(
+    "--meshconfig",
+    default=None,
+    metavar="FILE",
+    help="MeshConfig YAML (bare, or the istio ConfigMap). Default: Istio's defaults.",
+)
+@click.option(
+    "--type",
+    "type_",
+    type=click.Choice(list(TYPES)),
+    default="all",
+    show_default=True,
+    help="Which xDS resources to print.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["json", "yaml", "bootstrap"]),
+    default="json",
+    show_default=True,
+    help="json/yaml: Envoy's /config_dump?include_eds shape; bootstrap: a static Envoy bootstrap (JSON).",
+)
+@click.option(
+    "--admin-port",
+    type=click.IntRange(0, 65535),
+    default=15000,
+    show_default=True,
+    help="Admin port of the -o bootstrap config.",
+)
+@click.option(
+    "--all-proxies",
+    "all_dir",
+    default=None,
+    metavar="DIR",
+    help="Write one file per proxy (<name>.<ns>.json|yaml) into DIR.",
+)
+@click.option(
+    "--loopback",
+    is_flag=True,
+    help="Loopback bind mode: listeners really bind on the proxy's own IP (the local demo mesh).",
+)
 def command(
     filenames: tuple[str, ...],
     proxy_target: str | None,
@@ -88,7 +134,9 @@ def command(
     if not filenames:
         raise UsageError("no input: pass -f FILE|DIR|- (repeatable)")
     if not proxy_target and not all_dir:
-        raise UsageError("say which proxy: --proxy TYPE/NAME (e.g. deploy/productpage-v1), or --all-proxies DIR")
+        raise UsageError(
+            "say which proxy: --proxy TYPE/NAME (e.g. deploy/productpage-v1), or --all-proxies DIR"
+        )
     if proxy_target and all_dir:
         raise UsageError("--proxy and --all-proxies are mutually exclusive")
     if output == "bootstrap" and type_ != "all":
