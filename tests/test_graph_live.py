@@ -10,8 +10,8 @@ import json
 import time
 
 import pytest
-
 from conftest import BOOKINFO
+
 from meshctl.graph.build import build_graph
 from meshctl.graph.envoy_source import StatsPoller, fetch_stats, target_from_admin
 from meshctl.graph.health import FAILURE

@@ -9,8 +9,8 @@ import subprocess
 
 import networkx as nx
 import pytest
-
 from conftest import BOOKINFO
+
 from meshctl.graph import export, findhide
 from meshctl.graph.build import build_graph
 from meshctl.graph.health import DEGRADED, FAILURE, HEALTHY, IDLE, health_of

@@ -13,8 +13,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from conftest import BOOKINFO
+
 from meshctl.graph.build import build_graph
 from meshctl.graph.prometheus import window_from_prometheus
 from meshctl.graph.topology import topology_from_resources

@@ -61,9 +61,7 @@ def _acyclic(g: nx.DiGraph) -> tuple[nx.DiGraph, set[tuple[str, str]]]:
     return h, back
 
 
-def layered(g: nx.DiGraph, sweeps: int = 4) -> Layout:
-    """Longest-path layering + barycentre ordering (deterministic: ties break on node id)."""
-    h, back = _acyclic(g)
+def _longest_path_layers(h: nx.DiGraph) -> dict[str, int]:
     layer: dict[str, int] = {}
     for n in nx.topological_sort(h):
         preds = list(h.predecessors(n))
@@ -72,11 +70,53 @@ def layered(g: nx.DiGraph, sweeps: int = 4) -> Layout:
     for n in sorted(h.nodes):
         if h.in_degree(n) == 0 and h.out_degree(n) > 0:
             layer[n] = max(0, min(layer[s] for s in h.successors(n)) - 1)
+    return layer
+
+
+def _bfs_layers(g: nx.DiGraph) -> dict[str, int]:
+    """Shortest distance from the callers that nobody calls (or the biggest net caller of a cycle)."""
+    layer: dict[str, int] = {}
+    remaining = set(g.nodes)
+    while remaining:
+        roots = sorted(n for n in remaining if not any(p in remaining for p in g.predecessors(n)))
+        if not roots:
+            roots = [max(sorted(remaining), key=lambda n: g.out_degree(n) - g.in_degree(n))]
+        frontier, depth = roots, 0
+        for r in roots:
+            layer[r] = 0
+            remaining.discard(r)
+        while frontier:
+            depth += 1
+            nxt = []
+            for n in frontier:
+                for s in sorted(g.successors(n)):
+                    if s in remaining:
+                        remaining.discard(s)
+                        layer[s] = depth
+                        nxt.append(s)
+            frontier = nxt
+    return layer
+
+
+def layered(g: nx.DiGraph, sweeps: int = 4) -> Layout:
+    """Layer assignment + barycentre ordering (deterministic: ties break on node id).
+
+    Longest-path layering suits meshes (mostly acyclic call chains); when cycles make it deep (more than
+    ``2 * sqrt(n)`` layers, as in big random call graphs) breadth-first layering keeps the drawing compact.
+    Edges that then point backwards or within a layer are drawn as back edges.
+    """
+    h, _ = _acyclic(g)
+    layer = _longest_path_layers(h)
+    if layer and max(layer.values()) + 1 > 2 * max(1.0, g.number_of_nodes() ** 0.5) + 4:
+        layer = _bfs_layers(g)
+    back = {(a, b) for a, b in g.edges if a != b and layer[b] <= layer[a]}
     nlayers = max(layer.values(), default=-1) + 1
     layers: list[list[str]] = [[] for _ in range(nlayers)]
     for n in sorted(layer, key=lambda n: (layer[n], n)):
         layers[layer[n]].append(n)
     pos = {n: i for lay in layers for i, n in enumerate(lay)}
+    preds = {n: [p for p in g.predecessors(n) if layer[p] < layer[n]] for n in g}
+    succs = {n: [s for s in g.successors(n) if layer[s] > layer[n]] for n in g}
 
     def bary(n: str, nbrs: list[str]) -> float:
         return sum(pos[m] for m in nbrs) / len(nbrs) if nbrs else pos[n]
@@ -84,10 +124,8 @@ def layered(g: nx.DiGraph, sweeps: int = 4) -> Layout:
     for sweep in range(sweeps):
         rng = range(1, nlayers) if sweep % 2 == 0 else range(nlayers - 2, -1, -1)
         for i in rng:
-            if sweep % 2 == 0:
-                layers[i].sort(key=lambda n: (bary(n, list(h.predecessors(n))), n))
-            else:
-                layers[i].sort(key=lambda n: (bary(n, list(h.successors(n))), n))
+            nb = preds if sweep % 2 == 0 else succs
+            layers[i].sort(key=lambda n: (bary(n, nb[n]), n))
             for j, n in enumerate(layers[i]):
                 pos[n] = j
     return Layout(layer, pos, layers, back, "layered")

@@ -89,10 +89,20 @@ class Topology:
     badges: dict[str, set[str]] = field(default_factory=dict)
     virtual_services: dict[str, list[Resource]] = field(default_factory=dict)  # host -> VS resources
     destination_rules: dict[str, list[Resource]] = field(default_factory=dict)  # host -> DR resources
+    #: memo of :meth:`backends` (a topology is not changed after it is built; a new config makes a new one)
+    _backends: dict[tuple[str, str], list[WorkloadInfo]] = field(default_factory=dict, repr=False)
+    _by_ns: dict[str, list[WorkloadInfo]] = field(default_factory=dict, repr=False)
 
     # ----------------------------------------------------------------------------------------------
     def backends(self, host: str, subset: str = "") -> list[WorkloadInfo]:
         """Workloads behind ``host`` (and ``subset``): service selector AND subset labels."""
+        key = (host, subset)
+        hit = self._backends.get(key)
+        if hit is None:
+            hit = self._backends[key] = self._find_backends(host, subset)
+        return hit
+
+    def _find_backends(self, host: str, subset: str) -> list[WorkloadInfo]:
         svc = self.services.get(host)
         if svc is None or svc.selector is None:
             return []
@@ -102,15 +112,12 @@ class Topology:
             if labels is None:
                 return []
             want.update(labels)
-        return [
-            w
-            for (ns, _), w in self.workloads.items()
-            if ns == svc.namespace and not w.gateway and all(w.labels.get(k) == v for k, v in want.items())
-        ] or [
-            w
-            for (ns, _), w in self.workloads.items()
-            if ns == svc.namespace and all(w.labels.get(k) == v for k, v in want.items())
-        ]
+        if not self._by_ns:
+            for (ns, _), w in self.workloads.items():
+                self._by_ns.setdefault(ns, []).append(w)
+        items = list(want.items())
+        picked = [w for w in self._by_ns.get(svc.namespace, []) if all(w.labels.get(k) == v for k, v in items)]
+        return [w for w in picked if not w.gateway] or picked  # a gateway only when it is all there is
 
     def services_of(self, workload: WorkloadInfo) -> list[ServiceInfo]:
         """Services whose selector picks ``workload``."""

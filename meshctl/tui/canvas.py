@@ -60,6 +60,12 @@ class Route:
     label: str
     label_at: tuple[int, int]
     label_room: int
+    bbox: tuple[int, int, int, int] = (0, 0, 0, 0)  # min x, min y, max x, max y (clipping test per frame)
+
+    def __post_init__(self) -> None:
+        xs = [p[0] for p in self.points]
+        ys = [p[1] for p in self.points]
+        self.bbox = (min(xs), min(ys), max(xs), max(ys))
 
 
 @dataclass
@@ -68,6 +74,29 @@ class Scene:
     routes: list[Route] = field(default_factory=list)
     width: int = 0
     height: int = 0
+    #: the whole drawing's line cells, rasterised once per layout: direction bits and the route drawn last
+    mask: list[list[int]] = field(default_factory=list)
+    owner: list[list[int]] = field(default_factory=list)
+
+    def rasterise(self) -> None:
+        """Lines never move between refreshes (only colours and labels do), so draw them once."""
+        self.mask = [[0] * self.width for _ in range(self.height + 1)]
+        self.owner = [[-1] * self.width for _ in range(self.height + 1)]
+        for i, r in enumerate(self.routes):
+            for (xa, ya), (xb, yb) in zip(r.points, r.points[1:], strict=False):
+                if ya == yb:
+                    lo, hi = min(xa, xb), max(xa, xb)
+                    row, orow = self.mask[ya], self.owner[ya]
+                    for x in range(max(lo, 0), min(hi, self.width - 1) + 1):
+                        row[x] |= (E if x < hi else 0) | (W if x > lo else 0)
+                        orow[x] = i
+                else:
+                    lo, hi = min(ya, yb), max(ya, yb)
+                    if not 0 <= xa < self.width:
+                        continue
+                    for y in range(max(lo, 0), min(hi, self.height) + 1):
+                        self.mask[y][xa] |= (S if y < hi else 0) | (N if y > lo else 0)
+                        self.owner[y][xa] = i
 
 
 def edge_text(e: dict[str, Any]) -> str:
@@ -99,12 +128,12 @@ def node_sub(d: dict[str, Any]) -> str:
 
 
 def build_scene(g: nx.DiGraph, layout: Layout) -> Scene:
-    """Place boxes and route every edge (once per layout; cheap to keep)."""
+    """Place boxes and route every edge (once per layout; :func:`relabel` refreshes the labels)."""
     scene = Scene()
     ins: dict[str, list[str]] = {n: [] for n in g}
     outs: dict[str, list[str]] = {n: [] for n in g}
     for a, b in g.edges:
-        if (a, b) in layout.back_edges or a == b or a not in layout.layer or b not in layout.layer:
+        if a == b or a not in layout.layer or b not in layout.layer:
             continue
         outs[a].append(b)
         ins[b].append(a)
@@ -123,27 +152,40 @@ def build_scene(g: nx.DiGraph, layout: Layout) -> Scene:
         scene.height = max(scene.height, y)
         x += width + GAP
     scene.width = x
+    boxes = scene.boxes
     # Port rows: in-edges sorted by the source's row, out-edges by the target's row (fewer crossings).
     in_row: dict[tuple[str, str], int] = {}
     out_row: dict[tuple[str, str], int] = {}
-    for n, box in scene.boxes.items():
-        for i, src in enumerate(sorted(ins[n], key=lambda s: (scene.boxes[s].y, s))):
+    for n, box in boxes.items():
+        for i, src in enumerate(sorted(ins[n], key=lambda s: (boxes[s].y, s))):
             in_row[(src, n)] = box.y + 1 + i
-        for i, dst in enumerate(sorted(outs[n], key=lambda t: (scene.boxes[t].y, t))):
+        for i, dst in enumerate(sorted(outs[n], key=lambda t: (boxes[t].y, t))):
             out_row[(n, dst)] = box.y + 1 + i
     chan_count: dict[int, int] = {}
-    for a, b in sorted(in_row, key=lambda ab: (scene.boxes[ab[1]].x, in_row[ab])):
-        ba, bb = scene.boxes[a], scene.boxes[b]
+    for a, b in sorted(in_row, key=lambda ab: (boxes[ab[1]].x, in_row[ab])):
+        ba, bb = boxes[a], boxes[b]
         y1, y2 = out_row[(a, b)], in_row[(a, b)]
-        x1 = ba.x + ba.w
-        x_end = bb.x - 1
+        x1, x_end = ba.x + ba.w, bb.x - 1
         k = chan_count.get(bb.x, 0)
         chan_count[bb.x] = k + 1
-        cx = bb.x - GAP + 2 + (k % CHANNELS)
-        cx = max(cx, x1)
-        pts = [(x1, y1), (cx, y1), (cx, y2), (x_end, y2)]
-        room = x_end - cx - 2
-        scene.routes.append(Route(a, b, pts, edge_text(g.edges[a, b]), (cx + 1, y2), room))
+        if bb.x > ba.x:  # forward: one vertical channel in the gap before the target's column
+            cx = max(bb.x - GAP + 2 + (k % CHANNELS), x1)
+            pts = [(x1, y1), (cx, y1), (cx, y2), (x_end, y2)]
+        else:  # back or same-column edge: out to the right, over the target's box row, in from the left
+            cxa = x1 + 1 + (k % CHANNELS)
+            cxb = bb.x - 3 - (k % CHANNELS)
+            ygap = bb.y - 1 if bb.y > 0 else bb.y + bb.h
+            pts = [(x1, y1), (cxa, y1), (cxa, ygap), (cxb, ygap), (cxb, y2), (x_end, y2)]
+            cx = cxb
+        scene.routes.append(Route(a, b, pts, "", (cx + 1, y2), x_end - cx - 2))
+    scene.height = max([scene.height] + [r.bbox[3] + 1 for r in scene.routes])
+    scene.rasterise()
+    return scene
+
+
+def relabel(scene: Scene, g: nx.DiGraph) -> Scene:
+    """New rates on an unchanged layout: labels are derived from the graph while painting, so nothing to do
+    but say so (kept as the explicit step callers make on a refresh)."""
     return scene
 
 
@@ -182,55 +224,73 @@ class Frame:
         ry = y - self.vy
         if not 0 <= ry < self.h:
             return
-        for i, ch in enumerate(s):
-            rx = x + i - self.vx
-            if 0 <= rx < self.w:
-                self.char[ry][rx] = ch
-                self.style[ry][rx] = style
+        a, b = max(x, self.vx), min(x + len(s), self.vx + self.w)
+        if a >= b:
+            return
+        ra, rb = a - self.vx, b - self.vx
+        self.char[ry][ra:rb] = s[a - x : b - x]
+        self.style[ry][ra:rb] = [style] * (rb - ra)
 
     def to_text(self) -> Text:
-        out = Text(no_wrap=True, overflow="crop")
+        """One Text with spans built directly (much cheaper than appending thousands of styled runs)."""
+        from itertools import groupby
+
+        from rich.text import Span
+
+        line = _LINE
+        out_rows: list[str] = []
+        spans: list[Span] = []
+        pos = 0
         for ry in range(self.h):
-            row_mask, row_char, row_style = self.mask[ry], self.char[ry], self.style[ry]
-            run: list[str] = []
-            run_style: Style | None = None
-            for rx in range(self.w):
-                ch = row_char[rx]
-                if ch is None:
-                    ch = _LINE.get(row_mask[rx], "┼")
-                st = row_style[rx]
-                if st is not run_style and run:
-                    out.append("".join(run), run_style)
-                    run = []
-                run_style = st
-                run.append(ch)
-            if run:
-                out.append("".join(run), run_style)
-            if ry < self.h - 1:
-                out.append("\n")
-        return out
+            row_char, row_mask = self.char[ry], self.mask[ry]
+            out_rows.append("".join([line.get(m, "┼") if c is None else c for c, m in zip(row_char, row_mask, strict=True)]))
+            for st, grp in groupby(self.style[ry]):
+                n = sum(1 for _ in grp)
+                if st is not None:
+                    spans.append(Span(pos, pos + n, st))
+                pos += n
+            pos += 1  # the newline
+        return Text("\n".join(out_rows), spans=spans, no_wrap=True, overflow="crop")
 
 
-def _intersects(pts: list[tuple[int, int]], vx: int, vy: int, w: int, h: int) -> bool:
-    xs = [p[0] for p in pts]
-    ys = [p[1] for p in pts]
-    return not (max(xs) < vx or min(xs) >= vx + w or max(ys) < vy or min(ys) >= vy + h)
+def _intersects(r: Route, vx: int, vy: int, w: int, h: int) -> bool:
+    x0, y0, x1, y1 = r.bbox
+    return not (x1 < vx or x0 >= vx + w or y1 < vy or y0 >= vy + h)
+
+
+def _edge_style(e: dict[str, Any], highlight: bool = False) -> Style:
+    st = HEALTH_STYLE.get(e.get("health", "idle"), HEALTH_STYLE["idle"])
+    if e.get("unexplained"):
+        st = Style(color="magenta")
+    return st + Style(bold=True) if highlight else st
 
 
 def paint(scene: Scene, g: nx.DiGraph, vx: int, vy: int, w: int, h: int, selected: str | None = None,
           found: set[str] | None = None) -> Text:
     """Render the window (vx, vy, w, h) of the scene; the selected node and its edges are highlighted."""
-    f = Frame(vx, vy, max(w, 1), max(h, 1))
-    late: list[Route] = []
-    for r in scene.routes:
-        if not _intersects(r.points, vx, vy, w, h):
-            continue
-        if selected is not None and selected in (r.a, r.b):
-            late.append(r)
-            continue
-        _draw_route(f, g, r, False)
-    for r in late:
-        _draw_route(f, g, r, True)
+    w, h = max(w, 1), max(h, 1)
+    f = Frame(vx, vy, w, h)
+    routes = scene.routes
+    visible_idx = [i for i, r in enumerate(routes) if _intersects(r, vx, vy, w, h)]
+    visible = [routes[i] for i in visible_idx]
+    style_of: dict[int, Style | None] = {-1: None}
+    for i in visible_idx:
+        r = routes[i]
+        style_of[i] = _edge_style(g.edges[r.a, r.b])
+    for ry in range(h):
+        y = vy + ry
+        if y >= len(scene.mask):
+            break
+        mrow = scene.mask[y][vx : vx + w]
+        n = len(mrow)
+        f.mask[ry][:n] = mrow
+        f.style[ry][:n] = [style_of.get(o) for o in scene.owner[y][vx : vx + w]]
+    if selected is not None:
+        for r in visible:
+            if selected in (r.a, r.b):
+                _draw_route(f, g, r, True)
+    for r in visible:
+        _draw_label(f, g, r, selected is not None and selected in (r.a, r.b))
     for n, b in scene.boxes.items():
         if b.x > vx + w or b.x + b.w < vx or b.y > vy + h or b.y + b.h < vy:
             continue
@@ -251,18 +311,25 @@ def paint(scene: Scene, g: nx.DiGraph, vx: int, vy: int, w: int, h: int, selecte
     return f.to_text()
 
 
-def _draw_route(f: Frame, g: nx.DiGraph, r: Route, highlight: bool) -> None:
+def _draw_label(f: Frame, g: nx.DiGraph, r: Route, highlight: bool = False) -> None:
+    x3, y2 = r.points[-1]
+    if not (f.vy <= y2 < f.vy + f.h and r.label_at[0] < f.vx + f.w and x3 >= f.vx):
+        return
     e = g.edges[r.a, r.b]
-    st = HEALTH_STYLE.get(e.get("health", "idle"), HEALTH_STYLE["idle"])
-    if e.get("unexplained"):
-        st = Style(color="magenta")
-    if highlight:
-        st = st + Style(bold=True)
-    (x1, y1), (cx, _), (_, y2), (x3, _) = r.points
-    f.hline(x1, cx, y1, st)
-    f.vline(cx, y1, y2, st)
-    f.hline(cx, x3, y2, st)
+    st = _edge_style(e, highlight)
     f.text(x3, y2, "▶", st)
-    if r.label and r.label_room > 3:
-        lab = r.label if len(r.label) <= r.label_room else r.label[: r.label_room - 1] + "…"
+    label = edge_text(e)
+    if label and r.label_room > 3:
+        lab = label if len(label) <= r.label_room else label[: r.label_room - 1] + "…"
         f.text(r.label_at[0] + 1, r.label_at[1], lab, st + Style(italic=not e.get("traffic")))
+
+
+def _draw_route(f: Frame, g: nx.DiGraph, r: Route, highlight: bool) -> None:
+    """Draw one route over the raster (the selected node's edges, in bold on top)."""
+    st = _edge_style(g.edges[r.a, r.b], highlight)
+    pts = r.points
+    for (xa, ya), (xb, yb) in zip(pts, pts[1:], strict=False):
+        if ya == yb:
+            f.hline(xa, xb, ya, st)
+        else:
+            f.vline(xa, ya, yb, st)

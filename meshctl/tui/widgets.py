@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from meshctl.graph.layout import Layout, compute_layout, structure_key
-from meshctl.tui.canvas import Scene, build_scene, paint
+from meshctl.tui.canvas import Scene, build_scene, paint, relabel
 
 
 class GraphCanvas(Widget, can_focus=True):
@@ -41,10 +41,11 @@ class GraphCanvas(Widget, can_focus=True):
         key = structure_key(g)
         if key != self._key:
             self.layout_ = compute_layout(g, self.prefer_dot)
+            self.scene = build_scene(g, self.layout_)
             self._key = key
+        else:
+            relabel(self.scene, g)  # same nodes and edges: geometry stays, labels carry the new rates
         self.graph = g
-        assert self.layout_ is not None
-        self.scene = build_scene(g, self.layout_)  # labels carry new rates; geometry is stable
         if self.selected not in g:
             self.selected = self._ordered()[0] if g.number_of_nodes() else None
         self._follow()
