@@ -66,29 +66,53 @@ def make_config(resource: Resource, spec: Any) -> Config[Any]:
 
 
 # ------------------------------------------------------------------------------------------ VS resolution
+def _cp(m: Any, **update: Any) -> Any:
+    """A shallow copy with some fields replaced (no deep copy: resolution must stay cheap at 10k VSs)."""
+    return m.model_copy(update=update) if update else m
+
+
 def resolve_virtual_service(cfg: Config[VirtualService]) -> Config[VirtualService]:
-    """A copy of ``cfg`` with hosts, destinations and gateways fully qualified in the VS namespace."""
+    """A copy of ``cfg`` with hosts, destinations and gateways fully qualified in the VS namespace.
+
+    Only the touched messages are copied; the loaded spec (``cfg.spec``) is left as the user wrote it.
+    """
     ns = cfg.namespace
-    vs = cfg.spec.model_copy(deep=True)
-    vs.hosts = [resolve_shortname(h, ns) for h in vs.hosts]
-    vs.gateways = [resolve_gateway_name(g, ns) for g in vs.gateways] or ["mesh"]
+    vs = cfg.spec
+
+    def dest(d: Any) -> Any:
+        h = resolve_shortname(d.host, ns)
+        return d if h == d.host else _cp(d, host=h)
+
+    def gws(names: list[str]) -> list[str]:
+        return [resolve_gateway_name(g, ns) for g in names]
+
+    http = []
     for r in vs.http:
-        for m in r.match:
-            m.gateways = [resolve_gateway_name(g, ns) for g in m.gateways]
-        for d in r.route:
-            d.destination.host = resolve_shortname(d.destination.host, ns)
+        upd: dict[str, Any] = {}
+        if any(m.gateways for m in r.match):
+            upd["match"] = [_cp(m, gateways=gws(m.gateways)) if m.gateways else m for m in r.match]
+        if r.route:
+            upd["route"] = [_cp(d, destination=dest(d.destination)) for d in r.route]
         if r.mirror is not None:
-            r.mirror.host = resolve_shortname(r.mirror.host, ns)
-        for mp in r.mirrors:
-            mp.destination.host = resolve_shortname(mp.destination.host, ns)
+            upd["mirror"] = dest(r.mirror)
+        if r.mirrors:
+            upd["mirrors"] = [_cp(mp, destination=dest(mp.destination)) for mp in r.mirrors]
         if r.delegate is not None and not r.delegate.namespace:
-            r.delegate.namespace = ns
-    for tr in list(vs.tcp) + list(vs.tls):
-        for m in tr.match:
-            m.gateways = [resolve_gateway_name(g, ns) for g in m.gateways]
-        for d in tr.route:
-            d.destination.host = resolve_shortname(d.destination.host, ns)
-    return Config(resource=cfg.resource, spec=vs, ref=cfg.ref)
+            upd["delegate"] = _cp(r.delegate, namespace=ns)
+        http.append(_cp(r, **upd))
+
+    def l4(routes: list[Any]) -> list[Any]:
+        out = []
+        for tr in routes:
+            upd: dict[str, Any] = {"route": [_cp(d, destination=dest(d.destination)) for d in tr.route]}
+            if any(m.gateways for m in tr.match):
+                upd["match"] = [_cp(m, gateways=gws(m.gateways)) if m.gateways else m for m in tr.match]
+            out.append(_cp(tr, **upd))
+        return out
+
+    resolved = _cp(vs, hosts=[resolve_shortname(h, ns) for h in vs.hosts], gateways=gws(vs.gateways) or ["mesh"],
+                   http=http, tcp=l4(vs.tcp), tls=l4(vs.tls))
+    return Config(resource=cfg.resource, spec=resolved, ref=cfg.ref)
 
 
 # ------------------------------------------------------------------------------------------ delegation

@@ -69,6 +69,7 @@ class MergedDestinationRule:
 class DestinationRuleIndex:
     def __init__(self, configs: list[Config[DestinationRule]], root_namespace: str) -> None:
         self.root_namespace = root_namespace
+        self._wild: dict[str, list[str]] = {}
         # ns -> host -> [merged per selector]
         self.by_ns: dict[str, dict[str, list[MergedDestinationRule]]] = defaultdict(dict)
         for cfg in configs:  # already in precedence order
@@ -88,14 +89,23 @@ class DestinationRuleIndex:
         hosts = self.by_ns.get(ns)
         if not hosts:
             return None
-        h = most_specific_match(hostname, hosts.keys())
-        if h is None:
-            return None
+        if hostname in hosts:
+            h: str | None = hostname
+        else:
+            h = most_specific_match(hostname, self._wildcards(ns))
+            if h is None:
+                return None
         groups = [g for g in hosts[h] if g.visible_to(proxy_ns)]
         for g in groups:
             if g.selector and proxy_ns == ns and labels_match(g.selector, proxy_labels):
                 return g
         return next((g for g in groups if not g.selector), None)
+
+    def _wildcards(self, ns: str) -> list[str]:
+        w = self._wild.get(ns)
+        if w is None:
+            w = self._wild[ns] = [h for h in self.by_ns.get(ns, {}) if h.startswith("*")]
+        return w
 
     def lookup(self, proxy_ns: str, proxy_labels: dict[str, str], service: Service) -> MergedDestinationRule | None:
         """The DR that applies to ``service`` for a proxy in ``proxy_ns`` with ``proxy_labels``."""

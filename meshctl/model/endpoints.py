@@ -79,10 +79,13 @@ def build_endpoint_index(services: list[Service], workloads: list[Workload], res
         elif r.kind == "Endpoints" and r.group == "":
             eps_objs[(r.namespace or "default", r.name)] = r
     by_ns: dict[str, list[Workload]] = defaultdict(list)
+    by_label: dict[tuple[str, str, str], list[Workload]] = defaultdict(list)  # (ns, key, value) -> workloads
     by_ip: dict[str, Workload] = {}
     by_pod: dict[tuple[str, str], Workload] = {}
     for w in workloads:
         by_ns[w.namespace].append(w)
+        for k, v in w.labels.items():
+            by_label[(w.namespace, k, v)].append(w)
         if w.ip:
             by_ip.setdefault(w.ip, w)
         by_pod[(w.namespace, w.name)] = w
@@ -98,12 +101,11 @@ def build_endpoint_index(services: list[Service], workloads: list[Workload], res
             elif key in eps_objs:
                 _from_endpoints(svc, eps_objs[key], by_pod, by_ip, out)
             elif svc.selector:
-                for w in by_ns[svc.namespace]:
-                    if labels_match(svc.selector, w.labels):
-                        for sp in svc.ports:
-                            p = _target_port(sp, w)
-                            if p is not None and w.ip:
-                                out.append(_endpoint(svc, sp, w, w.ip, p, labels=w.labels, healthy=w.ready))
+                for w in _selected(by_label, svc.namespace, svc.selector):
+                    for sp in svc.ports:
+                        p = _target_port(sp, w)
+                        if p is not None and w.ip:
+                            out.append(_endpoint(svc, sp, w, w.ip, p, labels=w.labels, healthy=w.ready))
         else:
             se = svc.extra.get("service_entry")
             for we in se.endpoints if se is not None else []:
@@ -125,15 +127,22 @@ def build_endpoint_index(services: list[Service], workloads: list[Workload], res
                     p = sp.target_port if isinstance(sp.target_port, int) else sp.port
                     out.append(_endpoint(svc, sp, None, svc.hostname, p, labels={}, tls_mode="disabled", locality="", weight=1, sa="", network=""))
             if svc.selector:
-                for w in by_ns[svc.namespace]:
-                    if labels_match(svc.selector, w.labels) and w.ip:
-                        for sp in svc.ports:
-                            if w.kind == "WorkloadEntry" and sp.name in w.ports:
-                                p = w.ports[sp.name]
-                            else:
-                                p = sp.target_port if isinstance(sp.target_port, int) else sp.port
-                            out.append(_endpoint(svc, sp, w, w.ip, p, labels=w.labels, healthy=w.ready))
+                for w in _selected(by_label, svc.namespace, svc.selector):
+                    if not w.ip:
+                        continue
+                    for sp in svc.ports:
+                        if w.kind == "WorkloadEntry" and sp.name in w.ports:
+                            p = w.ports[sp.name]
+                        else:
+                            p = sp.target_port if isinstance(sp.target_port, int) else sp.port
+                        out.append(_endpoint(svc, sp, w, w.ip, p, labels=w.labels, healthy=w.ready))
     return idx
+
+
+def _selected(by_label: dict[tuple[str, str, str], list[Workload]], ns: str, selector: dict[str, str]) -> list[Workload]:
+    """Workloads in ``ns`` whose labels include ``selector`` (indexed on the selector's first label)."""
+    k, v = next(iter(selector.items()))
+    return [w for w in by_label.get((ns, k, v), ()) if labels_match(selector, w.labels)]
 
 
 def _find_workload(addr: str, target_ref: Any, ns: str, by_pod: dict[tuple[str, str], Workload], by_ip: dict[str, Workload]) -> Workload | None:

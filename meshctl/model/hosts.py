@@ -63,7 +63,7 @@ def resolve_shortname(host: str, namespace: str, domain: str = DOMAIN_SUFFIX) ->
 
     Names with a dot are taken as written (``reviews.default`` stays as is, like Istio), as are ``*`` and IPs.
     """
-    if not host or host == "*" or "." in host or is_ip(host):
+    if not host or host == "*" or "." in host or ":" in host:  # dotted names, IPv4 and IPv6 stay as written
         return host
     return f"{host}.{namespace}.svc.{domain}"
 

@@ -17,6 +17,8 @@ class PeerAuthIndex:
     def __init__(self, configs: list[Config[PeerAuthentication]], root_namespace: str) -> None:
         self.root_namespace = root_namespace
         self.configs = configs  # precedence order
+        self._ns_cache: dict[str, str] = {}
+        self._mode_cache: dict[tuple[int, int | None], str] = {}
 
     def _ns_policy(self, ns: str) -> Config[PeerAuthentication] | None:
         return next((c for c in self.configs if c.namespace == ns and not (c.spec.selector and c.spec.selector.match_labels)), None)
@@ -27,9 +29,13 @@ class PeerAuthIndex:
         return mode
 
     def namespace_mode(self, ns: str) -> str:
+        cached = self._ns_cache.get(ns)
+        if cached is not None:
+            return cached
         mode = self._mode(self._ns_policy(self.root_namespace), PERMISSIVE)
         if ns != self.root_namespace:
             mode = self._mode(self._ns_policy(ns), mode)
+        self._ns_cache[ns] = mode
         return mode
 
     def workload_policy(self, w: Workload) -> Config[PeerAuthentication] | None:
@@ -42,6 +48,14 @@ class PeerAuthIndex:
 
     def mode(self, w: Workload, port: int | None = None) -> str:
         """Effective mode for inbound traffic to ``w`` on workload port ``port``."""
+        key = (id(w), port)
+        cached = self._mode_cache.get(key)
+        if cached is not None:
+            return cached
+        self._mode_cache[key] = mode = self._compute_mode(w, port)
+        return mode
+
+    def _compute_mode(self, w: Workload, port: int | None) -> str:
         mode = self.namespace_mode(w.namespace)
         pa = self.workload_policy(w)
         mode = self._mode(pa, mode)

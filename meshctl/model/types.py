@@ -7,6 +7,7 @@ analyzer, the graph. They carry no Envoy types. Spec: ``../shared/research/istio
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -221,9 +222,13 @@ class ConfigRef:
     @property
     def istio_path(self) -> str:
         """``/apis/networking.istio.io/v1/namespaces/<ns>/virtual-service/<name>`` (kind kebab-cased)."""
-        kebab = "".join("-" + c.lower() if c.isupper() else c for c in self.kind).lstrip("-")
-        return f"/apis/{self.group}/{self.version}/namespaces/{self.namespace}/{kebab}/{self.name}"
+        return f"/apis/{self.group}/{self.version}/namespaces/{self.namespace}/{_kebab(self.kind)}/{self.name}"
 
     @property
     def short(self) -> str:
         return f"{self.name}.{self.namespace}"
+
+
+@functools.lru_cache(maxsize=64)
+def _kebab(kind: str) -> str:
+    return "".join("-" + c.lower() if c.isupper() else c for c in kind).lstrip("-")

@@ -45,7 +45,6 @@ from meshctl.translate.util import (
     PASSTHROUGH_CLUSTER,
     alt_stat_name,
     inbound_cluster_name,
-    istio_metadata,
     outbound_cluster_name,
     sni_name,
 )
@@ -91,12 +90,22 @@ def _eds_config(c: cluster_pb2.Cluster) -> None:
 
 
 def _services_metadata(c: cluster_pb2.Cluster, services: list[Service]) -> None:
-    md = istio_metadata(services=[(s.hostname, s.name, s.namespace) for s in services])
-    c.metadata.MergeFrom(md)
+    """``istio.services``: [{host, name, namespace}] (telemetry metadata, ``addTelemetryMetadata``)."""
+    lv = c.metadata.filter_metadata["istio"].fields["services"].list_value
+    for s in services:
+        f = lv.values.add().struct_value.fields
+        f["host"].string_value = s.hostname
+        f["name"].string_value = s.name
+        f["namespace"].string_value = s.namespace
 
 
-def _set_istio_fields(c: cluster_pb2.Cluster, fields: dict[str, object]) -> None:
-    c.metadata.filter_metadata["istio"].update(fields)
+def _set_istio_fields(c: cluster_pb2.Cluster, fields: dict[str, str | bool]) -> None:
+    f = c.metadata.filter_metadata["istio"].fields
+    for k, v in fields.items():
+        if isinstance(v, bool):
+            f[k].bool_value = v
+        else:
+            f[k].string_value = v
 
 
 class ClusterBuilder:

@@ -8,6 +8,7 @@ outlierDetection blocks.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -90,10 +91,21 @@ def with_mesh_defaults(eff: EffectivePolicy | None, mesh: MeshConfig) -> Effecti
     return eff
 
 
-def dur(s: str) -> duration_pb2.Duration:
+_EMPTY_POOL = ConnectionPoolSettings()
+_MESH_DEFAULT_LOCALITY = LocalityLoadBalancerSetting(enabled=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _dur_parts(s: str) -> tuple[int, int]:
     secs = parse_duration(s)
     whole = int(secs)
-    return duration_pb2.Duration(seconds=whole, nanos=int(round((secs - whole) * 1e9)))
+    return whole, int(round((secs - whole) * 1e9))
+
+
+def dur(s: str) -> duration_pb2.Duration:
+    """A protobuf Duration from an Istio duration string."""
+    seconds, nanos = _dur_parts(s)
+    return duration_pb2.Duration(seconds=seconds, nanos=nanos)
 
 
 class ClusterOptions:
@@ -146,7 +158,7 @@ def default_thresholds() -> circuit_breaker_pb2.CircuitBreakers.Thresholds:
 
 def apply_connection_pool(c: cluster_pb2.Cluster, opts: ClusterOptions, cp: ConnectionPoolSettings | None, mesh: MeshConfig) -> None:
     """``applyConnectionPool``: circuit breakers, connect timeout, keepalive, HTTP common options."""
-    cp = cp or ConnectionPoolSettings()
+    cp = cp or _EMPTY_POOL
     th = default_thresholds()
     idle = None
     max_rpc = 0
@@ -273,7 +285,7 @@ def effective_locality_setting(mesh: MeshConfig, lb: LoadBalancerSettings | None
         if dr.enabled is False:
             return None
         return dr
-    ms = mesh.locality_lb_setting or LocalityLoadBalancerSetting(enabled=True)  # Istio's mesh default
+    ms = mesh.locality_lb_setting or _MESH_DEFAULT_LOCALITY  # Istio's mesh default: enabled
     if ms.enabled is False:
         return None
     return ms

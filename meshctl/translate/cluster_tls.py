@@ -8,6 +8,8 @@ Secrets are referenced by Istio's SDS names: ``default``/``ROOTCA`` (workload id
 
 from __future__ import annotations
 
+import functools
+
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import base_pb2, config_source_pb2, grpc_service_pb2, proxy_protocol_pb2
 from envoy.extensions.transport_sockets.proxy_protocol.v3 import upstream_proxy_protocol_pb2
@@ -25,10 +27,24 @@ PROXY_PROTOCOL_SOCKET = "envoy.transport_sockets.upstream_proxy_protocol"
 SDS_CLUSTER = "sds-grpc"
 ALPN_IN_MESH = ["istio-peer-exchange", "istio"]
 ALPN_IN_MESH_H2 = ["istio-peer-exchange", "istio", "h2"]
+_ISTIO_MUTUAL = ClientTLSSettings(mode="ISTIO_MUTUAL")
+
+
+_SDS_CACHE: dict[tuple[str, bool], secret_pb2.SdsSecretConfig] = {}
 
 
 def sds_config(name: str, *, ads: bool = False) -> secret_pb2.SdsSecretConfig:
-    """An SdsSecretConfig for ``name``: via ADS (credentialName secrets) or the agent's ``sds-grpc`` cluster."""
+    """An SdsSecretConfig for ``name``: via ADS (credentialName secrets) or the agent's ``sds-grpc`` cluster.
+
+    Returned messages are shared templates: callers copy them (``append``/``CopyFrom`` copy in protobuf)."""
+    key = (name, ads)
+    cached = _SDS_CACHE.get(key)
+    if cached is None:
+        cached = _SDS_CACHE[key] = _build_sds_config(name, ads)
+    return cached
+
+
+def _build_sds_config(name: str, ads: bool) -> secret_pb2.SdsSecretConfig:
     if ads:
         cs = config_source_pb2.ConfigSource(ads=config_source_pb2.AggregatedConfigSource(),
                                             resource_api_version=config_source_pb2.V3)
@@ -65,6 +81,20 @@ def istio_mutual_context(sni: str, sans: list[str], h2: bool) -> tls_pb2.Upstrea
     cv.validation_context_sds_secret_config.CopyFrom(sds_config("ROOTCA"))
     ctx.common_tls_context.alpn_protocols.extend(ALPN_IN_MESH_H2 if h2 else ALPN_IN_MESH)
     return ctx
+
+
+@functools.lru_cache(maxsize=1024)
+def _istio_mutual_template(sans: tuple[str, ...], h2: bool) -> bytes:
+    return istio_mutual_context("", list(sans), h2).SerializeToString()
+
+
+def istio_mutual_socket(sni: str, sans: tuple[str, ...], h2: bool) -> base_pb2.TransportSocket:
+    """The ISTIO_MUTUAL transport socket. Built from a cached serialized context plus the SNI field: protobuf
+    merges concatenated encodings, so this equals serializing the full message (and is much cheaper per cluster)."""
+    ts = base_pb2.TransportSocket(name=TLS_SOCKET)
+    ts.typed_config.type_url = _TLS_TYPE_URL
+    ts.typed_config.value = _istio_mutual_template(sans, h2) + tls_pb2.UpstreamTlsContext(sni=sni).SerializeToString()
+    return ts
 
 
 def _originate_context(tls: ClientTLSSettings, opts: ClusterOptions, mutual: bool, sans: list[str],
@@ -112,6 +142,11 @@ def raw_buffer_socket() -> base_pb2.TransportSocket:
     return _socket(RAW_BUFFER_SOCKET, raw_buffer_pb2.RawBuffer())
 
 
+_TLS_TYPE_URL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+_DISABLED_MATCH = cluster_pb2.Cluster.TransportSocketMatch(name="tlsMode-disabled", transport_socket=raw_buffer_socket())
+_DISABLED_MATCH.match.SetInParent()
+
+
 def apply_upstream_tls(
     c: cluster_pb2.Cluster,
     opts: ClusterOptions,
@@ -128,26 +163,24 @@ def apply_upstream_tls(
         if not auto_mtls:
             return None
         mode, auto = "ISTIO_MUTUAL", True
-        tls = ClientTLSSettings(mode="ISTIO_MUTUAL")
+        tls = _ISTIO_MUTUAL
     else:
         mode, auto = tls.mode, False
     if mode == "DISABLE":
         return mode
     if mode == "ISTIO_MUTUAL":
-        ctx = istio_mutual_context(tls.sni or sni, list(tls.subject_alt_names) or sans, opts.is_h2)
+        socket = istio_mutual_socket(tls.sni or sni, tuple(tls.subject_alt_names or sans), opts.is_h2)
     else:
         if tls.credential_name and not use_credential:
             return None  # sidecar DR without workloadSelector: Istio sends plaintext (cluster_tls.go)
         ctx = _originate_context(tls, opts, mode == "MUTUAL", sans, external_registry, use_credential)
-    socket = _socket(TLS_SOCKET, ctx)
+        socket = _socket(TLS_SOCKET, ctx)
     if auto:
         if c.type == cluster_pb2.Cluster.ORIGINAL_DST:
             return None
         m1 = cluster_pb2.Cluster.TransportSocketMatch(name="tlsMode-istio", transport_socket=socket)
         m1.match.update({"tlsMode": "istio"})
-        m2 = cluster_pb2.Cluster.TransportSocketMatch(name="tlsMode-disabled", transport_socket=raw_buffer_socket())
-        m2.match.SetInParent()
-        c.transport_socket_matches.extend([m1, m2])
+        c.transport_socket_matches.extend([m1, _DISABLED_MATCH])
     else:
         c.transport_socket.CopyFrom(socket)
     return mode

@@ -64,16 +64,18 @@ def lb_endpoint(mesh: Mesh, ep: Endpoint, namespace: str) -> ec_pb2.LbEndpoint:
     tls_mode = ep.tls_mode
     if tls_mode == "istio" and ep.workload is not None and mesh.mtls_mode(ep.workload, ep.port) == "DISABLE":
         tls_mode = "disabled"
+    fm = lbe.metadata.filter_metadata
     if tls_mode and tls_mode != "disabled":
-        lbe.metadata.filter_metadata["envoy.transport_socket_match"].update({"tlsMode": tls_mode})
+        fm["envoy.transport_socket_match"].fields["tlsMode"].string_value = tls_mode
     wname = workload_name(ep)
     cname, crev = canonical_service(ep.labels, wname)
     ns = ep.workload.namespace if ep.workload else namespace
-    lbe.metadata.filter_metadata["istio"].update({"workload": f"{wname};{ns};{cname};{crev};{CLUSTER_ID}"})
+    fm["istio"].fields["workload"].string_value = f"{wname};{ns};{cname};{crev};{CLUSTER_ID}"
     return lbe
 
 
-def locality_groups(mesh: Mesh, endpoints: Iterable[Endpoint], namespace: str, *, with_labels: bool = False) -> list[ec_pb2.LocalityLbEndpoints]:
+def locality_groups(mesh: Mesh, endpoints: Iterable[Endpoint], namespace: str, *, with_labels: bool = False,
+                    cache: dict[int, ec_pb2.LbEndpoint] | None = None) -> list[ec_pb2.LocalityLbEndpoints]:
     """Endpoints grouped per locality (sorted by ``region/zone/subzone``), weights summed per group."""
     groups: dict[str, list[Endpoint]] = {}
     for ep in endpoints:
@@ -86,11 +88,18 @@ def locality_groups(mesh: Mesh, endpoints: Iterable[Endpoint], namespace: str, *
             llb.locality.region, llb.locality.zone, llb.locality.sub_zone = region, zone, sub
         total = 0
         for ep in groups[loc]:
-            lbe = lb_endpoint(mesh, ep, namespace)
+            if cache is not None:
+                lbe = cache.get(id(ep))  # an endpoint appears in its service's cluster and in a subset's
+                if lbe is None:
+                    lbe = cache[id(ep)] = lb_endpoint(mesh, ep, namespace)
+            else:
+                lbe = lb_endpoint(mesh, ep, namespace)
             if with_labels:  # failoverPriority needs endpoint labels while priorities are computed (removed after)
                 lbe.metadata.filter_metadata[_LABELS_KEY].update(ep.labels)
             total += lbe.load_balancing_weight.value
             llb.lb_endpoints.append(lbe)
+            if with_labels:
+                del lbe.metadata.filter_metadata[_LABELS_KEY]  # keep the cached message clean
         llb.load_balancing_weight.value = total
         out.append(llb)
     return out
@@ -213,10 +222,10 @@ def service_endpoints(mesh: Mesh, service: Service, port: int, subset_labels: di
 
 def load_assignment(mesh: Mesh, proxy: Proxy, cluster_name: str, service: Service, port: int,
                     subset_labels: dict[str, str] | None, *, policy_setting: Any = None, outlier: bool = False,
-                    need_labels: bool = False) -> endpoint_pb2.ClusterLoadAssignment:
+                    need_labels: bool = False, cache: dict[int, ec_pb2.LbEndpoint] | None = None) -> endpoint_pb2.ClusterLoadAssignment:
     eps = service_endpoints(mesh, service, port, subset_labels)
     cla = endpoint_pb2.ClusterLoadAssignment(cluster_name=cluster_name)
-    cla.endpoints.extend(locality_groups(mesh, eps, service.namespace, with_labels=need_labels))
+    cla.endpoints.extend(locality_groups(mesh, eps, service.namespace, with_labels=need_labels, cache=cache))
     apply_locality_lb(cla, proxy, policy_setting, outlier)
     for g in cla.endpoints:
         for lbe in g.lb_endpoints:
@@ -229,6 +238,7 @@ def build_endpoints(mesh: Mesh, proxy: Proxy, clusters: list[cluster_pb2.Cluster
     """One ClusterLoadAssignment per EDS cluster in ``clusters`` (in the same order)."""
     scope = mesh.sidecar_scope(proxy)
     by_host = {s.hostname: s for s in scope.services}
+    cache: dict[int, ec_pb2.LbEndpoint] = {}
     out = []
     for c in clusters:
         if c.type != cluster_pb2.Cluster.EDS:
@@ -253,5 +263,5 @@ def build_endpoints(mesh: Mesh, proxy: Proxy, clusters: list[cluster_pb2.Cluster
         setting = effective_locality_setting(mesh.mesh_config, policy.load_balancer if policy else None)
         out.append(load_assignment(mesh, proxy, name, svc, port, labels, policy_setting=setting,
                                    outlier=c.HasField("outlier_detection"),
-                                   need_labels=bool(setting is not None and setting.failover_priority)))
+                                   need_labels=bool(setting is not None and setting.failover_priority), cache=cache))
     return out
