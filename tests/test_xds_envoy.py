@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import http.client
 import http.server
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
+from test_xds_helpers import Backend, wait_for
 
 from meshctl.envoy.runner import EnvoyProcess, free_port, start_envoy
 from meshctl.xds import samples as S
@@ -22,48 +22,6 @@ from meshctl.xds.snapshot import Snapshot
 pytestmark = [pytest.mark.envoy, pytest.mark.timeout(90)]
 
 NODE = istio_node_id("app-1", "default")
-
-
-def wait_for(pred: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = pred()
-            if last:
-                return last
-        except Exception as e:  # not there yet
-            last = e
-        time.sleep(0.03)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
-
-
-class Backend:
-    """A loopback HTTP server that answers every GET with its own name."""
-
-    def __init__(self, name: str) -> None:
-        body = name.encode()
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802
-                self.send_response(200)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")

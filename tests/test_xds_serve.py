@@ -16,60 +16,21 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from envoy.service.discovery.v3 import discovery_pb2
+from test_xds_helpers import Backend, wait_for
 
 from meshctl.envoy.runner import free_port, start_envoy
 from meshctl.xds import types as T
 from meshctl.xds.client import AdsClient
 
 pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
-
-
-def wait_for(pred: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = pred()
-            if last:
-                return last
-        except Exception as e:
-            last = e
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
-
-
-class Backend:
-    def __init__(self, ip: str, port: int, name: str) -> None:
-        body = name.encode()
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802
-                self.send_response(200)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer((ip, port), H)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _pod(name: str, app: str, ip: str, port: int, labels: str = "", injected: bool = False) -> str:
@@ -148,9 +109,9 @@ spec:
         self.vs = self.dir / "web-vs.yaml"
         self.write_vs(vs_yaml("v1"))
         self.backends = [
-            Backend(f"{self.net}.11", self.web_port, "web-v1"),
-            Backend(f"{self.net}.12", self.web_port, "web-v2"),
-            Backend(f"{self.net}.13", self.other_port, "other"),
+            Backend("web-v1", f"{self.net}.11", self.web_port),
+            Backend("web-v2", f"{self.net}.12", self.web_port),
+            Backend("other", f"{self.net}.13", self.other_port),
         ]
 
     def write_vs(self, text: str) -> None:

@@ -150,6 +150,14 @@ class _Stream:
         log.info("xds: %s stream opened for %s (peer %s)", self.mode, self.node_id, self.context.peer())
         return True
 
+    async def begin(self, req: Any) -> bool:
+        """Per-request bookkeeping shared by SotW and delta: bind the node, count the request."""
+        if not await self.ensure_node(req.node):
+            return False
+        assert self.conn is not None
+        self.conn.type(req.type_url).requests += 1
+        return True
+
     def syncz(self, req: Any) -> list[Any]:
         """Answer istiod's ``istio.io/debug/syncz`` debug type with every connected proxy's status."""
         resp = discovery_pb2.DiscoveryResponse(type_url=T.SYNCZ, nonce=self.next_nonce(), version_info="")
@@ -186,10 +194,9 @@ class _SotwStream(_Stream):
         t = req.type_url
         if t == T.SYNCZ:
             return self.syncz(req)
-        if not await self.ensure_node(req.node):
+        if not await self.begin(req):
             return []
         assert self.conn is not None
-        self.conn.type(t).requests += 1
         w = self.watches.get(t)
         if req.response_nonce:
             if w is None or req.response_nonce != w.nonce:
@@ -284,10 +291,9 @@ class _DeltaStream(_Stream):
 
     async def on_request(self, req: discovery_pb2.DeltaDiscoveryRequest) -> list[Any]:
         t = req.type_url
-        if not await self.ensure_node(req.node):
+        if not await self.begin(req):
             return []
         assert self.conn is not None
-        self.conn.type(t).requests += 1
         w = self.watches.get(t)
         first = w is None
         if w is None:
