@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from envoy.config.core.v3 import base_pb2, config_source_pb2
+from envoy.config.core.v3 import base_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
 from envoy.type.matcher.v3 import string_pb2
 
-from meshctl.translate.protoutil import boolv, pack, seconds
+from meshctl.translate.cluster_tls import sds_config
+from meshctl.translate.protoutil import boolv, pack
 
 TLS_SOCKET = "envoy.transport_sockets.tls"
 _TLS_VERSIONS = {
@@ -25,30 +26,8 @@ _TLS_VERSIONS = {
 }
 
 
-def sds_grpc_config() -> config_source_pb2.ConfigSource:
-    """SDS from pilot-agent's ``sds-grpc`` cluster (workload certs and file certs)."""
-    cs = config_source_pb2.ConfigSource(
-        initial_fetch_timeout=seconds(0), resource_api_version=config_source_pb2.V3
-    )
-    api = cs.api_config_source
-    api.api_type = config_source_pb2.ApiConfigSource.GRPC
-    api.set_node_on_first_message_only = True
-    api.transport_api_version = config_source_pb2.V3
-    api.grpc_services.add().envoy_grpc.cluster_name = "sds-grpc"
-    return cs
-
-
-def sds_ads_config() -> config_source_pb2.ConfigSource:
-    """SDS over ADS from istiod (``kubernetes://`` credentials)."""
-    return config_source_pb2.ConfigSource(
-        ads=config_source_pb2.AggregatedConfigSource(),
-        initial_fetch_timeout=seconds(0),
-        resource_api_version=config_source_pb2.V3,
-    )
-
-
 def _sds(name: str, ads: bool) -> secret_pb2.SdsSecretConfig:
-    return secret_pb2.SdsSecretConfig(name=name, sds_config=sds_ads_config() if ads else sds_grpc_config())
+    return sds_config(name, ads=ads)
 
 
 def _tls_params(

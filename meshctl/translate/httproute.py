@@ -252,37 +252,38 @@ def sniffed_route_config(view: SidecarView, svc: Service, port: int) -> route_pb
     return rcfg
 
 
-def inbound_route_config(
-    target_port: int, service_host: str | None, grpc: bool = False
+def _inbound_route(
+    config_name: str, vhost: str, cluster: str, operation: str
 ) -> route_pb2.RouteConfiguration:
-    """The inline route of an inbound HCM: ``inbound|<port>||`` with vhost ``inbound|http|<port>`` (§1.3, §7.3)."""
-    cluster = inbound_cluster_name(target_port)
-    rcfg = route_pb2.RouteConfiguration(name=cluster)
+    """A one-vhost, one-route inline inbound configuration (no timeout, no gRPC timeout cap)."""
+    rcfg = route_pb2.RouteConfiguration(name=config_name)
     rcfg.validate_clusters.value = False
-    vh = rcfg.virtual_hosts.add(name=f"inbound|http|{target_port}", domains=["*"])
+    vh = rcfg.virtual_hosts.add(name=vhost, domains=["*"])
     r = vh.routes.add(name="default")
     r.match.prefix = "/"
     r.route.cluster = cluster
     r.route.timeout.CopyFrom(seconds(0))
     r.route.max_stream_duration.max_stream_duration.CopyFrom(seconds(0))
     r.route.max_stream_duration.grpc_timeout_header_max.CopyFrom(seconds(0))
+    r.decorator.operation = operation
+    return rcfg
+
+
+def inbound_route_config(
+    target_port: int, service_host: str | None, grpc: bool = False
+) -> route_pb2.RouteConfiguration:
+    """The inline route of an inbound HCM: ``inbound|<port>||`` with vhost ``inbound|http|<port>`` (§1.3, §7.3);
+    retries ``reset-before-request`` twice except on gRPC ports."""
+    cluster = inbound_cluster_name(target_port)
+    op = f"{service_host}:{target_port}/*" if service_host else f"{cluster}/*"
+    rcfg = _inbound_route(cluster, f"inbound|http|{target_port}", cluster, op)
     if not grpc:
-        r.route.retry_policy.retry_on = "reset-before-request"
-        r.route.retry_policy.num_retries.value = 2
-    r.decorator.operation = f"{service_host or cluster}:{target_port}/*" if service_host else f"{cluster}/*"
+        policy = rcfg.virtual_hosts[0].routes[0].route.retry_policy
+        policy.retry_on = "reset-before-request"
+        policy.num_retries.value = 2
     return rcfg
 
 
 def inbound_passthrough_route_config() -> route_pb2.RouteConfiguration:
     """Route of the ``virtualInbound-catchall-http`` chain: everything to InboundPassthroughCluster."""
-    rcfg = route_pb2.RouteConfiguration(name="InboundPassthroughCluster")
-    rcfg.validate_clusters.value = False
-    vh = rcfg.virtual_hosts.add(name="inbound|http|0", domains=["*"])
-    r = vh.routes.add(name="default")
-    r.match.prefix = "/"
-    r.route.cluster = INBOUND_PASSTHROUGH
-    r.route.timeout.CopyFrom(seconds(0))
-    r.route.max_stream_duration.max_stream_duration.CopyFrom(seconds(0))
-    r.route.max_stream_duration.grpc_timeout_header_max.CopyFrom(seconds(0))
-    r.decorator.operation = ":0/*"
-    return rcfg
+    return _inbound_route(INBOUND_PASSTHROUGH, "inbound|http|0", INBOUND_PASSTHROUGH, ":0/*")

@@ -46,8 +46,8 @@ def is_catch_all_string_match(sm: Any) -> bool:
     return True
 
 
-def header_matcher(name: str, sm: Any) -> rc.HeaderMatcher:
-    out = rc.HeaderMatcher(name=name)
+def _present_or_string(out: Any, sm: Any) -> Any:
+    """Fill a Header/QueryParameter matcher: ``present_match`` for catch-all matches, else ``string_match``."""
     if is_catch_all_string_match(sm):
         out.present_match = True
         return out
@@ -55,17 +55,14 @@ def header_matcher(name: str, sm: Any) -> rc.HeaderMatcher:
     if m is not None:
         out.string_match.CopyFrom(m)
     return out
+
+
+def header_matcher(name: str, sm: Any) -> rc.HeaderMatcher:
+    return _present_or_string(rc.HeaderMatcher(name=name), sm)  # type: ignore[no-any-return]
 
 
 def query_matcher(name: str, sm: Any) -> rc.QueryParameterMatcher:
-    out = rc.QueryParameterMatcher(name=name)
-    if is_catch_all_string_match(sm):
-        out.present_match = True
-        return out
-    m = string_matcher(sm)
-    if m is not None:
-        out.string_match.CopyFrom(m)
-    return out
+    return _present_or_string(rc.QueryParameterMatcher(name=name), sm)  # type: ignore[no-any-return]
 
 
 def translate_route_match(match: Any | None) -> rc.RouteMatch:
