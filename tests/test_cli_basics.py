@@ -36,3 +36,14 @@ def test_tabwriter_matches_go_block_semantics() -> None:
 def test_format_table_trailing_empty_cells_keep_padding() -> None:
     out = format_table(["A", "B"], [["x", ""], ["long", "v"]], padding=5)
     assert out == "A        B\nx        \nlong     v\n"
+
+
+def test_completion_script_and_live_completion() -> None:
+    import os
+
+    proc = subprocess.run([sys.executable, "-m", "meshctl", "completion", "bash"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "_MESHCTL_COMPLETE" in proc.stdout
+    # Ask the completion protocol itself, as bash would, for subcommands starting with "tr".
+    env = dict(os.environ, _MESHCTL_COMPLETE="bash_complete", COMP_WORDS="meshctl tr", COMP_CWORD="1")
+    proc = subprocess.run([sys.executable, "-c", "from meshctl.cli.main import cli; cli(prog_name='meshctl')"], capture_output=True, text=True, env=env)
+    assert "translate" in proc.stdout
