@@ -239,3 +239,20 @@ def test_huge_dump(tmp_path: Path) -> None:
     assert "looks truncated" in err
     code, out, err = run_cli(["pc", "eds", "--file", str(path), "--cluster", "x"])
     assert code == 65 and "truncated" in err and "Traceback" not in err
+
+
+def test_envoy_1_6_era_dump() -> None:
+    """Envoy < 1.7: ``configs`` keyed by name, v2alpha sections, camelCase, filters with untyped ``config``."""
+    dump = str(PC / "envoy_1_6_dump.json")
+    code, out, err = run_cli(["pc", "listener", "--file", dump])
+    assert code == 0, err
+    assert out.splitlines()[1:] == [
+        "172.21.134.116 443  ALL   Cluster: outbound|443||istio-galley.istio-system.svc.cluster.local",
+        "0.0.0.0        8080 ALL   Route: 8080",
+    ]
+    code, out, err = run_cli(["pc", "cluster", "--file", dump])
+    assert code == 0, err
+    assert [ln.split() for ln in out.splitlines()[1:]] == [
+        ["istio-policy.istio-system.svc.cluster.local", "15004", "-", "outbound", "EDS"],
+        ["xds-grpc", "-", "-", "-", "STRICT_DNS"],
+    ]

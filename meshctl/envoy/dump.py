@@ -151,15 +151,48 @@ def ensure_type(full_name: str) -> bool:
         return ok
 
 
+#: Old (v1/v2) filter names whose untyped ``config`` struct becomes a v3 ``typed_config``.
+_LEGACY_FILTER_TYPES = {
+    "envoy.http_connection_manager": "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+    "envoy.filters.network.http_connection_manager": "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+    "envoy.tcp_proxy": "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+    "envoy.filters.network.tcp_proxy": "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+    "envoy.router": "envoy.extensions.filters.http.router.v3.Router",
+    "envoy.filters.http.router": "envoy.extensions.filters.http.router.v3.Router",
+}
+#: Old filter names -> current ones (views and explain look filters up by name).
+LEGACY_FILTER_NAMES = {
+    "envoy.http_connection_manager": "envoy.filters.network.http_connection_manager",
+    "envoy.tcp_proxy": "envoy.filters.network.tcp_proxy",
+    "envoy.router": "envoy.filters.http.router",
+}
+
+
 def prepare_anys(obj: Any, unknown: set[str] | None = None) -> None:
     """Walk a JSON value in place: re-tag v2 ``@type`` URLs to v3 and make every Any type resolvable.
 
+    Envoy v1/v2-era filters (``name`` + untyped ``config``) are rewritten to v3 names with a ``typed_config``.
     Names of types that had to be replaced by a stand-in are added to ``unknown``.
     """
     stack = [obj]
     while stack:
         cur = stack.pop()
         if isinstance(cur, dict):
+            name = cur.get("name")
+            if (
+                isinstance(name, str)
+                and name in _LEGACY_FILTER_TYPES
+                and isinstance(cur.get("config"), dict)
+                and "typed_config" not in cur
+                and "typedConfig" not in cur
+            ):
+                cur["typed_config"] = {"@type": TYPE_PREFIX + _LEGACY_FILTER_TYPES[name], **cur.pop("config")}
+            if (
+                isinstance(name, str)
+                and name in LEGACY_FILTER_NAMES
+                and ("typed_config" in cur or "typedConfig" in cur)
+            ):
+                cur["name"] = LEGACY_FILTER_NAMES[name]
             t = cur.get("@type")
             if isinstance(t, str):
                 prefix, _, name = t.rpartition("/")
@@ -280,6 +313,8 @@ class ConfigDump:
                 file=source,
                 hints=["save one with: curl -s 'localhost:15000/config_dump?include_eds' > dump.json"],
             )
+        if isinstance(configs, dict):  # Envoy before 1.7 keyed the sections by name
+            configs = list(configs.values())
         if not isinstance(configs, list):
             raise InputError("'configs' must be a list", file=source, field="configs")
         for i, section in enumerate(configs):
