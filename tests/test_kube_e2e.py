@@ -168,3 +168,28 @@ def test_official_typed_client_reads_the_emulator(cluster: tuple[KubeEmulator, s
         assert sorted(i["metadata"]["name"] for i in vs["items"]) == ["bookinfo", "ratings", "reviews"]
     finally:
         api.close()
+
+
+@pytest.mark.envoy
+def test_graph_source_from_the_cluster(cluster: tuple[KubeEmulator, str]) -> None:
+    """Graph config from the cache (workloads = Deployments), proxies' stats through port-forwards."""
+    from meshctl.envoy.runner import start_envoy
+    from meshctl.sources.kubernetes.graph import kube_live_source
+
+    emu, kc = cluster
+    pod = next(n for n in pods(emu) if n.startswith("reviews-v2-"))
+    with start_envoy({"node": {"id": f"sidecar~10.244.0.6~{pod}.default~default.svc.cluster.local"}}) as envoy:
+        envoy.wait_ready(30)
+        for name in pods(emu):  # every sidecar's admin is this one Envoy
+            emu.add_port_forward("default", name, 15000, ("127.0.0.1", envoy.admin_port))
+        src = kube_live_source(kc, namespace="default")
+        try:
+            snap = src.snapshot()
+        finally:
+            src.close()
+    assert {t.workload for t in snap.proxies} == {"productpage-v1", "details-v1", "ratings-v1", "reviews-v1", "reviews-v2", "reviews-v3"}
+    assert all(t.admin_url.startswith("http://127.0.0.1:") for t in snap.proxies)
+    assert not snap.errors, snap.errors
+    nodes = set(snap.graph.nodes)
+    assert {"wl:default/reviews-v2", "svc:default/reviews"} <= nodes
+    assert not any(n.startswith("wl:default/reviews-v2-") for n in nodes)  # pods fold into their Deployment

@@ -13,6 +13,7 @@ import re
 import socket
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -57,13 +58,21 @@ class PortForward:
         return f"http://127.0.0.1:{self.local_port}"
 
     def _open_stream(self) -> Any:
-        from kubernetes import client as kclient
-        from kubernetes.client.exceptions import ApiException
-        from kubernetes.stream import portforward
+        """One WebSocket stream to the pod port (the official client's ``portforward_call``).
 
-        api = kclient.CoreV1Api(self.client.api_client)
+        Called directly rather than through the generated ``CoreV1Api``, whose first use costs seconds of
+        import and validator building.
+        """
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.stream.ws_client import portforward_call
+
+        api = self.client.api_client
+        path = f"/api/v1/namespaces/{urllib.parse.quote(self.namespace)}/pods/{urllib.parse.quote(self.pod)}/portforward"
         try:
-            return portforward(api.connect_get_namespaced_pod_portforward, self.pod, self.namespace, ports=str(self.remote_port))
+            _, url, headers, _, _ = api.param_serialize("GET", path, query_params=[("ports", str(self.remote_port))],
+                                                        header_params={}, auth_settings=["BearerToken"])
+            return portforward_call(api.configuration, "GET", url, headers=headers,
+                                    query_params=[("ports", str(self.remote_port))])
         except ApiException as e:
             raise self._error(e) from None
 
