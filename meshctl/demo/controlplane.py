@@ -8,6 +8,7 @@ changed. :meth:`wait_synced` lets the caller block until every proxy has ACKed t
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -117,13 +118,16 @@ class ControlPlane:
             return False
         return all(ts.state == SYNCED and ts.sent_version == snap.type_version(t) for t, ts in types.items())
 
-    def wait_synced(self, nodes: Iterable[str], timeout: float) -> list[str]:
-        """Wait until every node is synced; returns the nodes still not synced when ``timeout`` ran out."""
+    def wait_synced(
+        self, nodes: Iterable[str], timeout: float, cancel: threading.Event | None = None
+    ) -> list[str]:
+        """Wait until every node is synced; returns the nodes still not synced when ``timeout`` ran out
+        (or ``cancel`` was set)."""
         pending = list(nodes)
         deadline = time.monotonic() + timeout
         while pending:
             pending = [n for n in pending if not self.is_synced(n)]
-            if not pending or time.monotonic() > deadline:
+            if not pending or time.monotonic() > deadline or (cancel is not None and cancel.is_set()):
                 break
             time.sleep(0.05)
         return pending

@@ -62,7 +62,7 @@ class LoadGenerator:
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=self.timeout + 1)
+            self._thread.join(timeout=1.0)  # a daemon thread: do not hold shutdown for an in-flight request
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:

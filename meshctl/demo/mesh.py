@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,10 @@ from meshctl.xds.cache import UnknownNodeError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "bookinfo"
 BOOKINFO_APPS = {"productpage", "details", "reviews", "ratings"}
+
+
+class DemoCancelled(Exception):
+    """Start-up was cancelled (Ctrl-C / SIGTERM while starting); everything started so far is stopped."""
 
 
 @dataclass
@@ -90,8 +94,12 @@ class DemoProxy:
 class DemoMesh:
     """The running demo. Use as a context manager: ``with DemoMesh(opts) as demo: demo.start(); ...``."""
 
-    def __init__(self, options: DemoOptions | None = None, progress: Any = None) -> None:
+    def __init__(
+        self, options: DemoOptions | None = None, progress: Any = None, cancel: threading.Event | None = None
+    ) -> None:
         self.options = options or DemoOptions()
+        #: set (e.g. by a signal handler) to abort a start-up in progress at its next step
+        self.cancel = cancel or threading.Event()
         self._progress = progress or (lambda msg: None)
         self.registry = ProcessRegistry()
         self.control_ip = subnet_ip(self.options.subnet, CONTROL_HOST_OCTET)
@@ -119,6 +127,10 @@ class DemoMesh:
             raise
         return self
 
+    def _checkpoint(self) -> None:
+        if self.cancel.is_set():
+            raise DemoCancelled("start-up cancelled")
+
     def _start(self) -> None:
         opts = self.options
         self._progress("loading mesh config")
@@ -135,16 +147,19 @@ class DemoMesh:
             except UnknownNodeError as e:
                 raise InputError(f"demo pod {w.pod} is not a proxy of the model: {e}") from e
 
+        self._checkpoint()
         self._progress(f"starting the xDS server on {self.control_ip}:{opts.xds_port}")
         self.plane = ControlPlane(source, self.control_ip, opts.xds_port, opts.debug_port).start()
         snaps = self.plane.serve([w.node_id for w in self.workloads])
         configs = {node: _resources_of(snap) for node, snap in snaps.items()}
 
+        self._checkpoint()
         self._progress("starting the apps")
         self.proxies = [DemoProxy(w) for w in self.workloads]
         for p in self.proxies:
             p.app = self._start_app(p.workload, configs[p.workload.node_id])
 
+        self._checkpoint()
         self._progress(f"starting {len(self.proxies)} Envoys")
         from meshctl.xds.bootstrap import xds_bootstrap
 
@@ -168,8 +183,16 @@ class DemoMesh:
                 base_id=None,
             )
         with ThreadPoolExecutor(max_workers=len(self.proxies)) as pool:
-            list(pool.map(lambda p: p.envoy.wait_ready(opts.ready_timeout), self.proxies))
-        pending = self.plane.wait_synced([p.workload.node_id for p in self.proxies], opts.ready_timeout)
+            futures = [pool.submit(p.envoy.wait_ready, opts.ready_timeout) for p in self.proxies if p.envoy]
+            while not all(f.done() for f in futures):
+                self._checkpoint()  # (waiters end by themselves within ready_timeout)
+                wait(futures, timeout=0.2)
+            for f in futures:
+                f.result()
+        pending = self.plane.wait_synced(
+            [p.workload.node_id for p in self.proxies], opts.ready_timeout, cancel=self.cancel
+        )
+        self._checkpoint()
         if pending:
             raise UnavailableError(f"proxies did not sync with the xDS server: {', '.join(pending)}")
 
@@ -320,4 +343,4 @@ def merge_resources(base: list[Resource], changes: list[Resource]) -> tuple[list
     return out, verbs
 
 
-__all__ = ["DemoMesh", "DemoOptions", "DemoProxy", "MeshctlError", "merge_resources"]
+__all__ = ["DemoCancelled", "DemoMesh", "DemoOptions", "DemoProxy", "MeshctlError", "merge_resources"]

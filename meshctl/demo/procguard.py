@@ -13,6 +13,7 @@ import atexit
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -58,6 +59,7 @@ class ProcessRegistry:
 
     def __init__(self) -> None:
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._tempdirs: list[str] = []
         self._lock = threading.Lock()
         self._atexit_registered = False
 
@@ -67,6 +69,11 @@ class ProcessRegistry:
             if not self._atexit_registered:
                 atexit.register(self.kill_all)
                 self._atexit_registered = True
+
+    def add_tempdir(self, path: str) -> None:
+        """A directory (configs, logs) to remove once every child is gone."""
+        with self._lock:
+            self._tempdirs.append(path)
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -87,6 +94,9 @@ class ProcessRegistry:
                 p.wait(timeout=timeout)
         with self._lock:
             self._procs = [p for p in self._procs if p.poll() is None]
+            dirs, self._tempdirs = (self._tempdirs, []) if not self._procs else ([], self._tempdirs)
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def _killpg(pid: int, sig: int) -> None:
@@ -114,7 +124,10 @@ def spawn_envoy(
     """
     cfg = json.loads(json.dumps(bootstrap))
     cfg["admin"] = {"address": {"socket_address": {"address": admin_address, "port_value": admin_port}}}
-    directory = workdir or tempfile.mkdtemp(prefix="meshctl-demo-")
+    directory = workdir
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix="meshctl-envoy-")
+        registry.add_tempdir(directory)
     config_path = os.path.join(directory, f"{name}.json")
     log_path = os.path.join(directory, f"{name}.log")
     with open(config_path, "w") as fh:

@@ -106,7 +106,7 @@ def command(ctx: click.Context, filenames: tuple[str, ...], **kw: Any) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from meshctl.demo.mesh import DemoMesh, DemoOptions
+    from meshctl.demo.mesh import DemoCancelled, DemoMesh, DemoOptions
 
     opts = DemoOptions(
         subnet=kw["subnet"],
@@ -125,7 +125,7 @@ def command(ctx: click.Context, filenames: tuple[str, ...], **kw: Any) -> None:
         opts.paths = list(filenames)
     stop = threading.Event()
     previous = _install_signal_handlers(stop)
-    demo = DemoMesh(opts, progress=lambda msg: click.echo(f"demo: {msg}", err=True))
+    demo = DemoMesh(opts, progress=lambda msg: click.echo(f"demo: {msg}", err=True), cancel=stop)
     try:
         demo.start()
         click.echo(banner(demo.describe()))
@@ -136,7 +136,7 @@ def command(ctx: click.Context, filenames: tuple[str, ...], **kw: Any) -> None:
                     f"Error: Envoy exited unexpectedly: {', '.join(dead)}; stopping the demo", err=True
                 )
                 sys.exit(69)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, DemoCancelled):
         pass
     finally:
         click.echo("stopping the demo mesh ...", err=True)
@@ -146,6 +146,8 @@ def command(ctx: click.Context, filenames: tuple[str, ...], **kw: Any) -> None:
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
+    """SIGINT/SIGTERM/SIGHUP only set ``stop``: start-up checks it between steps and while waiting, the run loop
+    wakes on it. (Raising from a handler could land inside a fork or logging lock and wedge the process.)"""
     previous: dict[int, Any] = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
