@@ -102,3 +102,69 @@ def test_proxy_status_unreachable_is_exit_69(cli) -> None:  # type: ignore[no-un
     assert code == 69 and "debug endpoint" in err
     code, _, err = cli(["ps", "--xds", "a:1", "--debug", "b"])
     assert code == 64
+
+
+PS_CASES = [
+    ("ps-prints-single-istiod-input-to-buffer-in-alphabetical-order-by-pod-name", []),
+    ("ps-prints-all-known-xds-types-at-max-verbosity", ["-v", "1"]),
+]
+
+
+@pytest.mark.parametrize("case,flags", PS_CASES)
+def test_istiod_syncz_file_matches_istioctl_golden(cli, shared_dir, case: str, flags: list[str]) -> None:  # type: ignore[no-untyped-def]
+    d = shared_dir / "conformance" / "istio-proxyconfig" / "cases" / case
+    code, out, err = cli(["ps", "--file", str(d / "syncz_responses.json"), *flags])
+    assert code == 0, err
+    assert out == (d / "expected.txt").read_text()
+
+
+def test_istiod_syncz_file_json_and_errors(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    doc = {
+        "resources": [
+            {
+                "@type": "type.googleapis.com/envoy.service.status.v3.ClientConfig",
+                "node": {"id": "b.ns", "metadata": {"CLUSTER_ID": "c1", "ISTIO_VERSION": "1.24"}},
+                "genericXdsConfigs": [
+                    {
+                        "typeUrl": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+                        "configStatus": "ERROR",
+                    },
+                    {
+                        "typeUrl": "type.googleapis.com/envoy.config.listener.v3.Listener",
+                        "configStatus": "UNKNOWN",
+                    },
+                ],
+            },
+            {"@type": "type.googleapis.com/envoy.service.status.v3.ClientConfig", "node": {"id": "a.ns"}},
+        ],
+        "controlPlane": {"identifier": '{"Component":"istiod","ID":"istiod-x"}'},
+    }
+    f = tmp_path / "syncz.json"
+    f.write_text(json.dumps(doc))
+    code, out, _ = cli(["ps", "--file", str(f)])
+    assert code == 0
+    assert [line.split() for line in out.splitlines()] == [
+        ["NAME", "CLUSTER", "ISTIOD", "VERSION", "SUBSCRIBED", "TYPES"],
+        ["a.ns", "istiod-x", "0"],
+        ["b.ns", "c1", "istiod-x", "1.24", "1", "(CDS)"],  # LDS is UNKNOWN: IGNORED, not counted
+    ]
+    code, out, _ = cli(["ps", "--file", str(f), "-v", "1", "b.ns"])
+    assert out.splitlines()[1].split() == [
+        "b.ns",
+        "c1",
+        "ERROR",
+        "NOT",
+        "SENT",
+        "NOT",
+        "SENT",
+        "IGNORED",
+        "NOT",
+        "SENT",
+        "istiod-x",
+        "1.24",
+    ]
+    code, out, _ = cli(["ps", "--file", str(f), "-o", "json"])
+    assert json.loads(out)["controlPlane"]["identifier"].startswith("{")
+    f.write_text("{not json")
+    code, _, err = cli(["ps", "--file", str(f)])
+    assert code == 65 and "syncz.json:1" in err

@@ -158,3 +158,117 @@ def fetch(
 def table_rows(rows: list[ProxyStatus]) -> tuple[list[str], list[list[str]]]:
     headers = ["NAME", "CLUSTER", *COLUMNS, "VERSION"]
     return headers, [[r.name, r.cluster, *(r.state(c).label for c in COLUMNS), r.version] for r in rows]
+
+
+# --------------------------------------------------------------------------- istiod's syncz, offline (--file)
+
+#: istioctl's short type names (``pilot/pkg/xds/v3`` GetShortType) for the types istiod reports.
+_ISTIO_SHORT = {
+    **T.SHORT,
+    "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig": "ECDS",
+    "type.googleapis.com/istio.networking.nds.v1.NameTable": "NDS",
+    "type.googleapis.com/istio.mesh.v1alpha1.ProxyConfig": "PCDS",
+}
+_CORE = ("CDS", "LDS", "EDS", "RDS")
+_ISTIO_STATUS = {
+    "SYNCED": "SYNCED",
+    "STALE": "STALE",
+    "NOT_SENT": "NOT SENT",
+    "ERROR": "ERROR",
+    "UNKNOWN": "IGNORED",
+}
+
+
+@dataclass
+class IstiodRow:
+    """One proxy as istiod reported it: ``types`` maps short type names to istioctl's status words."""
+
+    name: str
+    cluster: str
+    istiod: str
+    version: str
+    types: dict[str, str]
+
+    def subscribed(self) -> str:
+        """``N (CDS,LDS,EDS,RDS,...)`` over the types not IGNORED: core types first, then the rest sorted."""
+        live = [t for t, s in self.types.items() if s != "IGNORED"]
+        ordered = [t for t in _CORE if t in live] + sorted(t for t in live if t not in _CORE)
+        return f"{len(ordered)} ({','.join(ordered)})" if ordered else "0"
+
+
+def load_syncz_file(path: str) -> dict[str, Any]:
+    """Recorded ``istio.io/debug/syncz`` answers: ``{istiod: DiscoveryResponse JSON}`` or one DiscoveryResponse.
+
+    Returns ``{istiod name: DiscoveryResponse proto}``; InputError (exit 65) naming the file for bad content.
+    """
+    from envoy.service.discovery.v3 import discovery_pb2
+    from envoy.service.status.v3 import csds_pb2  # noqa: F401 - registers ClientConfig for Any parsing
+    from google.protobuf import json_format
+
+    from meshctl.errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=path) from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"not JSON: {e.msg}", file=path, line=e.lineno) from None
+    if isinstance(data, dict) and ("resources" in data or "typeUrl" in data or "type_url" in data):
+        data = {"": data}
+    if not isinstance(data, dict):
+        raise InputError(
+            "expected a DiscoveryResponse or an object of istiod name -> DiscoveryResponse", file=path
+        )
+    out = {}
+    for istiod, doc in data.items():
+        try:
+            out[istiod] = json_format.ParseDict(
+                doc, discovery_pb2.DiscoveryResponse(), ignore_unknown_fields=True
+            )
+        except json_format.ParseError as e:
+            raise InputError(f"not a DiscoveryResponse: {e}", file=path, field=istiod or None) from None
+    return out
+
+
+def istiod_rows(responses: dict[str, Any]) -> list[IstiodRow]:
+    """Rows from istiod syncz responses, sorted by proxy id like istioctl."""
+    from envoy.service.status.v3 import csds_pb2
+    from google.protobuf.json_format import MessageToDict
+
+    rows = []
+    for istiod, dr in responses.items():
+        cp_id = istiod
+        if dr.control_plane.identifier:
+            try:
+                cp_id = json.loads(dr.control_plane.identifier).get("ID") or istiod
+            except (json.JSONDecodeError, AttributeError):
+                pass
+        for a in dr.resources:
+            if a.type_url != T.CLIENT_CONFIG:
+                continue
+            cc = csds_pb2.ClientConfig()
+            a.Unpack(cc)
+            md = MessageToDict(cc.node.metadata) if cc.node.HasField("metadata") else {}
+            types = {}
+            for g in cc.generic_xds_configs:
+                short = _ISTIO_SHORT.get(g.type_url, g.type_url.rsplit(".", 1)[-1])
+                types[short] = _ISTIO_STATUS.get(csds_pb2.ConfigStatus.Name(g.config_status), "IGNORED")
+            rows.append(
+                IstiodRow(
+                    cc.node.id, str(md.get("CLUSTER_ID", "")), cp_id, str(md.get("ISTIO_VERSION", "")), types
+                )
+            )
+    return sorted(rows, key=lambda r: r.name)
+
+
+def istiod_table(rows: list[IstiodRow], verbosity: int = 0) -> tuple[list[str], list[list[str]]]:
+    """istioctl's tables: v0 ``NAME CLUSTER ISTIOD VERSION SUBSCRIBED TYPES``; v1 one column per type (sorted)."""
+    if verbosity <= 0:
+        return ["NAME", "CLUSTER", "ISTIOD", "VERSION", "SUBSCRIBED TYPES"], [
+            [r.name, r.cluster, r.istiod, r.version, r.subscribed()] for r in rows
+        ]
+    cols = sorted({*_CORE, "ECDS"} | {t for r in rows for t in r.types})
+    return ["NAME", "CLUSTER", *cols, "ISTIOD", "VERSION"], [
+        [r.name, r.cluster, *(r.types.get(c, "NOT SENT") for c in cols), r.istiod, r.version] for r in rows
+    ]

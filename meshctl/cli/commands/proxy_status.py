@@ -21,6 +21,19 @@ from meshctl.cli.options import output_option
     metavar="URL",
     help="Ask the server's HTTP debug endpoint instead, e.g. http://127.0.0.1:15014.",
 )
+@click.option(
+    "--file",
+    "syncz_file",
+    type=click.Path(dir_okay=False),
+    help="Recorded istiod syncz answers (JSON): print them as istioctl does.",
+)
+@click.option(
+    "-v",
+    "--verbosity",
+    type=click.IntRange(0, 1),
+    default=0,
+    help="With --file: 1 shows one column per xDS type.",
+)
 @click.option("-n", "--namespace", default=None, help="Only proxies in this namespace.")
 @click.option("--ca", type=click.Path(exists=True, dir_okay=False), help="CA (PEM) of a TLS xDS server.")
 @click.option(
@@ -34,6 +47,8 @@ def command(
     proxy: str | None,
     xds: str | None,
     debug: str | None,
+    syncz_file: str | None,
+    verbosity: int,
     namespace: str | None,
     ca: str | None,
     cert: str | None,
@@ -47,13 +62,17 @@ def command(
       meshctl proxy-status                              # asks 127.0.0.1:15010 over ADS, like istioctl
       meshctl ps --debug http://127.0.0.1:15014 -o json
       meshctl ps productpage-v1.default
+      meshctl ps --file syncz.json -v 1                 # istiod's recorded answers, printed like istioctl
     """
     from meshctl.cli.output import emit, print_table
     from meshctl.errors import UsageError
     from meshctl.xds.proxystatus import fetch, table_rows
 
-    if xds and debug:
-        raise UsageError("--xds and --debug are alternatives; give one")
+    if sum(bool(x) for x in (xds, debug, syncz_file)) > 1:
+        raise UsageError("--xds, --debug and --file are alternatives; give one")
+    if syncz_file:
+        _print_istiod(syncz_file, proxy, verbosity, output)
+        return
     creds = None
     if ca:
         import grpc
@@ -75,3 +94,20 @@ def command(
         print_table(headers, body)
     else:
         emit([r.to_json() for r in rows], output)
+
+
+def _print_istiod(path: str, proxy: str | None, verbosity: int, output: str) -> None:
+    """istioctl's rendering of recorded istiod answers (table v0/v1, or the raw responses as JSON/YAML)."""
+    from google.protobuf.json_format import MessageToDict
+
+    from meshctl.cli.output import emit, print_table
+    from meshctl.xds.proxystatus import istiod_rows, istiod_table, load_syncz_file
+
+    responses = load_syncz_file(path)
+    if output != "table":
+        for dr in responses.values():
+            emit(MessageToDict(dr), output)
+        return
+    rows = [r for r in istiod_rows(responses) if not proxy or proxy in r.name]
+    headers, body = istiod_table(rows, verbosity)
+    print_table(headers, body)
