@@ -118,7 +118,7 @@ def kube_live_source(kubeconfig: str | None = None, context: str | None = None, 
         cluster.stop()
         client.close()
         raise
-    src.config = _ClusterConfig(cluster)
+    src.config = _ClusterConfig(cluster)  # type: ignore[assignment]  # same interface as graph.source._Config
     base_close = src.close
 
     def close() -> None:

@@ -57,7 +57,7 @@ def load_inputs(
     if meshconfig:
         from meshctl.model.meshconfig import load_mesh_config
 
-        mc = load_mesh_config(meshconfig)
+        mc: Any = load_mesh_config(meshconfig)
     else:
         mc = cluster_mc
     return Inputs(resources, mc, notes, ctx_ns)
