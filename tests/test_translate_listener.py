@@ -78,7 +78,11 @@ def test_http_outbound_listener(productpage: ProxyConfig) -> None:
     ]
     (chain,) = lis.filter_chains
     assert chain.filter_chain_match.transport_protocol == "raw_buffer"
-    assert list(chain.filter_chain_match.application_protocols) == ["http/1.0", "http/1.1", "h2c"]
+    assert list(chain.filter_chain_match.application_protocols) == [
+        "http/1.1",
+        "h2c",
+    ]  # HTTP/1.0 passes as TCP
+    assert lis.HasField("listener_filters_timeout") and lis.listener_filters_timeout.seconds == 0
     m = hcm_of(chain)
     assert m.stat_prefix == "outbound_0.0.0.0_9080" and m.rds.route_config_name == "9080"
     assert m.rds.config_source.HasField("ads")
@@ -155,7 +159,8 @@ def test_strict_mtls_inbound_is_tls_only() -> None:
 
 def test_tcp_vip_listener_with_cidr_and_weighted_routes(data_app: ProxyConfig) -> None:
     lis = listener(data_app, "10.0.5.5_27017")
-    cidr, weighted = lis.filter_chains
+    (cidr,) = lis.filter_chains
+    weighted = lis.default_filter_chain  # several chains: the match-all one becomes the default chain
     assert [(p.address_prefix, p.prefix_len.value) for p in cidr.filter_chain_match.prefix_ranges] == [
         ("10.9.0.0", 16)
     ]
@@ -166,7 +171,7 @@ def test_tcp_vip_listener_with_cidr_and_weighted_routes(data_app: ProxyConfig) -
         ("outbound|27017|v1|mongo.data.svc.cluster.local", 80),
         ("outbound|27017|v2|mongo.data.svc.cluster.local", 20),
     ]
-    assert not lis.HasField("default_filter_chain")  # the weighted chain matches everything
+    assert not lis.HasField("listener_filters_timeout") and not lis.listener_filters  # no inspector needed
 
 
 def test_tls_sni_chains_on_wildcard_and_registry_only(data_app: ProxyConfig) -> None:

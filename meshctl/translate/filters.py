@@ -36,7 +36,8 @@ BLACKHOLE = "BlackHoleCluster"
 PASSTHROUGH = "PassthroughCluster"
 INBOUND_PASSTHROUGH = "InboundPassthroughCluster"
 PASSTHROUGH_CHAIN = "PassthroughFilterChain"
-PLAINTEXT_HTTP_ALPNS = ("http/1.0", "http/1.1", "h2c")
+#: Istio ``plaintextHTTPALPNs`` with HTTP/1.0 off (the default: PILOT_HTTP10 unset): 1.0 then passes as TCP.
+PLAINTEXT_HTTP_ALPNS = ("http/1.1", "h2c")
 
 _ROUTER = hcm_pb2.HttpFilter(name="envoy.filters.http.router", typed_config=pack(router_pb2.Router()))
 _FAULT = hcm_pb2.HttpFilter(name="envoy.filters.http.fault", typed_config=pack(fault_pb2.HTTPFault()))
@@ -134,7 +135,9 @@ def tcp_proxy_filter(
 def passthrough_chain(registry_only: bool = False, name: str = PASSTHROUGH_CHAIN) -> lc.FilterChain:
     """The chain for traffic no service port claims: Passthrough (ALLOW_ANY) or BlackHole (REGISTRY_ONLY)."""
     cluster = BLACKHOLE if registry_only else PASSTHROUGH
-    return lc.FilterChain(name=name, filters=[tcp_proxy_filter(cluster)])
+    chain = lc.FilterChain(name=name, filters=[tcp_proxy_filter(cluster)])
+    chain.filter_chain_match.SetInParent()  # Istio sends an explicit empty match
+    return chain
 
 
 def listener_filter(name: str) -> lc.ListenerFilter:

@@ -256,6 +256,10 @@ def outbound_listeners(
                 lis = get(bind or WILDCARD, port)
                 if lis.http_rds is None:
                     lis.http_rds = str(port)
+                if proto.is_unsupported and not lis.catch_all_tcp:
+                    # sniffed without a VIP: Istio adds the service's TCP chain (it becomes the default chain)
+                    lis.tcp_chains.extend(tcp_chains(view, svc, port, wildcard=True))
+                    lis.catch_all_tcp = True
             elif proto.is_unsupported and vip:
                 lis = get(vip, port)
                 if lis.http_rds is None and not lis.tcp_chains:
@@ -310,45 +314,40 @@ def outbound_listeners(
     return out, rds
 
 
+def _is_match_all(chain: lc.FilterChain) -> bool:
+    return not chain.HasField("filter_chain_match") or chain.filter_chain_match == lc.FilterChainMatch()
+
+
 def _assemble_outbound(view: SidecarView, ol: _OutListener) -> listener_pb2.Listener:
+    """One outbound listener: TCP chains first, then the HTTP chain (Istio's order); then Istio's
+    ``appendListenerFallthroughRouteForCompleteListener``: with several chains the match-all one moves to
+    ``default_filter_chain``; with none, ``PassthroughFilterChain`` is the default."""
     name = f"{ol.bind}_{ol.port}"
     bind_ip = view.proxy.ip if view.proxy.loopback else ol.bind
     lis = listener_pb2.Listener(name=name, address=socket_address(bind_ip, ol.port))
     lis.traffic_direction = base_pb2.OUTBOUND
-    lis.continue_on_listener_filters_timeout = True
     if not view.proxy.loopback:
         lis.bind_to_port.CopyFrom(boolv(False))
-    stat = f"outbound_{name}"
-    chains: list[lc.FilterChain] = []
+    chains: list[lc.FilterChain] = list(ol.tcp_chains)
     if ol.http_rds is not None:
-        ch = lc.FilterChain(name=name, filters=[hcm_filter(hcm(stat, rds=ol.http_rds))])
+        ch = lc.FilterChain(name=name, filters=[hcm_filter(hcm(f"outbound_{name}", rds=ol.http_rds))])
         ch.filter_chain_match.transport_protocol = "raw_buffer"
         ch.filter_chain_match.application_protocols.extend(PLAINTEXT_HTTP_ALPNS)
         chains.append(ch)
-    tcp_default: lc.FilterChain | None = None
-    for ch in ol.tcp_chains:
-        m = ch.filter_chain_match
-        if not m.server_names and not m.prefix_ranges and ol.http_rds is not None:
-            tcp_default = ch  # sniffed: TCP is what is left when the HTTP chain does not match
-            continue
-        if not m.server_names and not m.prefix_ranges and ol.bind != WILDCARD and ol.http_rds is None:
-            chains.append(ch)
-            continue
-        chains.append(ch)
-    lis.filter_chains.extend(chains)
-    has_match_all = any(
-        not c.HasField("filter_chain_match") or c.filter_chain_match == lc.FilterChainMatch() for c in chains
-    )
-    if tcp_default is not None:
-        lis.default_filter_chain.CopyFrom(tcp_default)
-    elif not has_match_all:
+    match_all = next((c for c in chains if _is_match_all(c)), None)
+    if match_all is not None and len(chains) > 1:
+        chains.remove(match_all)
+        lis.default_filter_chain.CopyFrom(match_all)
+    elif match_all is None:
         lis.default_filter_chain.CopyFrom(passthrough_chain(view.registry_only))
-    filters = []
+    lis.filter_chains.extend(chains)
     if ol.http_rds is not None or ol.needs_tls_inspector:
-        filters.append(listener_filter(TLS_INSPECTOR))
+        lis.listener_filters.append(listener_filter(TLS_INSPECTOR))
     if ol.http_rds is not None:
-        filters.append(listener_filter(HTTP_INSPECTOR))
-    lis.listener_filters.extend(filters)
+        lis.listener_filters.append(listener_filter(HTTP_INSPECTOR))
+        # Istio sets the mesh protocolDetectionTimeout (default 0s) and keeps it only with an HTTP inspector
+        lis.listener_filters_timeout.SetInParent()
+        lis.continue_on_listener_filters_timeout = True
     return lis
 
 
