@@ -93,6 +93,21 @@ def test_envoy_follows_a_virtualservice_changed_in_the_cluster(tmp_path: Path) -
                 after = await until(lambda: route_clusters(envoy.admin_get) == {REVIEWS.format("v3")}, "the changed route")
                 assert after and time.monotonic() - t0 < 10
                 assert reloads and any(node in changed for changed in reloads)
+                # proxy-status through a port-forward to "istiod" (this xDS server) on 15010, as `ps -k` does
+                from meshctl.sources.kubernetes import open_istiod
+                from meshctl.xds.proxystatus import fetch
+
+                emu.apply([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "istiod-0", "namespace": "istio-system",
+                                                                            "labels": {"app": "istiod"}},
+                            "spec": {"containers": [{"name": "discovery"}]}, "status": {"phase": "Running", "podIP": "10.244.9.9"}}])
+                emu.add_port_forward("istio-system", "istiod-0", 15010, ("127.0.0.1", port))
+
+                def status() -> list:  # type: ignore[type-arg]
+                    with open_istiod(kubeconfig=kc, port=15010) as pf:
+                        return fetch(xds=f"127.0.0.1:{pf.local_port}")
+
+                rows = await asyncio.to_thread(status)
+                assert [r.node_id for r in rows] == [node]
                 # Deleting the VirtualService falls back to the default route (all of reviews).
                 emu.delete("virtualservices", "reviews", "default", group="networking.istio.io")
                 await until(lambda: route_clusters(envoy.admin_get) == {"outbound|9080||reviews.default.svc.cluster.local"},
