@@ -18,7 +18,7 @@ from conftest import BOOKINFO, ROOT
 from meshctl.demo.apps import AppServer, AppSpec, Upstream, route
 from meshctl.demo.control import ControlServer, get_status, post_apply
 from meshctl.demo.loadgen import LoadGenerator, served_reviews
-from meshctl.demo.procguard import children_pids
+from meshctl.demo.procguard import children_pids, process_name
 from meshctl.demo.topology import layer_pods, plan_workloads
 from meshctl.envoy.runner import free_port
 from meshctl.errors import InputError, MeshctlError
@@ -255,3 +255,27 @@ def test_demo_apply_and_status_without_a_running_demo_exit_69(cli: object, tmp_p
     assert code == 69
     code, out, _ = cli(["demo", "--help"])  # type: ignore[operator]
     assert code == 0 and "meshctl demo apply" in out and "--status-file" in out and "--no-load" in out
+
+
+@pytest.mark.envoy
+def test_cancelled_start_up_stops_everything_it_started(tmp_path: object) -> None:
+    """Ctrl-C while the Envoys start: start() raises DemoCancelled and no child, port or file is left."""
+    from behaviour.harness import free_subnet
+
+    from meshctl.demo.mesh import DemoCancelled, DemoMesh, DemoOptions
+
+    status_file = f"{tmp_path}/demo.json"
+    demo = DemoMesh(DemoOptions(subnet=free_subnet(), load=False, status_file=status_file, log_level="error"))
+    demo._progress = lambda msg: demo.cancel.set() if msg.startswith("starting 7 Envoys") else None
+    with pytest.raises(DemoCancelled):
+        demo.start()
+    assert [p for p in demo.proxies if p.envoy] and all(
+        p.envoy.process.poll() is not None for p in demo.proxies if p.envoy
+    )
+    assert not [pid for pid in children_pids() if process_name(pid) == "envoy"]
+    assert not os.path.exists(status_file) and not os.path.exists(demo.workdir)
+    ip = demo.proxies[1].workload.ip
+    import socket
+
+    with socket.socket() as s:  # the app's and the control plane's ports are free again
+        s.bind((ip, demo.proxies[1].app.spec.listen_port))  # type: ignore[union-attr]
