@@ -74,7 +74,7 @@ def assignments(dump: ConfigDump, flt: EndpointFilter | None = None) -> list[Any
     ]
     out = []
     for cla in msgs:
-        if flt.cluster and cla.cluster_name != flt.cluster:
+        if flt.cluster and cla.cluster_name.lower() != flt.cluster.lower():
             continue
         filtered = endpoint_pb2.ClusterLoadAssignment()
         filtered.CopyFrom(cla)

@@ -31,10 +31,14 @@ def parse_clusters_status(data: bytes | str, source: str = "<clusters>") -> Any:
 
 
 def _host_address(h: Any) -> tuple[str, int, str]:
+    """(address, port, display) like istioctl: ``ip:port`` (no port when 0), ``unix://path``, ``envoy://listener/id``."""
     which = h.address.WhichOneof("address")
     if which == "pipe":
-        return h.address.pipe.path, 0, f"unix://{h.address.pipe.path}"
-    return address_parts(h.address)
+        return "unix://" + h.address.pipe.path, 0, "unix://" + h.address.pipe.path
+    addr, port, display = address_parts(h.address)
+    if which == "socket_address" and port == 0:
+        display = addr
+    return addr, port, display
 
 
 def health_status(h: Any) -> str:
@@ -44,35 +48,25 @@ def health_status(h: Any) -> str:
 
 
 def cluster_statuses(status: Any, flt: EndpointFilter | None = None) -> list[Any]:
-    """ClusterStatus messages whose hosts pass the filter (hosts filtered too)."""
-    from envoy.admin.v3 import clusters_pb2
-
+    """ClusterStatus messages with at least one host passing the filter (printed whole, as istioctl does)."""
     flt = flt or EndpointFilter()
     out = []
     for cs in status.cluster_statuses:
-        if flt.cluster and cs.name != flt.cluster:
+        if flt.cluster and cs.name.lower() != flt.cluster.lower():
             continue
-        keep = [
-            h
-            for h in cs.host_statuses
-            if flt.verify_host(_host_address(h)[0], _host_address(h)[1], health_status(h))
-        ]
-        if not keep:
-            continue
-        new = clusters_pb2.ClusterStatus()
-        new.CopyFrom(cs)
-        del new.host_statuses[:]
-        for h in keep:
-            new.host_statuses.add().CopyFrom(h)
-        out.append(new)
+        if any(flt.verify_host(_host_address(h)[0], _host_address(h)[1], health_status(h)) for h in cs.host_statuses):
+            out.append(cs)
     return out
 
 
 def table(status: Any, flt: EndpointFilter | None = None) -> Table:
+    flt = flt or EndpointFilter()
     rows = []
     for cs in cluster_statuses(status, flt):
         for h in cs.host_statuses:
             addr, port, display = _host_address(h)
+            if not flt.verify_host(addr, port, health_status(h)):
+                continue
             outlier = "FAILED" if h.health_status.failed_outlier_check else "OK"
             rows.append(((addr, port, cs.name), [display, health_status(h), outlier, cs.name]))
     rows.sort(key=lambda r: r[0])
