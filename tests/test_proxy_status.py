@@ -113,7 +113,7 @@ PS_CASES = [
 @pytest.mark.parametrize("case,flags", PS_CASES)
 def test_istiod_syncz_file_matches_istioctl_golden(cli, shared_dir, case: str, flags: list[str]) -> None:  # type: ignore[no-untyped-def]
     d = shared_dir / "conformance" / "istio-proxyconfig" / "cases" / case
-    code, out, err = cli(["ps", "--file", str(d / "syncz_responses.json"), *flags])
+    code, out, err = cli(["ps", "--syncz", str(d / "syncz_responses.json"), *flags])
     assert code == 0, err
     assert out == (d / "expected.txt").read_text()
 
@@ -141,14 +141,14 @@ def test_istiod_syncz_file_json_and_errors(cli, tmp_path) -> None:  # type: igno
     }
     f = tmp_path / "syncz.json"
     f.write_text(json.dumps(doc))
-    code, out, _ = cli(["ps", "--file", str(f)])
+    code, out, _ = cli(["ps", "--syncz", str(f)])
     assert code == 0
     assert [line.split() for line in out.splitlines()] == [
         ["NAME", "CLUSTER", "ISTIOD", "VERSION", "SUBSCRIBED", "TYPES"],
         ["a.ns", "istiod-x", "0"],
         ["b.ns", "c1", "istiod-x", "1.24", "1", "(CDS)"],  # LDS is UNKNOWN: IGNORED, not counted
     ]
-    code, out, _ = cli(["ps", "--file", str(f), "-v", "1", "b.ns"])
+    code, out, _ = cli(["ps", "--syncz", str(f), "-v", "1", "b.ns"])
     assert out.splitlines()[1].split() == [
         "b.ns",
         "c1",
@@ -163,8 +163,55 @@ def test_istiod_syncz_file_json_and_errors(cli, tmp_path) -> None:  # type: igno
         "istiod-x",
         "1.24",
     ]
-    code, out, _ = cli(["ps", "--file", str(f), "-o", "json"])
+    code, out, _ = cli(["ps", "--syncz", str(f), "-o", "json"])
     assert json.loads(out)["controlPlane"]["identifier"].startswith("{")
     f.write_text("{not json")
-    code, _, err = cli(["ps", "--file", str(f)])
+    code, _, err = cli(["ps", "--syncz", str(f)])
     assert code == 65 and "syncz.json:1" in err
+
+
+@pytest.mark.envoy
+@pytest.mark.timeout(60)
+def test_compare_intended_with_envoy_like_istioctl(cli) -> None:  # type: ignore[no-untyped-def]
+    cache = SnapshotCache()
+    cache.set_snapshot(GOOD, snapshot("v1", free_port()))
+    with ServerThread(cache) as srv, start_envoy(xds_bootstrap(GOOD, xds_port=srv.port)) as envoy:
+        args = ["ps", "good-1.default", "--debug", srv.debug_url, "--admin", envoy.admin_url]
+        out = wait_rows(cli, args, lambda o: "Routes Match" in o)
+        assert out.splitlines()[:2] == ["Clusters Match", "Listeners Match"]
+        assert out.splitlines()[2].startswith("Routes Match (RDS last loaded at ")
+        # Envoy rejects the next config, so what it runs is no longer what the server intends.
+        cache.set_snapshot(GOOD, snapshot("v2", free_port(), broken=True))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            code, out, _ = cli(args)
+            if "Clusters Don't Match" in out:
+                break
+            time.sleep(0.1)
+        assert code == 1
+        lines = out.splitlines()
+        assert (
+            lines[0] == "Clusters Don't Match"
+            and "--- Istiod Clusters" in lines
+            and "+++ Envoy Clusters" in lines
+        )
+        assert any(line.startswith("-") and '"broken"' in line for line in lines)
+        code, _, err = cli(["ps", "nosuch.default", "--debug", srv.debug_url, "--admin", envoy.admin_url])
+        assert code == 64 and "good-1.default" in err
+
+
+def test_compare_golden_match(cli, shared_dir) -> None:  # type: ignore[no-untyped-def]
+    d = shared_dir / "conformance" / "istio-proxyconfig" / "cases" / "ps-diff-match"
+    code, out, err = cli(
+        [
+            "ps",
+            "x.y",
+            "--intended",
+            str(d / "istiod_config_dump.json"),
+            "--file",
+            str(d / "envoy_config_dump.json"),
+        ]
+    )
+    assert code == 0, err
+    for line in json.loads((d / "expected_contains.json").read_text()):
+        assert line in out

@@ -22,17 +22,35 @@ from meshctl.cli.options import output_option
     help="Ask the server's HTTP debug endpoint instead, e.g. http://127.0.0.1:15014.",
 )
 @click.option(
-    "--file",
+    "--syncz",
     "syncz_file",
     type=click.Path(dir_okay=False),
-    help="Recorded istiod syncz answers (JSON): print them as istioctl does.",
+    help="Recorded istiod syncz answers (JSON), printed as istioctl does.",
 )
 @click.option(
     "-v",
     "--verbosity",
     type=click.IntRange(0, 1),
     default=0,
-    help="With --file: 1 shows one column per xDS type.",
+    help="With --syncz: 1 shows one column per xDS type.",
+)
+@click.option(
+    "--file",
+    "envoy_file",
+    type=click.Path(dir_okay=False),
+    help="With PROXY: the proxy's Envoy config dump to compare.",
+)
+@click.option(
+    "--admin",
+    "admin_url",
+    metavar="URL",
+    help="With PROXY: the proxy's Envoy admin URL (fetches /config_dump).",
+)
+@click.option(
+    "--intended",
+    "intended_file",
+    type=click.Path(dir_okay=False),
+    help="With PROXY: intended config dump (default: the server's).",
 )
 @click.option("-n", "--namespace", default=None, help="Only proxies in this namespace.")
 @click.option("--ca", type=click.Path(exists=True, dir_okay=False), help="CA (PEM) of a TLS xDS server.")
@@ -49,6 +67,9 @@ def command(
     debug: str | None,
     syncz_file: str | None,
     verbosity: int,
+    envoy_file: str | None,
+    admin_url: str | None,
+    intended_file: str | None,
     namespace: str | None,
     ca: str | None,
     cert: str | None,
@@ -62,14 +83,23 @@ def command(
       meshctl proxy-status                              # asks 127.0.0.1:15010 over ADS, like istioctl
       meshctl ps --debug http://127.0.0.1:15014 -o json
       meshctl ps productpage-v1.default
-      meshctl ps --file syncz.json -v 1                 # istiod's recorded answers, printed like istioctl
+      meshctl ps --syncz syncz.json -v 1                # istiod's recorded answers, printed like istioctl
+      meshctl ps productpage-v1.default --admin http://127.0.0.1:15000   # intended vs Envoy's config (exit 1 if not)
     """
     from meshctl.cli.output import emit, print_table
     from meshctl.errors import UsageError
     from meshctl.xds.proxystatus import fetch, table_rows
 
     if sum(bool(x) for x in (xds, debug, syncz_file)) > 1:
-        raise UsageError("--xds, --debug and --file are alternatives; give one")
+        raise UsageError("--xds, --debug and --syncz are alternatives; give one")
+    if envoy_file or admin_url or intended_file:
+        if not proxy:
+            raise UsageError("--file/--admin/--intended compare one proxy: give PROXY (<pod>.<namespace>)")
+        if bool(envoy_file) == bool(admin_url):
+            raise UsageError(
+                "give the proxy's config dump with --file or its admin URL with --admin (one of them)"
+            )
+        click.get_current_context().exit(_compare(proxy, envoy_file, admin_url, intended_file, debug))
     if syncz_file:
         _print_istiod(syncz_file, proxy, verbosity, output)
         return
@@ -111,3 +141,27 @@ def _print_istiod(path: str, proxy: str | None, verbosity: int, output: str) -> 
     rows = [r for r in istiod_rows(responses) if not proxy or proxy in r.name]
     headers, body = istiod_table(rows, verbosity)
     print_table(headers, body)
+
+
+def _compare(
+    proxy: str, envoy_file: str | None, admin_url: str | None, intended_file: str | None, debug: str | None
+) -> int:
+    """Intended vs actual for one proxy, printed like ``istioctl proxy-status <pod>``; exit 1 when they differ."""
+    import sys
+
+    from meshctl.envoy.dump import load_dump, read_dump_file
+    from meshctl.xds.compare import compare, intended_from_server
+
+    if intended_file:
+        intended = read_dump_file(intended_file)
+    else:
+        intended = intended_from_server(debug or "http://127.0.0.1:15014", proxy)
+    if envoy_file:
+        actual = read_dump_file(envoy_file)
+    else:
+        from meshctl.envoy.admin import AdminClient
+
+        actual = load_dump(AdminClient(str(admin_url)).get("/config_dump"), source=str(admin_url))
+    text, same = compare(intended, actual)
+    sys.stdout.write(text)
+    return 0 if same else 1
