@@ -64,6 +64,7 @@ EXACT = [
     "pc-eds-portfilter-yaml",
     "pc-ecds-yaml",
     "pc-ecds-json",
+    "pc-bootstrap-dump-json",
 ]
 
 

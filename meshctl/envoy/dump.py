@@ -660,11 +660,16 @@ def read_input(path: str) -> bytes:
         raise InputError(f"cannot read: {e.strerror}", file=path) from e
 
 
-def to_json_dict(msg: Any) -> Any:
+class GoStruct(dict):  # type: ignore[type-arg]
+    """A JSON object that was a ``google.protobuf.Struct`` (golang/protobuf jsonpb indents those oddly)."""
+
+
+def to_json_dict(msg: Any, *, mark_structs: bool = False) -> Any:
     """A message as istioctl's jsonpb prints it: lowerCamelCase names, field-number order, defaults omitted,
-    map entries (and Struct fields) sorted by key as Go does."""
+    map entries (and Struct fields) sorted by key as Go does. ``mark_structs`` wraps Struct values in
+    :class:`GoStruct` so a writer can reproduce jsonpb's indentation of them."""
     d = json_format.MessageToDict(msg, preserving_proto_field_name=False)
-    _sort_maps(msg, d)
+    _sort_maps(msg, d, mark_structs)
     return d
 
 
@@ -679,7 +684,7 @@ def _sort_all(v: Any) -> Any:
 _STRUCTS = ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue")
 
 
-def _sort_maps(msg: Any, d: Any) -> None:
+def _sort_maps(msg: Any, d: Any, mark: bool = False) -> None:
     """Walk ``msg`` and its JSON ``d`` together, sorting the keys of every map (Go's jsonpb order)."""
     if not isinstance(d, dict):
         return
@@ -693,7 +698,7 @@ def _sort_maps(msg: Any, d: Any) -> None:
         if inner.DESCRIPTOR.full_name in _STRUCTS and "value" in d:
             d["value"] = _sort_all(d["value"])
         else:
-            _sort_maps(inner, d)
+            _sort_maps(inner, d, mark)
         return
     for fd, value in msg.ListFields():
         key = fd.json_name
@@ -704,19 +709,27 @@ def _sort_maps(msg: Any, d: Any) -> None:
             sub = d[key]
             if vfd.message_type is not None:
                 if vfd.message_type.full_name in _STRUCTS:
-                    d[key] = {k: _sort_all(sub[k]) for k in sorted(sub)}
+                    wrap = (
+                        GoStruct if mark and vfd.message_type.full_name == "google.protobuf.Struct" else dict
+                    )
+                    d[key] = {
+                        k: wrap(_sort_all(sub[k])) if isinstance(sub[k], dict) else _sort_all(sub[k])
+                        for k in sorted(sub)
+                    }
                     continue
                 for k in sub:
-                    _sort_maps(value[_map_key(fd, k)], sub[k])
+                    _sort_maps(value[_map_key(fd, k)], sub[k], mark)
             d[key] = {k: sub[k] for k in sorted(sub)}
         elif fd.message_type is not None:
             if fd.message_type.full_name in _STRUCTS:
                 d[key] = _sort_all(d[key])
+                if mark and fd.message_type.full_name == "google.protobuf.Struct" and not fd.is_repeated:
+                    d[key] = GoStruct(d[key])
             elif fd.is_repeated:
                 for m, sub in zip(value, d[key], strict=False):
-                    _sort_maps(m, sub)
+                    _sort_maps(m, sub, mark)
             else:
-                _sort_maps(value, d[key])
+                _sort_maps(value, d[key], mark)
 
 
 def _map_key(fd: Any, k: str) -> Any:

@@ -16,7 +16,7 @@ import click
 from meshctl.cli.output import print_table
 from meshctl.envoy.admin import DEFAULT_ADMIN_PORT, Target
 from meshctl.envoy.dump import ConfigDump
-from meshctl.envoy.views.common import Table, go_json, go_yaml, messages_json
+from meshctl.envoy.views.common import Table, go_json, go_jsonpb, go_yaml, messages_json
 from meshctl.errors import UsageError
 
 SUBCOMMAND_ALIASES = {
@@ -290,6 +290,8 @@ def bootstrap_cmd(output: str, **kw: Any) -> None:
     dump = make_target(kw).config_dump("bootstrap")
     if output == "short":
         sys.stdout.write(bootstrap.summary(dump))
+    elif output == "json":
+        sys.stdout.write(go_jsonpb(bootstrap.json_data(dump)) + "\n")
     else:
         emit_go(bootstrap.json_data(dump), output)
     warn(dump)

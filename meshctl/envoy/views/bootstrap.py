@@ -46,7 +46,7 @@ def json_data(dump: ConfigDump) -> dict[str, Any]:
     out: dict[str, Any] = {}
     b = dump.bootstrap()
     if b is not None:
-        out["bootstrap"] = to_json_dict(b)
+        out["bootstrap"] = to_json_dict(b, mark_structs=True)
     lu = (dump.bootstrap_wrapper or {}).get("last_updated") or (dump.bootstrap_wrapper or {}).get(
         "lastUpdated"
     )

@@ -103,6 +103,35 @@ def go_json(data: Any) -> str:
     )
 
 
+def go_jsonpb(data: Any) -> str:
+    """JSON as golang/protobuf ``jsonpb.Marshaler{Indent: "    "}`` writes it, including its quirk: a
+    ``google.protobuf.Struct`` value (marked :class:`~meshctl.envoy.dump.GoStruct`) is rendered one level too
+    deep, with its closing brace misaligned (istioctl's ``bootstrap -o json`` shows it)."""
+    from meshctl.envoy.dump import GoStruct
+
+    def esc(text: str) -> str:
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+    def emit(v: Any, level: int) -> str:
+        pad, inner = "    " * level, "    " * (level + 1)
+        if isinstance(v, GoStruct):
+            return esc(json.dumps(v, indent=4, ensure_ascii=False)).replace("\n", "\n" + "    " * (level + 1))
+        if isinstance(v, dict):
+            if not v:
+                return "{}"
+            items = [
+                f"{inner}{esc(json.dumps(k, ensure_ascii=False))}: {emit(x, level + 1)}" for k, x in v.items()
+            ]
+            return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+        if isinstance(v, list):
+            if not v:
+                return "[]"
+            return "[\n" + ",\n".join(inner + emit(x, level + 1) for x in v) + "\n" + pad + "]"
+        return esc(json.dumps(v, ensure_ascii=False))
+
+    return emit(data, 0)
+
+
 def go_yaml(data: Any) -> str:
     """YAML as ``sigs.k8s.io/yaml.JSONToYAML`` writes it: keys sorted, 2-space indent, unindented lists, and
     double quotes where quoting is needed (go-yaml never uses single quotes)."""
