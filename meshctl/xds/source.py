@@ -55,15 +55,23 @@ class MeshSource:
         self.mesh: Any = None
         self.generation = 0
         self.version = ""
+        self._stdin_text: str | None = None
         self.ca: Any = None  # MeshCA, made on first use (issuing workload certificates for SDS)
         self._lock = threading.Lock()
 
     def load(self) -> None:
         """(Re)build the model from the files; raises MeshctlError (file:line: field: message) on bad input."""
         from meshctl.model.mesh import build_mesh
-        from meshctl.sources import load_paths
+        from meshctl.sources import load_paths, load_text
 
-        resources = load_paths(self.paths)
+        resources = load_paths([p for p in self.paths if p != "-"])
+        if "-" in self.paths:
+            # stdin can be read once: keep its text, so reloads (other files changed) see the same documents.
+            if self._stdin_text is None:
+                import sys
+
+                self._stdin_text = sys.stdin.read()
+            resources += load_text(self._stdin_text, "<stdin>", start_index=len(resources))
         mesh_config = None
         if self.mesh_config_path:
             from meshctl.model.meshconfig import load_mesh_config
