@@ -76,6 +76,9 @@ async def serve(opts: ServeOptions) -> None:
         except MeshctlError as e:
             log.error("xds: reload failed, still serving the previous config: %s", e)
             return
+        except Exception:  # keep watching whatever went wrong
+            log.exception("xds: reload failed (internal error), still serving the previous config")
+            return
         log.info(
             "xds: reloaded %s: %d proxies updated%s",
             source.version,

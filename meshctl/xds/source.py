@@ -173,6 +173,9 @@ class MeshSource:
             except UnknownNodeError as e:
                 log.error("xds: %s", e)
                 continue
+            except Exception:  # a translator bug for one proxy must not stop the others' updates
+                log.exception("xds: cannot translate config for %s; it keeps its previous config", node)
+                continue
             if cache.set_snapshot(node, snap):
                 changed.append(node)
         return changed
