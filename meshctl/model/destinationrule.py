@@ -95,7 +95,7 @@ class DestinationRuleIndex:
             h = most_specific_match(hostname, self._wildcards(ns))
             if h is None:
                 return None
-        groups = [g for g in hosts[h] if g.visible_to(proxy_ns)]
+        groups = [g for g in hosts[h or ""] if g.visible_to(proxy_ns)]
         for g in groups:
             if g.selector and proxy_ns == ns and labels_match(g.selector, proxy_labels):
                 return g

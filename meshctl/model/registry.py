@@ -18,7 +18,7 @@ from meshctl.model.types import Protocol, Resolution, Service, ServicePort
 from meshctl.sources.resource import Resource
 
 EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo"
-_VIP_NET = ipaddress.ip_network("10.96.0.0/12")
+_VIP_NET = ipaddress.IPv4Network("10.96.0.0/12")
 
 SE_RESOLUTION = {
     "NONE": Resolution.PASSTHROUGH,

@@ -11,6 +11,7 @@ added implicitly. Gateways use the default scope of their namespace.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from meshctl.model.api import (
@@ -76,16 +77,16 @@ class SidecarScope:
     ingress: list[IstioIngressListener] = field(default_factory=list)
     inbound_connection_pool: ConnectionPoolSettings | None = None
 
-    @property
+    @cached_property
     def services(self) -> list[Service]:
-        """Every service any egress listener imports (deduplicated, in order)."""
+        """Every service any egress listener imports (deduplicated, in order). Computed once."""
         seen: dict[tuple[str, str], Service] = {}
         for e in self.egress:
             for s in e.services:
                 seen.setdefault((s.hostname, s.namespace), s)
         return list(seen.values())
 
-    @property
+    @cached_property
     def virtual_services(self) -> list[Config[VirtualService]]:
         seen: dict[int, Config[VirtualService]] = {}
         for e in self.egress:
@@ -93,8 +94,12 @@ class SidecarScope:
                 seen.setdefault(id(v), v)
         return sorted(seen.values(), key=lambda c: c.resource.sort_key())
 
+    @cached_property
+    def _by_host(self) -> dict[str, Service]:
+        return {s.hostname: s for s in self.services}
+
     def service(self, hostname: str) -> Service | None:
-        return next((s for s in self.services if s.hostname == hostname), None)
+        return self._by_host.get(hostname)
 
     @property
     def registry_only(self) -> bool:
@@ -165,7 +170,7 @@ def build_sidecar_scope(
                         names.add(d.destination.host)
         el.services = _dedupe(chosen, proxy_ns)
         listeners.append(el)
-    otp = cfg.spec.outbound_traffic_policy if cfg is not None and cfg.spec.outbound_traffic_policy else OutboundTrafficPolicy(mode=mesh_outbound_mode)
+    otp = cfg.spec.outbound_traffic_policy if cfg is not None and cfg.spec.outbound_traffic_policy else OutboundTrafficPolicy.model_validate({"mode": mesh_outbound_mode})
     return SidecarScope(
         namespace=proxy_ns,
         config=cfg,

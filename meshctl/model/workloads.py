@@ -25,7 +25,7 @@ from meshctl.model.types import Workload
 from meshctl.sources.resource import Resource
 
 CONTROLLER_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job")
-_POD_NET = ipaddress.ip_network("10.244.0.0/16")
+_POD_NET = ipaddress.IPv4Network("10.244.0.0/16")
 
 
 def locality_of(labels: dict[str, str]) -> str:
@@ -101,7 +101,7 @@ def build_workloads(resources: list[Resource], workload_entries: list[tuple[Reso
     pods = [r for r in resources if r.kind == "Pod" and r.group == ""]
     for r in pods:
         ns = r.namespace or "default"
-        status = r.obj.get("status") if isinstance(r.obj.get("status"), dict) else {}
+        status: dict[str, Any] = r.obj["status"] if isinstance(r.obj.get("status"), dict) else {}
         w = _pod_workload(r.name, ns, "Pod", r.metadata, r.spec, status.get("podIP") or None, namespaces.get(ns), r)
         phase = status.get("phase")
         conds = {c.get("type"): c.get("status") for c in status.get("conditions") or [] if isinstance(c, dict)}
@@ -119,11 +119,11 @@ def build_workloads(resources: list[Resource], workload_entries: list[tuple[Reso
         if r.kind == "ReplicaSet" and (r.namespace, r.name) in owned_rs:
             continue
         ns = r.namespace or "default"
-        tmpl = r.spec.get("template") if isinstance(r.spec.get("template"), dict) else {}
+        tmpl: dict[str, Any] = r.spec["template"] if isinstance(r.spec.get("template"), dict) else {}
         if r.kind == "Job":
             continue
-        meta = tmpl.get("metadata") if isinstance(tmpl.get("metadata"), dict) else {}
-        spec = tmpl.get("spec") if isinstance(tmpl.get("spec"), dict) else {}
+        meta: dict[str, Any] = tmpl["metadata"] if isinstance(tmpl.get("metadata"), dict) else {}
+        spec: dict[str, Any] = tmpl["spec"] if isinstance(tmpl.get("spec"), dict) else {}
         sel = r.spec.get("selector") or {}
         match = sel.get("matchLabels") if isinstance(sel, dict) and "matchLabels" in sel else sel
         if match and any(p.namespace == ns and labels_match(match, p.labels) for p in out if p.kind == "Pod"):

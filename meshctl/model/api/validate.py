@@ -7,6 +7,7 @@ snake_case) and looked up in the line-aware body.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -135,7 +136,7 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
-def _format(parts: list[str | int]) -> str:
+def _format(parts: Sequence[str | int]) -> str:
     s = ""
     for p in parts:
         s += f"[{p}]" if isinstance(p, int) else (f".{p}" if s else p)
@@ -147,9 +148,10 @@ def errors_from_pydantic(exc: ValidationError, resource: Resource, *, prefix: st
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         parts = _real_path(data, loc)
-        path = _format(([prefix] if prefix else []) + parts)
+        head: list[str | int] = [prefix] if prefix else []
+        path = _format(head + parts)
         pos = resource.pos(path) if path else resource.pos()
-        errs.append(InputError(_message(err), file=pos.file, line=pos.line, field=path or None))
+        errs.append(InputError(_message(dict(err)), file=pos.file, line=pos.line, field=path or None))
     if len(errs) == 1:
         return errs[0]
     return ErrorList(errs)
