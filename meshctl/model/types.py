@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from meshctl.sources.resource import Resource
 
 
-class Protocol(str, enum.Enum):
+class Protocol(str, enum.Enum):  # noqa: UP042 (str() stays "Protocol.X"; callers use .value)
     """Port protocol as Istio derives it (``pkg/config/protocol``). UNSUPPORTED means "sniff" (auto)."""
 
     HTTP = "HTTP"
@@ -53,7 +53,7 @@ class Protocol(str, enum.Enum):
         return self is Protocol.UNSUPPORTED
 
 
-class Resolution(str, enum.Enum):
+class Resolution(str, enum.Enum):  # noqa: UP042
     """How the proxy finds endpoints of a service (``model.Resolution``)."""
 
     CLIENT_SIDE_LB = "ClientSideLB"  # EDS
@@ -64,7 +64,7 @@ class Resolution(str, enum.Enum):
     DYNAMIC_DNS = "DynamicDNS"  # dynamic forward proxy
 
 
-class ProxyType(str, enum.Enum):
+class ProxyType(str, enum.Enum):  # noqa: UP042
     SIDECAR = "sidecar"
     ROUTER = "router"  # gateways
 
