@@ -21,7 +21,9 @@ C = cluster_pb2.Cluster
 HPO = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
-def clusters_of(text: str, target: str, ns: str | None = None, mc: MeshConfig | None = None, **proxy_kw: object) -> dict[str, cluster_pb2.Cluster]:
+def clusters_of(
+    text: str, target: str, ns: str | None = None, mc: MeshConfig | None = None, **proxy_kw: object
+) -> dict[str, cluster_pb2.Cluster]:
     m = build_mesh(load_text(text, "c.yaml"), mc)
     p = m.proxy(target, ns)
     if proxy_kw:
@@ -53,10 +55,19 @@ def bookinfo_clusters() -> dict[str, cluster_pb2.Cluster]:
 
 def test_sidecar_cluster_set_and_names(bookinfo_clusters) -> None:  # noqa: ANN001
     names = list(bookinfo_clusters)
-    assert names[-4:] == ["BlackHoleCluster", "PassthroughCluster", "inbound|9080||", "InboundPassthroughCluster"]
-    for expected in ("outbound|9080||reviews.default.svc.cluster.local", "outbound|9080|v1|reviews.default.svc.cluster.local",
-                     "outbound|9080|v3|reviews.default.svc.cluster.local", "outbound|443||books.example.com",
-                     "outbound|80||istio-ingressgateway.istio-system.svc.cluster.local"):
+    assert names[-4:] == [
+        "BlackHoleCluster",
+        "PassthroughCluster",
+        "inbound|9080||",
+        "InboundPassthroughCluster",
+    ]
+    for expected in (
+        "outbound|9080||reviews.default.svc.cluster.local",
+        "outbound|9080|v1|reviews.default.svc.cluster.local",
+        "outbound|9080|v3|reviews.default.svc.cluster.local",
+        "outbound|443||books.example.com",
+        "outbound|80||istio-ingressgateway.istio-system.svc.cluster.local",
+    ):
         assert expected in names
 
 
@@ -68,10 +79,17 @@ def test_default_outbound_cluster_shape(bookinfo_clusters) -> None:  # noqa: ANN
     assert c.eds_cluster_config.eds_config.initial_fetch_timeout.seconds == 0
     assert c.connect_timeout.seconds == 10
     [th] = c.circuit_breakers.thresholds
-    assert (th.max_connections.value, th.max_pending_requests.value, th.max_requests.value, th.max_retries.value) == (4294967295,) * 4
+    assert (
+        th.max_connections.value,
+        th.max_pending_requests.value,
+        th.max_requests.value,
+        th.max_retries.value,
+    ) == (4294967295,) * 4
     assert not th.track_remaining
     md = istio(c)
-    assert md["services"] == [{"host": "details.default.svc.cluster.local", "name": "details", "namespace": "default"}]
+    assert md["services"] == [
+        {"host": "details.default.svc.cluster.local", "name": "details", "namespace": "default"}
+    ]
     assert md["config"] == "/apis/networking.istio.io/v1/namespaces/default/destination-rule/details"
 
 
@@ -88,7 +106,9 @@ def test_auto_mtls_transport_socket_matches(bookinfo_clusters) -> None:  # noqa:
     assert ctx.common_tls_context.tls_certificate_sds_secret_configs[0].name == "default"
     cv = ctx.common_tls_context.combined_validation_context
     assert cv.validation_context_sds_secret_config.name == "ROOTCA"
-    assert [s.exact for s in cv.default_validation_context.match_subject_alt_names] == ["spiffe://cluster.local/ns/default/sa/bookinfo-reviews"]
+    assert [s.exact for s in cv.default_validation_context.match_subject_alt_names] == [
+        "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"
+    ]
     assert istio(c)["subset"] == "v2"
     # MESH_EXTERNAL: never auto mTLS
     books = bookinfo_clusters["outbound|443||books.example.com"]
@@ -100,7 +120,11 @@ def test_bookinfo_dr_policies(bookinfo_clusters) -> None:  # noqa: ANN001
     assert reviews.lb_policy == C.ROUND_ROBIN
     ratings = bookinfo_clusters["outbound|9080||ratings.default.svc.cluster.local"]
     od = ratings.outlier_detection
-    assert od.consecutive_5xx.value > 0 and od.enforcing_consecutive_5xx.value == 100 and od.enforcing_success_rate.value == 0
+    assert (
+        od.consecutive_5xx.value > 0
+        and od.enforcing_consecutive_5xx.value == 100
+        and od.enforcing_success_rate.value == 0
+    )
     assert ratings.common_lb_config.HasField("healthy_panic_threshold")
     assert ratings.circuit_breakers.thresholds[0].max_pending_requests.value != 4294967295
 
@@ -110,7 +134,10 @@ def test_dns_service_entry_is_strict_dns_with_inline_host(bookinfo_clusters) -> 
     assert c.type == C.STRICT_DNS and c.dns_lookup_family == C.V4_ONLY and c.respect_dns_ttl
     assert c.dns_refresh_rate.seconds == 60
     [ep] = [e for g in c.load_assignment.endpoints for e in g.lb_endpoints]
-    assert (ep.endpoint.address.socket_address.address, ep.endpoint.address.socket_address.port_value) == ("books.example.com", 443)
+    assert (ep.endpoint.address.socket_address.address, ep.endpoint.address.socket_address.port_value) == (
+        "books.example.com",
+        443,
+    )
     assert istio(c)["external"] is True
     assert not c.HasField("eds_cluster_config")
 
@@ -123,7 +150,10 @@ def test_inbound_and_passthrough_clusters(bookinfo_clusters) -> None:  # noqa: A
     assert istio(ib)["services"][0]["host"] == "productpage.default.svc.cluster.local"
     pt = bookinfo_clusters["PassthroughCluster"]
     assert pt.type == C.ORIGINAL_DST and pt.lb_policy == C.CLUSTER_PROVIDED
-    assert hpo(pt).HasField("use_downstream_protocol_config") and hpo(pt).common_http_protocol_options.idle_timeout.seconds == 300
+    assert (
+        hpo(pt).HasField("use_downstream_protocol_config")
+        and hpo(pt).common_http_protocol_options.idle_timeout.seconds == 300
+    )
     bh = bookinfo_clusters["BlackHoleCluster"]
     assert bh.type == C.STATIC and not bh.load_assignment.endpoints
     ipt = bookinfo_clusters["InboundPassthroughCluster"]
@@ -137,19 +167,34 @@ def test_gateway_has_no_passthrough_or_inbound() -> None:
     assert not any(n.startswith("inbound") or "Passthrough" in n for n in names)
 
 
-BASE = svc("web", ports="[{name: http, port: 80, targetPort: 8080}, {name: grpc-api, port: 90}, {name: tcp-db, port: 5432}, {name: other, port: 7000}]") \
-    + deploy("web-v1", labels="{app: web, version: v1}", ports="[{containerPort: 8080}]") + deploy("client", labels="{app: client}")
+BASE = (
+    svc(
+        "web",
+        ports="[{name: http, port: 80, targetPort: 8080}, {name: grpc-api, port: 90}, {name: tcp-db, port: 5432}, {name: other, port: 7000}]",
+    )
+    + deploy("web-v1", labels="{app: web, version: v1}", ports="[{containerPort: 8080}]")
+    + deploy("client", labels="{app: client}")
+)
 
 
 def test_port_level_settings_replace_the_whole_policy() -> None:
-    cs = clusters_of(BASE + dr("web", "default", "web", """  trafficPolicy:
+    cs = clusters_of(
+        BASE
+        + dr(
+            "web",
+            "default",
+            "web",
+            """  trafficPolicy:
     loadBalancer: {simple: RANDOM}
     connectionPool: {tcp: {maxConnections: 7}}
     tls: {mode: DISABLE}
     portLevelSettings:
     - port: {number: 90}
       connectionPool: {http: {http2MaxRequests: 11}}
-"""), "deploy/client")
+""",
+        ),
+        "deploy/client",
+    )
     top = cs["outbound|80||web.default.svc.cluster.local"]
     assert top.lb_policy == C.RANDOM and top.circuit_breakers.thresholds[0].max_connections.value == 7
     assert not top.transport_socket_matches  # DISABLE: no auto mTLS
@@ -161,7 +206,13 @@ def test_port_level_settings_replace_the_whole_policy() -> None:
 
 
 def test_subset_policy_merges_over_dr_policy() -> None:
-    cs = clusters_of(BASE + dr("web", "default", "web", """  trafficPolicy:
+    cs = clusters_of(
+        BASE
+        + dr(
+            "web",
+            "default",
+            "web",
+            """  trafficPolicy:
     loadBalancer: {simple: ROUND_ROBIN}
     outlierDetection: {consecutive5xxErrors: 3, interval: 5s}
   subsets:
@@ -173,22 +224,39 @@ def test_subset_policy_merges_over_dr_policy() -> None:
     labels: {version: v2}
     trafficPolicy:
       portLevelSettings: [{port: {number: 80}, loadBalancer: {simple: RANDOM}}]
-"""), "deploy/client")
+""",
+        ),
+        "deploy/client",
+    )
     v1 = cs["outbound|80|v1|web.default.svc.cluster.local"]
     assert v1.lb_policy == C.RING_HASH and v1.ring_hash_lb_config.minimum_ring_size.value == 1024
     assert v1.outlier_detection.consecutive_5xx.value == 3  # inherited field by field
     v2 = cs["outbound|80|v2|web.default.svc.cluster.local"]
-    assert v2.lb_policy == C.RANDOM and not v2.HasField("outlier_detection")  # subset port-level replaces all four
-    assert tls_ctx(v1.transport_socket_matches[0].transport_socket).sni == "outbound_.80_.v1_.web.default.svc.cluster.local"
+    assert v2.lb_policy == C.RANDOM and not v2.HasField(
+        "outlier_detection"
+    )  # subset port-level replaces all four
+    assert (
+        tls_ctx(v1.transport_socket_matches[0].transport_socket).sni
+        == "outbound_.80_.v1_.web.default.svc.cluster.local"
+    )
 
 
 def test_connection_pool_and_protocol_options() -> None:
-    cs = clusters_of(BASE + dr("web", "default", "web", """  trafficPolicy:
+    cs = clusters_of(
+        BASE
+        + dr(
+            "web",
+            "default",
+            "web",
+            """  trafficPolicy:
     loadBalancer: {simple: LEAST_CONN, warmupDurationSecs: 30s}
     connectionPool:
       tcp: {connectTimeout: 250ms, maxConnectionDuration: 1h, tcpKeepalive: {time: 60s, probes: 3}}
       http: {http1MaxPendingRequests: 5, maxRetries: 2, idleTimeout: 30s, maxRequestsPerConnection: 1, maxConcurrentStreams: 9}
-"""), "deploy/client")
+""",
+        ),
+        "deploy/client",
+    )
     http = cs["outbound|80||web.default.svc.cluster.local"]
     assert http.connect_timeout.nanos == 250_000_000 and http.connect_timeout.seconds == 0
     th = http.circuit_breakers.thresholds[0]
@@ -199,11 +267,15 @@ def test_connection_pool_and_protocol_options() -> None:
     assert o.common_http_protocol_options.max_connection_duration.seconds == 3600
     assert o.explicit_http_config.HasField("http_protocol_options")  # HTTP/1 default when nothing else chose
     assert http.upstream_connection_options.tcp_keepalive.keepalive_time.value == 60
-    assert http.lb_policy == C.LEAST_REQUEST and http.least_request_lb_config.slow_start_config.slow_start_window.seconds == 30
+    assert (
+        http.lb_policy == C.LEAST_REQUEST
+        and http.least_request_lb_config.slow_start_config.slow_start_window.seconds == 30
+    )
     grpc = cs["outbound|90||web.default.svc.cluster.local"]
     assert hpo(grpc).explicit_http_config.http2_protocol_options.max_concurrent_streams.value == 9
-    assert list(tls_ctx(grpc.transport_socket_matches[0].transport_socket).common_tls_context.alpn_protocols) == [
-        "istio-peer-exchange", "istio", "h2"]
+    assert list(
+        tls_ctx(grpc.transport_socket_matches[0].transport_socket).common_tls_context.alpn_protocols
+    ) == ["istio-peer-exchange", "istio", "h2"]
     sniffed = cs["outbound|7000||web.default.svc.cluster.local"]
     assert hpo(sniffed).HasField("use_downstream_protocol_config")  # unnamed port on a sidecar
 
@@ -211,64 +283,124 @@ def test_connection_pool_and_protocol_options() -> None:
 def test_h2_upgrade_policy() -> None:
     mc = MeshConfig(h2_upgrade_policy="UPGRADE")
     cs = clusters_of(BASE, "deploy/client", mc=mc)
-    assert hpo(cs["outbound|80||web.default.svc.cluster.local"]).explicit_http_config.HasField("http2_protocol_options")
+    assert hpo(cs["outbound|80||web.default.svc.cluster.local"]).explicit_http_config.HasField(
+        "http2_protocol_options"
+    )
     assert HPO not in cs["outbound|5432||web.default.svc.cluster.local"].typed_extension_protocol_options
-    cs = clusters_of(BASE + dr("web", "default", "web", "  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: DO_NOT_UPGRADE}}}\n"),
-                     "deploy/client", mc=mc)
-    assert not hpo(cs["outbound|80||web.default.svc.cluster.local"]).explicit_http_config.HasField("http2_protocol_options")
+    cs = clusters_of(
+        BASE
+        + dr(
+            "web",
+            "default",
+            "web",
+            "  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: DO_NOT_UPGRADE}}}\n",
+        ),
+        "deploy/client",
+        mc=mc,
+    )
+    assert not hpo(cs["outbound|80||web.default.svc.cluster.local"]).explicit_http_config.HasField(
+        "http2_protocol_options"
+    )
 
 
 def test_consistent_hash_variants() -> None:
-    for lb, policy, field in (("{consistentHash: {useSourceIp: true, maglev: {tableSize: 65537}}}", C.MAGLEV, "maglev_lb_config"),
-                              ("{consistentHash: {httpCookie: {name: c, ttl: 0s}, ringHash: {minimumRingSize: 64}}}", C.RING_HASH, "ring_hash_lb_config")):
-        c = clusters_of(BASE + dr("web", "default", "web", f"  trafficPolicy: {{loadBalancer: {lb}}}\n"), "deploy/client")[
-            "outbound|80||web.default.svc.cluster.local"]
+    for lb, policy, field in (
+        ("{consistentHash: {useSourceIp: true, maglev: {tableSize: 65537}}}", C.MAGLEV, "maglev_lb_config"),
+        (
+            "{consistentHash: {httpCookie: {name: c, ttl: 0s}, ringHash: {minimumRingSize: 64}}}",
+            C.RING_HASH,
+            "ring_hash_lb_config",
+        ),
+    ):
+        c = clusters_of(
+            BASE + dr("web", "default", "web", f"  trafficPolicy: {{loadBalancer: {lb}}}\n"), "deploy/client"
+        )["outbound|80||web.default.svc.cluster.local"]
         assert c.lb_policy == policy and c.HasField(field)
 
 
 def test_explicit_tls_modes() -> None:
-    cs = clusters_of(BASE + dr("web", "default", "web", """  trafficPolicy:
+    cs = clusters_of(
+        BASE
+        + dr(
+            "web",
+            "default",
+            "web",
+            """  trafficPolicy:
     tls: {mode: ISTIO_MUTUAL, sni: custom.sni}
     portLevelSettings:
     - port: {number: 5432}
       tls: {mode: SIMPLE, caCertificates: /etc/ca.pem, subjectAltNames: [db.example.com]}
     - port: {number: 7000}
       tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem, sni: x.example.com}
-"""), "deploy/client")
+""",
+        ),
+        "deploy/client",
+    )
     im = cs["outbound|80||web.default.svc.cluster.local"]
     assert tls_ctx(im.transport_socket).sni == "custom.sni" and not im.transport_socket_matches
     simple = cs["outbound|5432||web.default.svc.cluster.local"]
     ctx = tls_ctx(simple.transport_socket)
-    assert ctx.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name == "file-root:/etc/ca.pem"
-    assert [s.exact for s in ctx.common_tls_context.combined_validation_context.default_validation_context.match_subject_alt_names] == ["db.example.com"]
-    assert hpo(simple).upstream_http_protocol_options.auto_sni and not hpo(simple).upstream_http_protocol_options.auto_san_validation
+    assert (
+        ctx.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name
+        == "file-root:/etc/ca.pem"
+    )
+    assert [
+        s.exact
+        for s in ctx.common_tls_context.combined_validation_context.default_validation_context.match_subject_alt_names
+    ] == ["db.example.com"]
+    assert (
+        hpo(simple).upstream_http_protocol_options.auto_sni
+        and not hpo(simple).upstream_http_protocol_options.auto_san_validation
+    )
     assert istio(simple)["alpn_override"] == "false"
     mutual = tls_ctx(cs["outbound|7000||web.default.svc.cluster.local"].transport_socket)
     assert mutual.sni == "x.example.com"
     assert mutual.common_tls_context.tls_certificate_sds_secret_configs[0].name == "file-cert:/c.pem~/k.pem"
-    assert mutual.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name == "file-root:system"
+    assert (
+        mutual.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name
+        == "file-root:system"
+    )
 
 
 def test_credential_name_on_sidecar_dr_without_selector_is_plaintext() -> None:
-    text = BASE + dr("web", "default", "web", "  trafficPolicy: {tls: {mode: SIMPLE, credentialName: web-cert}}\n")
+    text = BASE + dr(
+        "web", "default", "web", "  trafficPolicy: {tls: {mode: SIMPLE, credentialName: web-cert}}\n"
+    )
     c = clusters_of(text, "deploy/client")["outbound|80||web.default.svc.cluster.local"]
     assert not c.HasField("transport_socket") and not c.transport_socket_matches
-    sel = clusters_of(BASE + dr("web", "default", "web", "  workloadSelector: {matchLabels: {app: client}}\n"
-                                "  trafficPolicy: {tls: {mode: SIMPLE, credentialName: web-cert}}\n"), "deploy/client")
+    sel = clusters_of(
+        BASE
+        + dr(
+            "web",
+            "default",
+            "web",
+            "  workloadSelector: {matchLabels: {app: client}}\n"
+            "  trafficPolicy: {tls: {mode: SIMPLE, credentialName: web-cert}}\n",
+        ),
+        "deploy/client",
+    )
     ctx = tls_ctx(sel["outbound|80||web.default.svc.cluster.local"].transport_socket)
-    assert ctx.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name == "kubernetes://web-cert-cacert"
+    assert (
+        ctx.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name
+        == "kubernetes://web-cert-cacert"
+    )
 
 
 def test_peer_authentication_disable_turns_off_auto_mtls() -> None:
-    text = BASE + """---
+    text = (
+        BASE
+        + """---
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: {name: no-mtls, namespace: default}
 spec: {mtls: {mode: DISABLE}}
 """
+    )
     c = clusters_of(text, "deploy/client")["outbound|80||web.default.svc.cluster.local"]
     assert not c.transport_socket_matches
-    c = clusters_of(BASE, "deploy/client", mc=MeshConfig(enable_auto_mtls=False))["outbound|80||web.default.svc.cluster.local"]
+    c = clusters_of(BASE, "deploy/client", mc=MeshConfig(enable_auto_mtls=False))[
+        "outbound|80||web.default.svc.cluster.local"
+    ]
     assert not c.transport_socket_matches
 
 
@@ -284,13 +416,38 @@ spec:
 
 
 def test_service_entry_resolutions() -> None:
-    text = (deploy("client", labels="{app: client}")
-            + SE.format(name="none", host="none.example.com", res="NONE", tp=", targetPort: 8443", extra="")
-            + SE.format(name="static", host="static.example.com", res="STATIC", tp="", extra="  endpoints: [{address: 1.2.3.4}]\n")
-            + SE.format(name="static-empty", host="empty.example.com", res="STATIC", tp="", extra="")
-            + SE.format(name="rr", host="rr.example.com", res="DNS_ROUND_ROBIN", tp="", extra="  endpoints: [{address: a.example.com}, {address: b.example.com}]\n")
-            + SE.format(name="dns-sub", host="dns.example.com", res="DNS", tp="", extra="  endpoints: [{address: x.example.com, labels: {v: '1'}}]\n")
-            + dr("dns-sub", "default", "dns.example.com", "  subsets: [{name: one, labels: {v: '1'}}, {name: two, labels: {v: '2'}}]\n"))
+    text = (
+        deploy("client", labels="{app: client}")
+        + SE.format(name="none", host="none.example.com", res="NONE", tp=", targetPort: 8443", extra="")
+        + SE.format(
+            name="static",
+            host="static.example.com",
+            res="STATIC",
+            tp="",
+            extra="  endpoints: [{address: 1.2.3.4}]\n",
+        )
+        + SE.format(name="static-empty", host="empty.example.com", res="STATIC", tp="", extra="")
+        + SE.format(
+            name="rr",
+            host="rr.example.com",
+            res="DNS_ROUND_ROBIN",
+            tp="",
+            extra="  endpoints: [{address: a.example.com}, {address: b.example.com}]\n",
+        )
+        + SE.format(
+            name="dns-sub",
+            host="dns.example.com",
+            res="DNS",
+            tp="",
+            extra="  endpoints: [{address: x.example.com, labels: {v: '1'}}]\n",
+        )
+        + dr(
+            "dns-sub",
+            "default",
+            "dns.example.com",
+            "  subsets: [{name: one, labels: {v: '1'}}, {name: two, labels: {v: '2'}}]\n",
+        )
+    )
     cs = clusters_of(text, "deploy/client")
     none = cs["outbound|443||none.example.com"]
     assert none.type == C.ORIGINAL_DST and none.lb_policy == C.CLUSTER_PROVIDED
@@ -301,23 +458,38 @@ def test_service_entry_resolutions() -> None:
     assert rr.type == C.LOGICAL_DNS and sum(len(g.lb_endpoints) for g in rr.load_assignment.endpoints) == 1
     assert "outbound|443|one|dns.example.com" in cs
     assert "outbound|443|two|dns.example.com" not in cs  # DNS subset without endpoints: dropped
-    gw_cs = clusters_of(text + deploy("gw", labels="{istio: gw}") + "---\napiVersion: networking.istio.io/v1\nkind: Gateway\n"
-                        "metadata: {name: g, namespace: default}\nspec: {selector: {istio: gw}, servers: []}\n", "deploy/gw")
+    gw_cs = clusters_of(
+        text + deploy("gw", labels="{istio: gw}") + "---\napiVersion: networking.istio.io/v1\nkind: Gateway\n"
+        "metadata: {name: g, namespace: default}\nspec: {selector: {istio: gw}, servers: []}\n",
+        "deploy/gw",
+    )
     assert gw_cs["outbound|443||none.example.com"].type == C.EDS  # gateways never use ORIGINAL_DST
 
 
 def test_sidecar_scope_limits_clusters_and_alias_has_none() -> None:
-    text = (svc("a") + svc("b") + deploy("a") + svc("alias", extra="\n  type: ExternalName\n  externalName: a.default.svc.cluster.local")
-            + "---\napiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: default}\n"
-              "spec: {egress: [{hosts: ['./a.default.svc.cluster.local']}]}\n")
+    text = (
+        svc("a")
+        + svc("b")
+        + deploy("a")
+        + svc("alias", extra="\n  type: ExternalName\n  externalName: a.default.svc.cluster.local")
+        + "---\napiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: default}\n"
+        "spec: {egress: [{hosts: ['./a.default.svc.cluster.local']}]}\n"
+    )
     names = set(clusters_of(text, "deploy/a"))
-    assert "outbound|80||a.default.svc.cluster.local" in names and "outbound|80||b.default.svc.cluster.local" not in names
-    names = set(clusters_of(text.replace("hosts: ['./a.default.svc.cluster.local']", "hosts: ['*/*']"), "deploy/a"))
+    assert (
+        "outbound|80||a.default.svc.cluster.local" in names
+        and "outbound|80||b.default.svc.cluster.local" not in names
+    )
+    names = set(
+        clusters_of(text.replace("hosts: ['./a.default.svc.cluster.local']", "hosts: ['*/*']"), "deploy/a")
+    )
     assert "outbound|80||b.default.svc.cluster.local" in names and not any("alias" in n for n in names)
 
 
 def test_inbound_localhost_loopback_and_sidecar_ingress() -> None:
-    c = clusters_of(BASE, "deploy/web-v1", mc=MeshConfig(inbound_traffic_policy={"mode": "LOCALHOST"}))["inbound|8080||"]
+    c = clusters_of(BASE, "deploy/web-v1", mc=MeshConfig(inbound_traffic_policy={"mode": "LOCALHOST"}))[
+        "inbound|8080||"
+    ]
     assert c.type == C.STATIC and not c.HasField("upstream_bind_config")
     sa = c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address
     assert (sa.address, sa.port_value) == ("127.0.0.1", 8080)
@@ -326,20 +498,30 @@ def test_inbound_localhost_loopback_and_sidecar_ingress() -> None:
     lb = {x.name: x for x in build_clusters(m, p)}["inbound|8080||"]
     sa = lb.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address
     assert lb.type == C.STATIC and sa.address == p.ip and not lb.HasField("upstream_bind_config")
-    ing = clusters_of(BASE + "---\napiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: default}\n"
-                             "spec:\n  workloadSelector: {labels: {app: web}}\n  ingress:\n"
-                             "  - {port: {number: 9999, protocol: HTTP, name: h}, defaultEndpoint: '127.0.0.1:7777'}\n"
-                             "  inboundConnectionPool: {tcp: {maxConnections: 3}}\n", "deploy/web-v1")
+    ing = clusters_of(
+        BASE
+        + "---\napiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: default}\n"
+        "spec:\n  workloadSelector: {labels: {app: web}}\n  ingress:\n"
+        "  - {port: {number: 9999, protocol: HTTP, name: h}, defaultEndpoint: '127.0.0.1:7777'}\n"
+        "  inboundConnectionPool: {tcp: {maxConnections: 3}}\n",
+        "deploy/web-v1",
+    )
     assert "inbound|8080||" not in ing
     c = ing["inbound|9999||"]
     sa = c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address
-    assert (sa.address, sa.port_value) == ("127.0.0.1", 7777) and c.circuit_breakers.thresholds[0].max_connections.value == 3
+    assert (sa.address, sa.port_value) == ("127.0.0.1", 7777) and c.circuit_breakers.thresholds[
+        0
+    ].max_connections.value == 3
 
 
 def test_duplicate_cluster_names_first_wins() -> None:
-    text = (deploy("client", labels="{app: client}")
-            + SE.format(name="a-first", host="dup.example.com", res="DNS", tp="", extra="")
-            + SE.format(name="b-second", host="dup.example.com", res="NONE", tp="", extra="").replace("namespace: default", "namespace: other"))
+    text = (
+        deploy("client", labels="{app: client}")
+        + SE.format(name="a-first", host="dup.example.com", res="DNS", tp="", extra="")
+        + SE.format(name="b-second", host="dup.example.com", res="NONE", tp="", extra="").replace(
+            "namespace: default", "namespace: other"
+        )
+    )
     cs = clusters_of(text, "deploy/client")
     assert cs["outbound|443||dup.example.com"].type == C.STRICT_DNS
 
@@ -349,7 +531,11 @@ def test_real_envoy_accepts_every_cluster(envoy_bin: str) -> None:  # noqa: ARG0
     """``envoy --mode validate`` over a bootstrap holding every generated cluster (sidecar + gateway + DR features)."""
     from meshctl.envoy.runner import validate_config
 
-    text = BASE + dr("web", "default", "web", """  trafficPolicy:
+    text = BASE + dr(
+        "web",
+        "default",
+        "web",
+        """  trafficPolicy:
     connectionPool: {http: {maxConcurrentStreams: 5, idleTimeout: 1s}, tcp: {tcpKeepalive: {time: 10s}}}
     outlierDetection: {consecutive5xxErrors: 2, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2}
     loadBalancer: {localityLbSetting: {distribute: [{from: 'us/*', to: {'us/a': 80, 'us/b': 20}}]}}
@@ -358,26 +544,90 @@ def test_real_envoy_accepts_every_cluster(envoy_bin: str) -> None:  # noqa: ARG0
     - port: {number: 5432}
       tls: {mode: SIMPLE, caCertificates: /etc/ca.pem}
   subsets: [{name: v1, labels: {version: v1}, trafficPolicy: {loadBalancer: {consistentHash: {maglev: {tableSize: 65537}}}}}]
-""")
+""",
+    )
     docs = [load_paths([str(BOOKINFO)]), load_text(text, "c.yaml")]
-    for resources, targets in ((docs[0], [("deploy/productpage-v1", None), ("deploy/istio-ingressgateway", "istio-system")]),
-                               (docs[1], [("deploy/client", None), ("deploy/web-v1", None)])):
+    for resources, targets in (
+        (docs[0], [("deploy/productpage-v1", None), ("deploy/istio-ingressgateway", "istio-system")]),
+        (docs[1], [("deploy/client", None), ("deploy/web-v1", None)]),
+    ):
         m = build_mesh(resources)
         for target, ns in targets:
-            cs = [json_format.MessageToDict(c, preserving_proto_field_name=True) for c in build_clusters(m, m.proxy(target, ns))]
+            cs = [
+                json_format.MessageToDict(c, preserving_proto_field_name=True)
+                for c in build_clusters(m, m.proxy(target, ns))
+            ]
             r = validate_config(_bootstrap(cs))
             assert r.ok, f"{target}: {r.output[-2000:]}"
 
 
 def _bootstrap(clusters: list[dict]) -> dict:
     def grpc(name: str) -> dict:
-        return {"name": name, "type": "STATIC", "connect_timeout": "1s",
-                "typed_extension_protocol_options": {HPO: {"@type": f"type.googleapis.com/{HPO}", "explicit_http_config": {"http2_protocol_options": {}}}},
-                "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [
-                    {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 1}}}}]}]}}
+        return {
+            "name": name,
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "typed_extension_protocol_options": {
+                HPO: {
+                    "@type": f"type.googleapis.com/{HPO}",
+                    "explicit_http_config": {"http2_protocol_options": {}},
+                }
+            },
+            "load_assignment": {
+                "cluster_name": name,
+                "endpoints": [
+                    {
+                        "lb_endpoints": [
+                            {
+                                "endpoint": {
+                                    "address": {"socket_address": {"address": "127.0.0.1", "port_value": 1}}
+                                }
+                            }
+                        ]
+                    }
+                ],
+            },
+        }
 
-    return {"node": {"id": "sidecar~10.0.0.1~x.default~default.svc.cluster.local", "cluster": "x"},
-            "static_resources": {"clusters": [grpc("xds-grpc"), grpc("sds-grpc")] + clusters},
-            "dynamic_resources": {"ads_config": {"api_type": "GRPC", "transport_api_version": "V3",
-                                                 "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}]}},
-            "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}}}
+    return {
+        "node": {"id": "sidecar~10.0.0.1~x.default~default.svc.cluster.local", "cluster": "x"},
+        "static_resources": {"clusters": [grpc("xds-grpc"), grpc("sds-grpc")] + clusters},
+        "dynamic_resources": {
+            "ads_config": {
+                "api_type": "GRPC",
+                "transport_api_version": "V3",
+                "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}],
+            }
+        },
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+    }
+
+
+def test_auto_passthrough_gateway_gets_sni_dnat_clusters() -> None:
+    from meshctl.translate.endpoint import build_endpoints
+
+    text = (svc("web") + deploy("web", labels="{app: web, version: v1}") + deploy("plain", labels="{app: web, version: v0}",
+                                                                               annotations='{sidecar.istio.io/inject: "false"}')
+            + deploy("ew", ns="istio-system", labels="{istio: eastwestgateway}")
+            + dr("web", "default", "web", "  subsets: [{name: v1, labels: {version: v1}}]\n")
+            + """---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: cross-network, namespace: istio-system}
+spec:
+  selector: {istio: eastwestgateway}
+  servers: [{port: {number: 15443, name: tls, protocol: TLS}, tls: {mode: AUTO_PASSTHROUGH}, hosts: ['*.local']}]
+""")
+    m = build_mesh(load_text(text, "c.yaml"))
+    p = m.proxy("deploy/ew", "istio-system")
+    cs = {c.name: c for c in build_clusters(m, p)}
+    dnat = cs["outbound_.80_._.web.default.svc.cluster.local"]
+    assert dnat.type == C.EDS and dnat.eds_cluster_config.service_name == dnat.name
+    assert not dnat.HasField("transport_socket") and not dnat.transport_socket_matches  # TLS passes through
+    assert "outbound_.80_.v1_.web.default.svc.cluster.local" in cs and "outbound|80||web.default.svc.cluster.local" in cs
+    eds = {e.cluster_name: e for e in build_endpoints(m, p, list(cs.values()))}
+    ips = [e.endpoint.address.socket_address.address for g in eds[dnat.name].endpoints for e in g.lb_endpoints]
+    web_ip = next(w.ip for w in m.workloads if w.name == "web")
+    assert ips == [web_ip]  # the non-injected endpoint is filtered out
+    names = [c.name for c in build_clusters(m, m.proxy("deploy/web"))]
+    assert not any(n.startswith("outbound_.") for n in names)

@@ -154,8 +154,10 @@ class ClusterBuilder:
 
     def _apply_outbound_policy(self, c: cluster_pb2.Cluster, opts: ClusterOptions, policy: EffectivePolicy | None,
                                svc: Service, port: ServicePort, sni: str, sans: list[str],
-                               dr: MergedDestinationRule | None) -> str | None:
-        """``applyTrafficPolicy`` for an outbound cluster; returns the TLS mode applied."""
+                               dr: MergedDestinationRule | None, *, tls: bool = True) -> str | None:
+        """``applyTrafficPolicy`` for an outbound cluster; returns the TLS mode applied.
+
+        ``tls=False`` for SNI-DNAT clusters, which forward the client's TLS untouched."""
         p = policy or EffectivePolicy()
         apply_connection_pool(c, opts, p.connection_pool, self.mc)
         apply_h2_upgrade(opts, port.protocol, self.mc, p.connection_pool)
@@ -165,9 +167,11 @@ class ClusterBuilder:
         mtls_mode = "UNKNOWN" if passthrough else self.mesh.peer_auth.service_mode(svc)
         auto = bool(self.mc.enable_auto_mtls) and not svc.mesh_external and mtls_mode not in ("UNKNOWN", "DISABLE")
         use_credential = not self.sidecar or (dr is not None and dr.selector is not None)
-        mode = apply_upstream_tls(c, opts, p.tls, sni=sni, sans=sans, auto_mtls=auto,
-                                  external_registry=svc.registry == "External", use_credential=use_credential)
-        apply_proxy_protocol(c, p.proxy_protocol)
+        mode = None
+        if tls:
+            mode = apply_upstream_tls(c, opts, p.tls, sni=sni, sans=sans, auto_mtls=auto,
+                                      external_registry=svc.registry == "External", use_credential=use_credential)
+            apply_proxy_protocol(c, p.proxy_protocol)
         if c.type == C.ORIGINAL_DST:
             c.lb_policy = C.CLUSTER_PROVIDED
         if c.HasField("load_assignment") and c.type in (C.STRICT_DNS, C.LOGICAL_DNS):
@@ -180,16 +184,20 @@ class ClusterBuilder:
         return list(cla.endpoints)
 
     # ---------------------------------------------------------------------------------------- outbound
-    def outbound(self, svc: Service, port: ServicePort, dr: MergedDestinationRule | None, sans: list[str]) -> list[cluster_pb2.Cluster]:
+    def outbound(self, svc: Service, port: ServicePort, dr: MergedDestinationRule | None, sans: list[str],
+                 *, sni_dnat: bool = False) -> list[cluster_pb2.Cluster]:
+        """The default cluster of (service, port) and one per DR subset. ``sni_dnat``: the
+        ``outbound_.<port>_.<subset>_.<host>`` clusters of AUTO_PASSTHROUGH gateways (no TLS origination)."""
         ctype = discovery_type(self.proxy, svc)
-        name = outbound_cluster_name(port.port, "", svc.hostname)
+        naming = sni_name if sni_dnat else outbound_cluster_name
+        name = naming(port.port, "", svc.hostname)
         dns = ctype in (C.STRICT_DNS, C.LOGICAL_DNS)
         built = self._base(name, ctype, port, svc, self._dns_endpoints(svc, port, None) if dns else None, [svc])
         if built is None:
             return []
         c, opts = built
         policy = with_mesh_defaults(port_policy(dr.spec.traffic_policy, port.port) if dr and dr.spec else None, self.mc)
-        mode = self._apply_outbound_policy(c, opts, policy, svc, port, sni_name(port.port, "", svc.hostname), sans, dr)
+        mode = self._apply_outbound_policy(c, opts, policy, svc, port, sni_name(port.port, "", svc.hostname), sans, dr, tls=not sni_dnat)
         _eds_config(c)
         if svc.mesh_external:
             _set_istio_fields(c, {"external": True})
@@ -206,13 +214,14 @@ class ClusterBuilder:
             s_passthrough = ss.traffic_policy is not None and ss.traffic_policy.load_balancer is not None \
                 and ss.traffic_policy.load_balancer.simple == "PASSTHROUGH"
             stype = C.ORIGINAL_DST if s_passthrough else ctype
-            sname = outbound_cluster_name(port.port, ss.name, svc.hostname)
+            sname = naming(port.port, ss.name, svc.hostname)
             lbe = self._dns_endpoints(svc, port, dict(ss.labels)) if stype in (C.STRICT_DNS, C.LOGICAL_DNS) else None
             sbuilt = self._base(sname, stype, port, svc, lbe, [svc])
             if sbuilt is None:
                 continue
             sc, sopts = sbuilt
-            smode = self._apply_outbound_policy(sc, sopts, spolicy, svc, port, sni_name(port.port, ss.name, svc.hostname), sans, dr)
+            smode = self._apply_outbound_policy(sc, sopts, spolicy, svc, port, sni_name(port.port, ss.name, svc.hostname), sans, dr,
+                                                tls=not sni_dnat)
             _eds_config(sc)
             if svc.mesh_external:
                 _set_istio_fields(sc, {"external": True})
@@ -234,6 +243,22 @@ class ClusterBuilder:
                 if port.protocol is Protocol.UDP:
                     continue
                 out.extend(self.outbound(svc, port, dr, sans))
+        return out
+
+    def sni_dnat_clusters(self) -> list[cluster_pb2.Cluster]:
+        """``buildOutboundSniDnatClusters``: for gateways with an AUTO_PASSTHROUGH server (east-west), one
+        ``outbound_.<port>_.<subset>_.<host>`` cluster per in-mesh service port and subset."""
+        mg = self.mesh.merged_gateway(self.proxy)
+        if mg is None or not any(s.tls_mode == "AUTO_PASSTHROUGH" for s in mg.servers):
+            return []
+        out: list[cluster_pb2.Cluster] = []
+        for svc in self.scope.services:
+            if svc.mesh_external or svc.resolution in (Resolution.ALIAS, Resolution.DYNAMIC_DNS):
+                continue
+            dr = self.mesh.destination_rule(self.proxy, svc)
+            for port in svc.ports:
+                if port.protocol is not Protocol.UDP:
+                    out.extend(self.outbound(svc, port, dr, [], sni_dnat=True))
         return out
 
     # ---------------------------------------------------------------------------------------- special
@@ -347,6 +372,8 @@ class ClusterBuilder:
     def build(self) -> list[cluster_pb2.Cluster]:
         clusters = self.outbound_clusters()
         clusters.append(self.blackhole())
+        if not self.sidecar:
+            clusters.extend(self.sni_dnat_clusters())
         if self.sidecar:
             clusters.append(self.passthrough())
             clusters.extend(self.inbound_clusters())

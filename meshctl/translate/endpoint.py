@@ -22,7 +22,7 @@ from envoy.config.endpoint.v3 import endpoint_pb2
 from meshctl.model.mesh import Mesh
 from meshctl.model.types import Endpoint, Proxy, Service
 from meshctl.translate.cluster_policy import effective_locality_setting, port_policy, subset_policy
-from meshctl.translate.util import parse_cluster_name
+from meshctl.translate.util import parse_cluster_name, parse_sni_cluster_name
 
 CLUSTER_ID = "Kubernetes"
 
@@ -245,6 +245,9 @@ def build_endpoints(mesh: Mesh, proxy: Proxy, clusters: list[cluster_pb2.Cluster
             continue
         name = c.eds_cluster_config.service_name or c.name
         parsed = parse_cluster_name(name)
+        sni = parse_sni_cluster_name(name) if parsed is None else None
+        if sni is not None:  # SNI-DNAT cluster of an AUTO_PASSTHROUGH gateway: only mTLS-capable endpoints
+            parsed = ("outbound", sni[0], sni[1], sni[2])
         svc = by_host.get(parsed[3]) if parsed else None
         if parsed is None or svc is None or parsed[0] != "outbound":
             out.append(endpoint_pb2.ClusterLoadAssignment(cluster_name=name))
@@ -261,7 +264,14 @@ def build_endpoints(mesh: Mesh, proxy: Proxy, clusters: list[cluster_pb2.Cluster
             labels = dict(ss.labels)
             policy = subset_policy(policy, ss.traffic_policy, port)
         setting = effective_locality_setting(mesh.mesh_config, policy.load_balancer if policy else None)
-        out.append(load_assignment(mesh, proxy, name, svc, port, labels, policy_setting=setting,
-                                   outlier=c.HasField("outlier_detection"),
-                                   need_labels=bool(setting is not None and setting.failover_priority), cache=cache))
+        cla = load_assignment(mesh, proxy, name, svc, port, labels, policy_setting=setting,
+                              outlier=c.HasField("outlier_detection"),
+                              need_labels=bool(setting is not None and setting.failover_priority), cache=cache)
+        if sni is not None:
+            for g in cla.endpoints:
+                keep = [e for e in g.lb_endpoints if "envoy.transport_socket_match" in e.metadata.filter_metadata]
+                del g.lb_endpoints[:]
+                g.lb_endpoints.extend(keep)
+                g.load_balancing_weight.value = sum(e.load_balancing_weight.value for e in keep)
+        out.append(cla)
     return out

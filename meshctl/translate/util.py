@@ -46,6 +46,19 @@ def parse_cluster_name(name: str) -> tuple[str, int, str, str] | None:
     return parts[0], port, parts[2], parts[3]
 
 
+def parse_sni_cluster_name(name: str) -> tuple[int, str, str] | None:
+    """``outbound_.9080_.v1_.reviews...`` -> (9080, "v1", "reviews..."); None if not that shape."""
+    if not name.startswith("outbound_."):
+        return None
+    parts = name.split("_.", 3)
+    if len(parts) != 4:
+        return None
+    try:
+        return int(parts[1]), parts[2], parts[3]
+    except ValueError:
+        return None
+
+
 def alt_stat_name(name: str) -> str:
     """Istio's default ``alt_stat_name``: the cluster name plus the stats delimiter."""
     return name + STATS_DELIMITER
