@@ -168,7 +168,7 @@ class Store:
         self.log.append(Event(self.rv, etype, rt.key, okey, obj))
         if len(self.log) > self.history * 2:
             cut = len(self.log) - self.history
-            self.compacted_rv = self.log[cut - 1].rv + 1
+            self.compacted_rv = self.log[cut - 1].rv  # a watch from below this missed a dropped event
             del self.log[:cut]
         self.generation += 1
         self.changed.notify_all()
@@ -312,7 +312,7 @@ class Store:
         """Forget the whole event history: every watch resuming from an older rv gets 410 Gone."""
         with self.lock:
             self.log.clear()
-            self.compacted_rv = self.rv + 1
+            self.compacted_rv = self.rv  # watching from the current rv loses nothing; anything older is Gone
             self.generation += 1
             self.changed.notify_all()
             return self.compacted_rv
