@@ -60,7 +60,7 @@ def test_bookinfo_gateway_uses_target_port_and_server_port_vhosts() -> None:
     lis = pc.listeners[0]
     assert not lis.HasField("bind_to_port")  # gateway listeners bind
     m = _hcm(lis.filter_chains[0])
-    assert m.rds.route_config_name == "http.8080" and m.stat_prefix == "outbound_0.0.0.0_8080"
+    assert m.rds.route_config_name == "http.8080" and m.stat_prefix == "outbound_0.0.0.0_8080;"
     assert m.use_remote_address.value is True
     assert m.forward_client_cert_details == hcm_pb2.HttpConnectionManager.SANITIZE_SET
     (route_cfg,) = pc.routes

@@ -84,7 +84,7 @@ def test_http_outbound_listener(productpage: ProxyConfig) -> None:
     ]  # HTTP/1.0 passes as TCP
     assert lis.HasField("listener_filters_timeout") and lis.listener_filters_timeout.seconds == 0
     m = hcm_of(chain)
-    assert m.stat_prefix == "outbound_0.0.0.0_9080" and m.rds.route_config_name == "9080"
+    assert m.stat_prefix == "outbound_0.0.0.0_9080;" and m.rds.route_config_name == "9080"
     assert m.rds.config_source.HasField("ads")
     assert [f.name for f in m.http_filters] == [
         "envoy.filters.http.grpc_stats",
@@ -132,7 +132,7 @@ def test_virtual_inbound_permissive(productpage: ProxyConfig) -> None:
         == "ROOTCA"
     )
     m = hcm_of(chains[1])
-    assert m.stat_prefix == "inbound_0.0.0.0_9080" and m.route_config.name == "inbound|9080||"
+    assert m.stat_prefix == "inbound_0.0.0.0_9080;" and m.route_config.name == "inbound|9080||"
     (vh,) = m.route_config.virtual_hosts
     assert vh.name == "inbound|http|9080" and list(vh.domains) == ["*"]
     r = vh.routes[0]
@@ -285,3 +285,66 @@ def test_sidecar_egress_listener_with_port_and_bind() -> None:
     assert not lis.HasField("bind_to_port")  # captureMode NONE: a real bind
     rc = next(r for r in pc.routes if r.name == "9080")
     assert [v.name for v in rc.virtual_hosts] == ["reviews.shop.svc.cluster.local:9080", "allow_any"]
+
+
+def test_virtual_inbound_chain_order_and_inspectors(productpage: ProxyConfig) -> None:
+    lis = listener(productpage, "virtualInbound")
+    names = [c.name for c in lis.filter_chains]
+    # blackhole, then the passthrough chains (PERMISSIVE auto options), then the service port's chains
+    assert names == [
+        "virtualInbound-blackhole",
+        "virtualInbound-catchall-http",
+        "virtualInbound-catchall-http",
+        "virtualInbound",
+        "virtualInbound",
+        "virtualInbound",
+        "0.0.0.0_9080",
+        "0.0.0.0_9080",
+    ]
+    mtls_http = lis.filter_chains[6]
+    assert list(mtls_http.filter_chain_match.application_protocols) == [
+        "istio",
+        "istio-peer-exchange",
+        "istio-http/1.0",
+        "istio-http/1.1",
+        "istio-h2",
+    ]
+    assert hcm_of(lis.filter_chains[1]).stat_prefix == "InboundPassthroughCluster;"
+    tls_insp, http_insp = lis.listener_filters[1], lis.listener_filters[2]
+    # Istio's per-port inspectors: 15006 (the blackhole chain) needs neither; 9080 (explicit HTTP) needs no
+    # HTTP inspector
+    r = tls_insp.filter_disabled.destination_port_range
+    assert (r.start, r.end) == (15006, 15007)
+    ranges = [
+        (x.destination_port_range.start, x.destination_port_range.end)
+        for x in http_insp.filter_disabled.or_match.rules
+    ]
+    assert ranges == [(9080, 9081), (15006, 15007)]
+
+
+def test_inbound_modes_follow_istio_tables() -> None:
+    from meshctl.model.types import Protocol
+    from meshctl.translate.inbound import InboundPort, port_chains
+
+    def shape(proto: Protocol, mode: str) -> list[tuple[str, str, bool]]:
+        return [
+            (
+                c.filter_chain_match.transport_protocol,
+                c.filters[0].name.rsplit(".", 1)[1],
+                c.HasField("transport_socket"),
+            )
+            for c in port_chains(InboundPort(7000, proto, "x", mode), 7000)
+        ]
+
+    assert shape(Protocol.TCP, "STRICT") == [("tls", "tcp_proxy", True)]
+    assert shape(Protocol.TCP, "PERMISSIVE") == [
+        ("tls", "tcp_proxy", True),
+        ("tls", "tcp_proxy", False),
+        ("raw_buffer", "tcp_proxy", False),
+    ]
+    assert shape(Protocol.HTTP, "DISABLE") == [("raw_buffer", "http_connection_manager", False)]
+    assert shape(Protocol.UNSUPPORTED, "STRICT") == [
+        ("tls", "http_connection_manager", True),
+        ("tls", "tcp_proxy", True),
+    ]
+    assert len(shape(Protocol.UNSUPPORTED, "PERMISSIVE")) == 5

@@ -133,6 +133,7 @@ def _sidecar(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
         registry_only=scope.registry_only,
         mesh_default_retry=mesh.mesh_config.default_http_retry_policy,
     )
+    view.extra["mtls_mode"] = mesh.mtls_mode(proxy.workload)
     egress = []
     for e in scope.egress:
         ev = SidecarView(

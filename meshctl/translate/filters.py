@@ -77,7 +77,8 @@ def hcm(
 ) -> hcm_pb2.HttpConnectionManager:
     """Istio's HCM: RDS over ADS (or an inline route config), websocket upgrades, no stream idle timeout,
     path normalisation, UUID request ids; inbound/gateway specifics per §6."""
-    m = hcm_pb2.HttpConnectionManager(stat_prefix=stat_prefix)
+    # Istio ``DelimitedStatsPrefix``: every HCM stat prefix ends with ";" so stats can be parsed back
+    m = hcm_pb2.HttpConnectionManager(stat_prefix=stat_prefix if stat_prefix.endswith(";") else stat_prefix + ";")
     if rds is not None:
         m.rds.route_config_name = rds
         m.rds.config_source.CopyFrom(_ADS)

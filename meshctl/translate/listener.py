@@ -24,18 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from envoy.config.core.v3 import address_pb2, base_pb2
+from envoy.config.core.v3 import base_pb2
 from envoy.config.listener.v3 import listener_components_pb2 as lc
 from envoy.config.listener.v3 import listener_pb2
 
 from meshctl.model.types import Protocol, Service
-from meshctl.translate.downstream_tls import istio_mutual_context, transport_socket
 from meshctl.translate.filters import (
     BLACKHOLE,
     HTTP_INSPECTOR,
-    INBOUND_PASSTHROUGH,
-    ORIGINAL_DST,
-    PASSTHROUGH,
     PLAINTEXT_HTTP_ALPNS,
     TLS_INSPECTOR,
     hcm,
@@ -45,43 +41,24 @@ from meshctl.translate.filters import (
     socket_address,
     tcp_proxy_filter,
 )
-from meshctl.translate.httproute import SidecarView, inbound_passthrough_route_config, inbound_route_config
+from meshctl.translate.httproute import SidecarView
+from meshctl.translate.inbound import (
+    InboundPort,
+    loopback_app_address,
+    loopback_inbound_port,
+    virtual_inbound,
+)
 from meshctl.translate.protoutil import boolv
 from meshctl.translate.route import VSInfo, _gateway_name
-from meshctl.translate.util import inbound_cluster_name, outbound_cluster_name
+from meshctl.translate.util import outbound_cluster_name
 
 VIRTUAL_OUTBOUND_PORT = 15001
 VIRTUAL_INBOUND_PORT = 15006
 #: Wildcard ports Istio never gives to an outbound listener (static and virtual listeners own them).
 RESERVED_PORTS = frozenset({15001, 15006, 15021, 15090, 15000, 15020})
 WILDCARD = "0.0.0.0"
-MTLS_HTTP_ALPNS = ("istio-http/1.0", "istio-http/1.1", "istio-h2")
-MTLS_TCP_ALPNS = ("istio-peer-exchange", "istio")
-LOOPBACK_APP_PORT_OFFSET = 10000
 #: Loopback mode leaves ports below this unbound (Istio's unprivileged proxies skip them too).
 PRIVILEGED_PORT_LIMIT = 1024
-
-
-def loopback_inbound_port(index: int) -> int:
-    """Where, in loopback mode, the proxy receives inbound traffic for its ``index``-th target port."""
-    return VIRTUAL_INBOUND_PORT + index
-
-
-def loopback_app_address(proxy_ip: str, target_port: int) -> tuple[str, int]:
-    """Where, in loopback mode, the app listens: its own IP at ``target_port + 10000`` (the proxy owns
-    ``<ip>:<service-port>`` for outbound), or ``target_port - 10000`` when that would overflow."""
-    p = target_port + LOOPBACK_APP_PORT_OFFSET
-    return proxy_ip, p if p <= 65535 else target_port - LOOPBACK_APP_PORT_OFFSET
-
-
-@dataclass
-class InboundPort:
-    """One workload port the sidecar accepts inbound traffic on (from the services selecting it)."""
-
-    target_port: int
-    protocol: Protocol
-    service_host: str | None = None
-    mtls_mode: str = "PERMISSIVE"  # STRICT | PERMISSIVE | DISABLE
 
 
 @dataclass
@@ -364,88 +341,6 @@ def virtual_outbound(view: SidecarView) -> listener_pb2.Listener:
     return lis
 
 
-def _inbound_chain_pair(ip: InboundPort, match_port: int, trust_domain: str) -> list[lc.FilterChain]:
-    name = f"{WILDCARD}_{ip.target_port}"
-    cluster = inbound_cluster_name(ip.target_port)
-    stat = f"inbound_{name}"
-    http = ip.protocol.is_http
-    sniff = ip.protocol.is_unsupported
-    out: list[lc.FilterChain] = []
-
-    def http_chain() -> lc.FilterChain:
-        route = inbound_route_config(
-            ip.target_port, ip.service_host, grpc=ip.protocol in (Protocol.GRPC, Protocol.GRPC_WEB)
-        )
-        return lc.FilterChain(
-            name=name, filters=[hcm_filter(hcm(stat, route_config=route, direction="inbound"))]
-        )
-
-    def tcp_chain() -> lc.FilterChain:
-        return lc.FilterChain(name=name, filters=[tcp_proxy_filter(cluster)])
-
-    variants: list[tuple[str, bool]] = []
-    if ip.mtls_mode in ("STRICT", "PERMISSIVE"):
-        variants.append(("tls", True))
-    if ip.mtls_mode in ("PERMISSIVE", "DISABLE"):
-        variants.append(("raw_buffer", False))
-    for transport, tls in variants:
-        kinds = ["http"] if http else ["tcp"] if not sniff else ["http", "tcp"]
-        for kind in kinds:
-            ch = http_chain() if kind == "http" else tcp_chain()
-            m = ch.filter_chain_match
-            m.destination_port.value = match_port
-            m.transport_protocol = transport
-            if sniff and kind == "http":
-                m.application_protocols.extend(MTLS_HTTP_ALPNS if tls else PLAINTEXT_HTTP_ALPNS)
-            if tls:
-                alpn = ("h2", "http/1.1") if kind == "http" else MTLS_TCP_ALPNS
-                ch.transport_socket.CopyFrom(transport_socket(istio_mutual_context(trust_domain, alpn)))
-            out.append(ch)
-    return out
-
-
-def virtual_inbound(
-    view: SidecarView, ports: list[InboundPort], trust_domain: str = "cluster.local"
-) -> listener_pb2.Listener:
-    """``virtualInbound`` (15006): per inbound port chains named ``0.0.0.0_<targetPort>`` per mTLS mode, plus
-    the blackhole and passthrough chains."""
-    loop = view.proxy.loopback
-    ip = view.proxy.ip if loop else WILDCARD
-    lis = listener_pb2.Listener(name="virtualInbound", address=socket_address(ip, VIRTUAL_INBOUND_PORT))
-    lis.traffic_direction = base_pb2.INBOUND
-    lis.continue_on_listener_filters_timeout = True
-    lis.listener_filters.extend(
-        [listener_filter(ORIGINAL_DST), listener_filter(TLS_INSPECTOR), listener_filter(HTTP_INSPECTOR)]
-    )
-    if not loop:
-        bh = lis.filter_chains.add(name="virtualInbound-blackhole", filters=[tcp_proxy_filter(BLACKHOLE)])
-        bh.filter_chain_match.destination_port.value = VIRTUAL_INBOUND_PORT
-    for i, p in enumerate(sorted(ports, key=lambda p: p.target_port)):
-        match_port = loopback_inbound_port(i) if loop else p.target_port
-        if loop and i > 0:
-            lis.additional_addresses.add().address.CopyFrom(socket_address(ip, match_port))
-        lis.filter_chains.extend(_inbound_chain_pair(p, match_port, trust_domain))
-    if not loop:
-        catch_http = lc.FilterChain(
-            name="virtualInbound-catchall-http",
-            filters=[
-                hcm_filter(
-                    hcm(
-                        "inbound_0.0.0.0_15006",
-                        route_config=inbound_passthrough_route_config(),
-                        direction="inbound",
-                    )
-                )
-            ],
-        )
-        catch_http.filter_chain_match.transport_protocol = "raw_buffer"
-        catch_http.filter_chain_match.application_protocols.extend(PLAINTEXT_HTTP_ALPNS)
-        lis.filter_chains.append(catch_http)
-        tcp = lis.filter_chains.add(name="virtualInbound", filters=[tcp_proxy_filter(INBOUND_PASSTHROUGH)])
-        tcp.filter_chain_match.transport_protocol = "raw_buffer"
-    return lis
-
-
 @dataclass
 class Egress:
     """One Sidecar egress listener as the LDS builder sees it: its view (services/VSs it imports), and
@@ -484,18 +379,19 @@ def sidecar_listeners(
                 outs.append(listener)
         rds.extend((name, e.view) for name in r if name not in {n for n, _ in rds})
     outs.append(virtual_outbound(view))
-    outs.append(virtual_inbound(view, inbound, trust_domain))
+    mode = view.extra.get("mtls_mode", "PERMISSIVE")  # the workload-level mode, for the passthrough chains
+    outs.append(
+        virtual_inbound(view.proxy.ip, inbound, mode, loopback=view.proxy.loopback, trust_domain=trust_domain)
+    )
     return outs, rds
 
 
 __all__ = [
+    "Egress",
     "InboundPort",
-    "PASSTHROUGH",
-    "address_pb2",
     "loopback_app_address",
     "loopback_inbound_port",
     "outbound_listeners",
     "sidecar_listeners",
-    "virtual_inbound",
     "virtual_outbound",
 ]
