@@ -425,3 +425,14 @@ def test_x_model_cli(cli, tmp_path) -> None:  # noqa: ANN001
     bad.write_text("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\nspec:\n  host: 5\n")
     code, out, err = cli(["x", "model", "-f", str(bad)])
     assert code == 65 and f"{bad}:5: spec.host: must be a string" in err
+
+
+def test_mesh_default_export_to() -> None:
+    text = (svc("web", ns="app") + deploy("web", ns="app") + deploy("client", ns="client")
+            + dr("web", "app", "web.app.svc.cluster.local", "  subsets: [{name: a}]\n"))
+    mc = MeshConfig(default_service_export_to=["."], default_destination_rule_export_to=["."])
+    m = mesh_of(text, mc)
+    client = m.proxy("deploy/client")
+    assert "web.app.svc.cluster.local" not in {s.hostname for s in m.sidecar_scope(client).services}
+    web = m.service("web.app.svc.cluster.local")
+    assert m.destination_rule(client, web) is None and m.destination_rule(m.proxy("deploy/web"), web) is not None

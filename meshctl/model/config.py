@@ -26,6 +26,8 @@ class Config(Generic[T]):
     resource: Resource
     spec: T
     ref: ConfigRef
+    #: exportTo when the spec sets none (MeshConfig defaultVirtualServiceExportTo / defaultDestinationRuleExportTo)
+    default_export_to: tuple[str, ...] = ("*",)
 
     @property
     def name(self) -> str:
@@ -46,7 +48,7 @@ class Config(Generic[T]):
 
     @property
     def export_to(self) -> list[str]:
-        return list(getattr(self.spec, "export_to", None) or [])
+        return list(getattr(self.spec, "export_to", None) or self.default_export_to)
 
     def visible_to(self, namespace: str) -> bool:
         return export_visible(self.export_to, self.namespace, namespace)
@@ -55,9 +57,10 @@ class Config(Generic[T]):
         return f"<Config {self.kind} {self.key}>"
 
 
-def make_config(resource: Resource, spec: Any) -> Config[Any]:
+def make_config(resource: Resource, spec: Any, default_export_to: tuple[str, ...] = ("*",)) -> Config[Any]:
     group = resource.group or "networking.istio.io"
     return Config(
+        default_export_to=default_export_to,
         resource=resource,
         spec=spec,
         ref=ConfigRef(kind=resource.kind, name=resource.name, namespace=resource.namespace or "default",
@@ -121,7 +124,7 @@ def resolve_virtual_service(cfg: Config[VirtualService]) -> Config[VirtualServic
 
     resolved = _cp(vs, hosts=[resolve_shortname(h, ns) for h in vs.hosts], gateways=gws(vs.gateways) or ["mesh"],
                    http=http, tcp=l4(vs.tcp), tls=l4(vs.tls))
-    return Config(resource=cfg.resource, spec=resolved, ref=cfg.ref)
+    return Config(resource=cfg.resource, spec=resolved, ref=cfg.ref, default_export_to=cfg.default_export_to)
 
 
 # ------------------------------------------------------------------------------------------ delegation
@@ -214,5 +217,5 @@ def merge_delegates(roots: list[Config[VirtualService]], delegates: dict[str, Co
                 if m is not None:
                     routes.append(m)
         vs.http = routes
-        out.append(Config(resource=cfg.resource, spec=vs, ref=cfg.ref))
+        out.append(Config(resource=cfg.resource, spec=vs, ref=cfg.ref, default_export_to=cfg.default_export_to))
     return out

@@ -45,7 +45,7 @@ class MergedDestinationRule:
     def add(self, cfg: Config[DestinationRule]) -> None:
         dr = cfg.spec
         self.configs.append(cfg)
-        self.export_to |= set(dr.export_to or ["*"])
+        self.export_to |= set(cfg.export_to)
         if self.spec is None:
             self.spec = dr.model_copy(deep=False)
             self.spec.host = self.host
@@ -67,7 +67,8 @@ class MergedDestinationRule:
 
 
 class DestinationRuleIndex:
-    def __init__(self, configs: list[Config[DestinationRule]], root_namespace: str) -> None:
+    def __init__(self, configs: list[Config[DestinationRule]], root_namespace: str, default_export_to: tuple[str, ...] = ("*",)) -> None:
+        del default_export_to  # carried by each Config (Config.export_to)
         self.root_namespace = root_namespace
         self._wild: dict[str, list[str]] = {}
         # ns -> host -> [merged per selector]

@@ -80,11 +80,15 @@ class Mesh:
         self.domain_suffix = DOMAIN_SUFFIX
         configs: dict[str, list[Config[Any]]] = defaultdict(list)
         errors: list[MeshctlError] = []
+        mc = self.mesh_config
+        default_export = {"VirtualService": tuple(mc.default_virtual_service_export_to or ["*"]),
+                          "DestinationRule": tuple(mc.default_destination_rule_export_to or ["*"]),
+                          "ServiceEntry": tuple(mc.default_service_export_to or ["*"])}
         for r in resources:
             if spec_model(r) is None:
                 continue
             try:
-                configs[r.kind].append(make_config(r, validate(r)))
+                configs[r.kind].append(make_config(r, validate(r), default_export.get(r.kind, ("*",))))
             except ErrorList as e:
                 errors.extend(e.errors)
             except MeshctlError as e:
@@ -111,10 +115,10 @@ class Mesh:
         self.virtual_services: list[Config[VirtualService]] = merge_delegates([c for c in resolved if c.spec.hosts], delegates)
 
         # registry
-        services = [kube_service(r) for r in resources if r.kind == "Service" and r.group == ""]
+        services = [kube_service(r, default_export["ServiceEntry"]) for r in resources if r.kind == "Service" and r.group == ""]
         assign_vips(services)
         for c in self.service_entries:
-            services.extend(service_entry_services(c.resource, c.spec))
+            services.extend(service_entry_services(c.resource, c.spec, default_export["ServiceEntry"]))
         self.services: list[Service] = sorted(services, key=lambda s: (s.hostname, s.namespace))
         self.services_by_host: dict[str, list[Service]] = defaultdict(list)
         for s in self.services:
@@ -125,7 +129,7 @@ class Mesh:
             if gateways_for(w, self.gateways) and "security.istio.io/tlsMode" not in w.labels:
                 w.sidecar_injected = True
         self.endpoint_index: EndpointIndex = build_endpoint_index(self.services, self.workloads, resources)
-        self.dr_index = DestinationRuleIndex(self.destination_rules, self.root_namespace)
+        self.dr_index = DestinationRuleIndex(self.destination_rules, self.root_namespace, default_export["DestinationRule"])
         self.peer_auth = PeerAuthIndex(self.peer_authentications, self.root_namespace)
         self._scopes: dict[tuple[str, str, str], SidecarScope] = {}
 

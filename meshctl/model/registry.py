@@ -47,14 +47,14 @@ class AddressAllocator:
         raise RuntimeError(f"address pool {self.network} exhausted")
 
 
-def _export_to(annotations: dict[str, Any]) -> frozenset[str]:
+def _export_to(annotations: dict[str, Any], default: tuple[str, ...] = ("*",)) -> frozenset[str]:
     v = annotations.get(EXPORT_TO_ANNOTATION)
     if not v:
-        return frozenset({"*"})
+        return frozenset(default)
     return frozenset(x.strip() for x in str(v).split(",") if x.strip())
 
 
-def kube_service(r: Resource) -> Service:
+def kube_service(r: Resource, default_export_to: tuple[str, ...] = ("*",)) -> Service:
     """One Kubernetes Service (addresses filled later by :func:`assign_vips`)."""
     spec = r.spec
     ns = r.namespace or "default"
@@ -77,7 +77,7 @@ def kube_service(r: Resource) -> Service:
         namespace=ns,
         name=r.name,
         ports=ports,
-        export_to=_export_to(r.annotations),
+        export_to=_export_to(r.annotations, default_export_to),
         labels=dict(r.labels),
         selector=dict(spec.get("selector") or {}) or None,
         registry="Kubernetes",
@@ -108,7 +108,7 @@ def assign_vips(services: list[Service]) -> None:
             s.extra["synthetic_vip"] = True
 
 
-def service_entry_services(r: Resource, se: ServiceEntry) -> list[Service]:
+def service_entry_services(r: Resource, se: ServiceEntry, default_export_to: tuple[str, ...] = ("*",)) -> list[Service]:
     """One Service per ServiceEntry host (endpoints are resolved by the endpoint index)."""
     ns = r.namespace or "default"
     ports = [
@@ -127,7 +127,7 @@ def service_entry_services(r: Resource, se: ServiceEntry) -> list[Service]:
                 addresses=list(se.addresses),
                 resolution=SE_RESOLUTION[se.resolution],
                 mesh_external=(se.location or "MESH_EXTERNAL") == "MESH_EXTERNAL",
-                export_to=frozenset(se.export_to) if se.export_to else frozenset({"*"}),
+                export_to=frozenset(se.export_to or default_export_to),
                 labels=dict(r.labels),
                 selector=dict(se.workload_selector.labels) if se.workload_selector else None,
                 registry="External",
