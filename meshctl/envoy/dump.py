@@ -625,6 +625,12 @@ def _lazy_dump(text: str, split: list[tuple[str, int, int]], source: str, want: 
         if kind not in want:
             configs.append({"@type": f"type.googleapis.com/envoy.admin.v3.{name}"} if kind else None)
             continue
+        if last and warnings:  # the section we need is the one cut short: say so without decoding it
+            raise InputError(
+                f"truncated JSON: the dump ends inside the {name} section",
+                file=source,
+                line=text.count("\n") + 1,
+            )
         try:
             configs.append(json.loads(chunk))
         except json.JSONDecodeError as e:

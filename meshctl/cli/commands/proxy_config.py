@@ -252,7 +252,7 @@ def eds_cmd(address: str, port: int, cluster: str, status: str, output: str, **k
     """Endpoints as configured by EDS (from /config_dump?include_eds)."""
     from meshctl.envoy.views import eds
 
-    dump = make_target(kw).config_dump(include_eds=True)
+    dump = make_target(kw).config_dump("endpoint", include_eds=True)
     flt = eds.EndpointFilter(address, port, cluster, status)
     if output == "short":
         show_table(eds.table(dump, flt))
@@ -275,6 +275,8 @@ def secret_cmd(output: str, **kw: Any) -> None:
             click.echo("No active or warming secrets found.")
         else:
             show_table(t)
+    elif output == "json":
+        sys.stdout.write(go_jsonpb(secret.redacted_json(dump)) + "\n")  # jsonpb directly, like istioctl
     else:
         emit_go(secret.redacted_json(dump), output)
     warn(dump)
@@ -304,7 +306,7 @@ def ecds_cmd(output: str, **kw: Any) -> None:
     """Extension configs delivered by ECDS (Wasm plugins, telemetry filters)."""
     from meshctl.envoy.views import ecds
 
-    dump = make_target(kw).config_dump(include_eds=True)
+    dump = make_target(kw).config_dump("ecds", include_eds=True)
     if output == "short":
         show_table(ecds.table(dump))
     else:
