@@ -42,12 +42,16 @@ def fetch_stats(admin_url: str, timeout: float = 2.0) -> StatsSnapshot:
     """One ``/stats`` poll of one proxy; raises :class:`UnavailableError` when it does not answer."""
     url = admin_url.rstrip("/") + STATS_PATH
     try:
+        start = time.monotonic()
         with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - admin endpoints
+            first = time.monotonic()  # Envoy has built the response by the time its first bytes arrive
             body = r.read()
     except Exception as e:  # connection refused, timeout, HTTP error
         raise UnavailableError(f"cannot read stats from Envoy admin {admin_url}: {e}",
                                hints=["is the proxy running? (check the admin URL / port-forward)"]) from e
-    return parse_stats_json(body, taken_at=time.monotonic())
+    # The counters were read between sending the request and the reply's headers: stamp the midpoint, not the
+    # (later, load-dependent) time the body was parsed, so rates are not skewed on a busy machine.
+    return parse_stats_json(body, taken_at=(start + first) / 2)
 
 
 def fetch_node(admin_url: str, timeout: float = 2.0) -> dict[str, object]:
@@ -109,6 +113,8 @@ def _edge_from_delta(target: ProxyTarget, d: ClusterDelta) -> TrafficEdge | None
         flags["UH"] = d.no_route_or_healthy / secs
     if d.overflow:
         flags["UO"] = d.overflow / secs
+    if d.connect_fail:
+        flags["UF"] = d.connect_fail / secs
     # Requests Envoy answered locally without an upstream response (UH/UO) have no 5xx in upstream_rq_5xx
     # on every path: count them as "no response" (Kiali's "-" code) when the 5xx counter missed them.
     local = (d.no_route_or_healthy + d.overflow) / secs

@@ -59,7 +59,12 @@ class ClusterName:
 
 
 def parse_cluster_name(name: str) -> ClusterName:
-    """Parse ``outbound|9080|v1|reviews.default.svc.cluster.local`` (and inbound forms); others pass through."""
+    """Parse ``outbound|9080|v1|reviews.default.svc.cluster.local`` (and inbound forms); others pass through.
+
+    Istio sets each cluster's ``alt_stat_name`` to its name plus ``;`` (a delimiter for its stat tag
+    extraction), so stats say ``outbound|9080||productpage.default.svc.cluster.local;``: the ``;`` is dropped.
+    """
+    name = name[:-1] if name.endswith(";") else name
     parts = name.split("|")
     if len(parts) == 4 and parts[0] in ("outbound", "inbound"):
         try:
@@ -131,7 +136,7 @@ def _cluster_and_stat(stat_name: str) -> tuple[str, str] | None:
     m = _CLUSTER_STAT.match(stat_name)
     if m is None or m.group(2):
         return None
-    return m.group(1), m.group(3)
+    return m.group(1).removesuffix(";"), m.group(3)
 
 
 def parse_stats_json(data: dict[str, Any] | str | bytes, taken_at: float = 0.0) -> StatsSnapshot:
@@ -214,6 +219,7 @@ class ClusterDelta:
     latency_ms: dict[str, float]
     no_route_or_healthy: int = 0  # 503s with no healthy upstream (UH/NC)
     overflow: int = 0  # circuit breaker overflow (UO)
+    connect_fail: int = 0  # upstream connection failures (UF)
     cx_active: int = 0
 
     @property
@@ -269,6 +275,7 @@ def delta(prev: ClusterStats | None, cur: ClusterStats, seconds: float) -> Clust
         latency_ms=dict(cur.latency_ms),
         no_route_or_healthy=d("upstream_cx_none_healthy"),
         overflow=d("upstream_rq_pending_overflow") + d("upstream_cx_overflow"),
+        connect_fail=d("upstream_cx_connect_fail"),
         cx_active=cur.gauges.get("upstream_cx_active", 0),
     )
 

@@ -1,0 +1,150 @@
+"""The graph and the TUI on the real demo mesh (``meshctl demo``: 7 real Envoys fed by meshctl's xDS server).
+
+Load goes through the mesh (a sidecar dials productpage, as bookinfo's pods do), the graph is read from the
+proxies' admin /stats, and the edges productpage -> reviews carry rates that follow the VirtualService
+weights; ``meshctl demo apply`` shifting reviews to v3 shows up in the graph's weights and rates, and in a
+running TUI, within seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from behaviour.harness import free_subnet
+from conftest import ROOT, run_cli
+
+from meshctl.demo.loadgen import fetch
+from meshctl.graph.source import make_source
+
+pytestmark = [pytest.mark.envoy, pytest.mark.slow, pytest.mark.timeout(240)]
+CHANGES = ROOT / "meshctl" / "examples" / "bookinfo-changes"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("gdemo")
+    status = tmp / "demo.json"
+    log = open(tmp / "demo.log", "w+")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meshctl", "demo", "--subnet", str(free_subnet()), "--status-file", str(status),
+         "--no-load", "--log-level", "error", "--ready-timeout", "60"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, "MESHCTL_PLAIN": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not status.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"demo did not come up (exit {proc.poll()}):\n{log.read()[-3000:]}")
+            time.sleep(0.1)
+        info = json.loads(status.read_text())
+        info["status_file"] = str(status)
+        yield info
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def mesh_load(info: dict[str, Any], n: int) -> int:
+    """``n`` product pages from inside the mesh: dialled through the details pod's sidecar."""
+    details = next(p for p in info["proxies"] if p["pod"] == "details-v1-0")
+    url = f"http://{details['ip']}:9080/productpage"
+
+    def one(_: int) -> int:
+        return fetch(url, {"Host": "productpage:9080"}, timeout=10)[0]
+
+    with ThreadPoolExecutor(4) as pool:
+        return sum(1 for s in pool.map(one, range(n)) if s == 200)
+
+
+def reviews_split(g: Any) -> dict[str, float]:
+    return {b.rsplit("/", 1)[1]: e["rps"] for _, b, e in g.out_edges("svc:default/reviews", data=True)}
+
+
+def test_graph_rates_follow_weights_then_live_apply(demo: dict[str, Any]) -> None:
+    src = make_source(demo=True, status_file=demo["status_file"])
+    src.prime()
+    assert mesh_load(demo, 200) == 200
+    snap = src.snapshot()
+    assert not snap.errors
+    g = snap.graph
+    pr = g.edges["wl:default/productpage-v1", "svc:default/reviews"]
+    assert pr["rps"] > 0 and pr["health"] == "healthy"
+    split = reviews_split(g)
+    total = sum(split.values())
+    assert total * snap.window.seconds == pytest.approx(200, rel=0.1)  # proxies are polled a few ms apart
+    assert 100 * split["reviews-v1"] / total == pytest.approx(90, abs=7)
+    assert 100 * split["reviews-v3"] / total == pytest.approx(10, abs=7)
+    assert split.get("reviews-v2", 0) == 0
+    # weights on the graph are the proxies' own (RDS weighted_clusters)
+    assert g.edges["svc:default/reviews", "wl:default/reviews-v1"]["weight"] == 90
+    assert g.edges["svc:default/reviews", "wl:default/reviews-v1"]["weight_source"] == "proxy"
+    # the details sidecar is the caller here: a real edge, not an unknown one
+    assert g.edges["wl:default/details-v1", "svc:default/productpage"]["rps"] > 0
+
+    code, out, err = run_cli(["demo", "apply", "--status-file", demo["status_file"], str(CHANGES / "reviews-v3.yaml")])
+    assert code == 0, err
+    src.snapshot()  # start a fresh window after the change
+    assert mesh_load(demo, 60) == 60
+    g = src.snapshot().graph
+    assert g.edges["svc:default/reviews", "wl:default/reviews-v3"]["weight"] == 100
+    assert g.edges["svc:default/reviews", "wl:default/reviews-v1"]["weight"] == 0
+    split = reviews_split(g)
+    assert split["reviews-v3"] > 0 and split.get("reviews-v1", 0) == 0
+
+
+def test_cli_graph_demo_json(demo: dict[str, Any]) -> None:
+    import threading
+
+    t = threading.Thread(target=mesh_load, args=(demo, 40))
+    t.start()
+    code, out, err = run_cli(["graph", "--demo", "--status-file", demo["status_file"], "--interval", "1.5",
+                              "--type", "versionedApp", "-o", "json"])
+    t.join()
+    assert code == 0, err
+    data = json.loads(out)
+    edges = {(e["source"], e["target"]): e for e in data["edges"]}
+    assert edges[("vapp:default/productpage/v1", "svc:default/reviews")]["rps"] > 0
+
+
+async def test_tui_follows_live_change(demo: dict[str, Any]) -> None:
+    from meshctl.tui.app import MeshApp
+    from meshctl.tui.screens import GraphScreen
+    from meshctl.tui.widgets import GraphCanvas
+
+    code, _, err = run_cli(["demo", "apply", "--status-file", demo["status_file"], str(CHANGES / "reviews-50-v3.yaml")])
+    assert code == 0, err
+    src = make_source(demo=True, status_file=demo["status_file"])
+    app = MeshApp(src, interval=0.5, prefer_dot=False, start="graph")
+    async with app.run_test(size=(160, 45)) as pilot:
+        gs = app.screen
+        assert isinstance(gs, GraphScreen)
+        canvas = gs.query_one(GraphCanvas)
+        code, _, err = run_cli(["demo", "apply", "--status-file", demo["status_file"], str(CHANGES / "reviews-v3.yaml")])
+        assert code == 0, err
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            await pilot.pause(0.5)
+            g = canvas.graph
+            if g.has_edge("svc:default/reviews", "wl:default/reviews-v3") and \
+                    g.edges["svc:default/reviews", "wl:default/reviews-v3"]["weight"] == 100:
+                break
+        assert canvas.graph.edges["svc:default/reviews", "wl:default/reviews-v3"]["weight"] == 100
+        canvas.select("svc:default/reviews")
+        await pilot.pause()
+        assert "w100" in canvas.render().plain
