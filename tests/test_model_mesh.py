@@ -436,3 +436,8 @@ def test_mesh_default_export_to() -> None:
     assert "web.app.svc.cluster.local" not in {s.hostname for s in m.sidecar_scope(client).services}
     web = m.service("web.app.svc.cluster.local")
     assert m.destination_rule(client, web) is None and m.destination_rule(m.proxy("deploy/web"), web) is not None
+
+
+def test_real_pod_name_resolves_to_its_controller_template(bookinfo) -> None:  # noqa: ANN001
+    assert bookinfo.proxy("pod/reviews-v2-5d9c8b7f4-x2x9z").workload.name == "reviews-v2"
+    assert bookinfo.proxy("productpage-v1-6b746f74dc-9stfz.default").workload.name == "productpage-v1"

@@ -250,6 +250,11 @@ class Mesh:
                     cands = [w for w in self.workloads if w.kind == "Pod" and w.namespace == r.namespace and match and labels_match(match, w.labels)]
                     if cands:
                         break
+        if not cands and (kinds is None or "Pod" in kinds):
+            # a real pod name (``reviews-v1-5d9c8b7f4-x2x9z``) for a controller the input only has as a template
+            ctrl = [w for w in self.workloads if w.kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
+                    and name.startswith(w.name + "-") and (ns is None or w.namespace == ns)]
+            cands = sorted(ctrl, key=lambda w: -len(w.name))[:1]
         if not cands:
             known = ", ".join(sorted({f"{self._target_name(w)}.{w.namespace}" for w in self.workloads})) or "(none)"
             where = f" in namespace {ns}" if ns else ""
