@@ -279,3 +279,13 @@ def test_cancelled_start_up_stops_everything_it_started(tmp_path: object) -> Non
 
     with socket.socket() as s:  # the app's and the control plane's ports are free again
         s.bind((ip, demo.proxies[1].app.spec.listen_port))  # type: ignore[union-attr]
+
+
+def test_other_workloads_get_a_generic_echo_app() -> None:
+    status, _, body = route(_spec("httpbin", "v7"), "/anything", {})
+    assert status == 200 and json.loads(body) == {
+        "served_by": "httpbin-v7-0",
+        "app": "httpbin",
+        "version": "v7",
+        "path": "/anything",
+    }

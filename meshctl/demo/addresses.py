@@ -66,3 +66,16 @@ def gateway_http_address(proxy_config: Any, ip: str, port: int | None = None) ->
         return None
     host, p = sorted(found, key=lambda a: a[1])[0]
     return (ip if host in ("0.0.0.0", "::") else host), p
+
+
+def bound_ports(proxy_config: Any, ip: str) -> set[int]:
+    """Ports the proxy's listeners bind on ``ip`` (main and additional addresses; ``bind_to_port: false`` skipped)."""
+    out: set[int] = set()
+    for lst in proxy_config.listeners:
+        if lst.HasField("bind_to_port") and not lst.bind_to_port.value:
+            continue
+        for addr in [lst.address, *(a.address for a in lst.additional_addresses)]:
+            found = _sock(addr)
+            if found and found[0] in (ip, "0.0.0.0"):
+                out.add(found[1])
+    return out

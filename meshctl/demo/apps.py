@@ -4,7 +4,7 @@ They behave like Istio's bookinfo where it matters for debugging a mesh: product
 reviews, reviews v2/v3 call ratings, every call goes through the caller's sidecar (the app dials its own
 proxy's outbound listener ``<proxy-ip>:<service-port>`` with ``Host: <service>:<port>``, as iptables capture
 would arrange in a cluster), and the ``end-user`` and trace headers are forwarded so header routing works
-end to end. Every reply names the pod that served it (``x-served-by`` header, ``served_by`` field) so a user,
+end to end. Workloads of other manifests (``meshctl demo -f``) get a generic echo. Every reply names the pod that served it (``x-served-by`` header, ``served_by`` field) so a user,
 the load generator and tests can see where traffic went.
 """
 
@@ -61,6 +61,9 @@ REVIEWS = [
 ]
 
 STAR_COLOR = {"v2": "black", "v3": "red"}
+
+#: The apps with bookinfo behaviour; workloads with other ``app`` labels get a generic echo.
+BOOKINFO = frozenset({"productpage", "details", "reviews", "ratings"})
 
 
 @dataclass
@@ -143,6 +146,9 @@ def route(spec: AppSpec, path: str, headers: dict[str, str]) -> tuple[int, str, 
                 b'<html><body><a href="/productpage">Bookinfo product page</a></body></html>\n',
             )
         return productpage(spec, headers)
+    if spec.app not in BOOKINFO:
+        # any other workload (``meshctl demo -f your-manifests/``): a small echo naming who answered
+        return _json(200, {"served_by": spec.pod, "app": spec.app, "version": spec.version, "path": path})
     return _json(404, {"error": f"no such path {path}", "served_by": spec.pod})
 
 

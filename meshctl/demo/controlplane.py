@@ -110,6 +110,10 @@ class ControlPlane:
             T.short_name(t): ts.label for t, ts in sorted(types.items(), key=lambda kv: T.order_key(kv[0]))
         }
 
+    def nacks(self, node_id: str) -> dict[str, str]:
+        """``{LDS: "<Envoy's error>"}`` for each type whose current version the node rejected."""
+        return {T.short_name(t): ts.nack for t, ts in self._types(node_id).items() if ts.nack}
+
     def is_synced(self, node_id: str) -> bool:
         """The node is connected and has ACKed the current snapshot's version of every type it was sent."""
         snap = self.cache.get_snapshot(node_id)
@@ -129,6 +133,8 @@ class ControlPlane:
             pending = [n for n in pending if not self.is_synced(n)]
             if not pending or time.monotonic() > deadline or (cancel is not None and cancel.is_set()):
                 break
+            if any(self.nacks(n) for n in pending):
+                break  # a rejected config will not become synced by waiting
             time.sleep(0.05)
         return pending
 

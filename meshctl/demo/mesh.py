@@ -34,7 +34,6 @@ from meshctl.sources import Resource, load_paths, load_text
 from meshctl.xds.cache import UnknownNodeError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "bookinfo"
-BOOKINFO_APPS = {"productpage", "details", "reviews", "ratings"}
 
 
 class DemoCancelled(Exception):
@@ -61,7 +60,7 @@ class DemoOptions:
 
 @dataclass
 class DemoProxy:
-    """One running pod of the demo: its Envoy and (for bookinfo sidecars) its app."""
+    """One running pod of the demo: its Envoy and (for sidecars) its app."""
 
     workload: DemoWorkload
     envoy: EnvoyProcess | None = None
@@ -193,6 +192,10 @@ class DemoMesh:
             [p.workload.node_id for p in self.proxies], opts.ready_timeout, cancel=self.cancel
         )
         self._checkpoint()
+        rejected = {n: self.plane.nacks(n) for n in pending if self.plane.nacks(n)}
+        if rejected:
+            lines = [f"{n}: {t} NACK: {msg}" for n, per in rejected.items() for t, msg in per.items()]
+            raise InputError("Envoy rejected the translated config:\n  " + "\n  ".join(lines))
         if pending:
             raise UnavailableError(f"proxies did not sync with the xDS server: {', '.join(pending)}")
 
@@ -208,11 +211,21 @@ class DemoMesh:
         self.write_status_file()
 
     def _start_app(self, w: DemoWorkload, proxy_config: Any) -> AppServer | None:
-        if w.gateway or w.app not in BOOKINFO_APPS or not w.container_ports:
+        if w.gateway or not w.container_ports:
             return None
         port = w.container_ports[0]
         listen = addresses.inbound_app_address(proxy_config, port) or (w.ip, port)
         upstream = addresses.outbound_listener_address(proxy_config, w.ip, 9080) or (w.ip, 9080)
+        taken = addresses.bound_ports(proxy_config, w.ip) | {self.options.admin_port}
+        if listen[0] == w.ip and listen[1] in taken:
+            raise InputError(
+                f"the {w.pod} app would listen on {listen[0]}:{listen[1]}, which its own Envoy uses "
+                "(loopback mode puts each app on its target port + 10000)",
+                file=w.source_file,
+                hints=[
+                    "use a containerPort/targetPort outside 5000-5099 (Envoy's 15000-15099), or change --admin-port"
+                ],
+            )
         spec = AppSpec(
             w.app, w.version or "v1", w.pod, listen[0], listen[1], Upstream(upstream[0], upstream[1])
         )

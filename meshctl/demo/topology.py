@@ -34,6 +34,7 @@ class DemoWorkload:
     container_ports: list[int]
     gateway: bool = False
     annotations: dict[str, str] = field(default_factory=dict)
+    source_file: str | None = None  # the manifest of the Deployment, for error messages
 
     @property
     def app(self) -> str:
@@ -86,7 +87,7 @@ def plan_workloads(resources: list[Resource], subnet: int) -> list[DemoWorkload]
         out.append(
             DemoWorkload(
                 pod=f"{dep.name}-0",
-                namespace=dep.namespace,
+                namespace=dep.namespace or "default",
                 deployment=dep.name,
                 ip=subnet_ip(subnet, FIRST_WORKLOAD_OCTET + i),
                 labels=labels,
@@ -94,6 +95,7 @@ def plan_workloads(resources: list[Resource], subnet: int) -> list[DemoWorkload]
                 container_ports=ports,
                 gateway=_is_gateway(meta, labels),
                 annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+                source_file=dep.file,
             )
         )
     return out
