@@ -171,7 +171,8 @@ def test_tcp_vip_listener_with_cidr_and_weighted_routes(data_app: ProxyConfig) -
         ("outbound|27017|v1|mongo.data.svc.cluster.local", 80),
         ("outbound|27017|v2|mongo.data.svc.cluster.local", 20),
     ]
-    assert not lis.HasField("listener_filters_timeout") and not lis.listener_filters  # no inspector needed
+    assert not lis.listener_filters and lis.listener_filters_timeout.seconds == 0  # no inspector needed
+    assert cidr.transport_socket_connect_timeout.seconds == 15
 
 
 def test_tls_sni_chains_on_wildcard_and_registry_only(data_app: ProxyConfig) -> None:

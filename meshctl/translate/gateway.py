@@ -36,6 +36,7 @@ from meshctl.translate.filters import (
     tcp_proxy_filter,
 )
 from meshctl.translate.httproute import new_route_configuration
+from meshctl.translate.listener import CHAIN_CONNECT_TIMEOUT, _dest_cluster
 from meshctl.translate.route import RouteContext, VSInfo, _gateway_name, translate_virtual_service
 from meshctl.translate.route_match import is_catch_all_match
 from meshctl.translate.util import outbound_cluster_name, sni_name
@@ -187,7 +188,6 @@ def gateway_route_config(view: GatewayView, name: str, servers: list[Any]) -> ro
 
 
 def _tls_passthrough_chains(view: GatewayView, gs: Any) -> list[lc.FilterChain]:
-    from meshctl.translate.listener import _dest_cluster
 
     chains: list[lc.FilterChain] = []
     seen: set[str] = set()
@@ -242,7 +242,6 @@ def _auto_passthrough_chains(view: GatewayView, gs: Any) -> list[lc.FilterChain]
 
 
 def _tcp_server_chain(view: GatewayView, gs: Any) -> lc.FilterChain | None:
-    from meshctl.translate.listener import _dest_cluster
 
     for vs, _cfg in view.virtual_services:
         if not _vs_bound_to(vs, gs) or not _vs_hosts_for_server(vs, gs):
@@ -336,6 +335,10 @@ def gateway_listeners(
                     lis.filter_chains.append(ch)
         if not lis.filter_chains:
             continue  # Istio drops listeners without chains (e.g. a TCP server no VS routes)
+        for ch in lis.filter_chains:
+            ch.transport_socket_connect_timeout.CopyFrom(CHAIN_CONNECT_TIMEOUT)
+            # Istio adds the TLS inspector when a chain matches SNI or its TLS context offers ALPN
+            need_tls_inspector |= ch.HasField("transport_socket")
         if need_tls_inspector:
             lis.listener_filters.append(listener_filter(TLS_INSPECTOR))
         listeners.append(lis)

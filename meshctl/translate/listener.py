@@ -48,11 +48,13 @@ from meshctl.translate.inbound import (
     loopback_inbound_port,
     virtual_inbound,
 )
-from meshctl.translate.protoutil import boolv
+from meshctl.translate.protoutil import boolv, seconds
 from meshctl.translate.route import VSInfo, _gateway_name
 from meshctl.translate.util import outbound_cluster_name
 
 VIRTUAL_OUTBOUND_PORT = 15001
+#: Istio ``defaultGatewayTransportSocketConnectTimeout``, set on outbound and gateway filter chains.
+CHAIN_CONNECT_TIMEOUT = seconds(15)
 VIRTUAL_INBOUND_PORT = 15006
 #: Wildcard ports Istio never gives to an outbound listener (static and virtual listeners own them).
 RESERVED_PORTS = frozenset({15001, 15006, 15021, 15090, 15000, 15020})
@@ -307,13 +309,16 @@ def _assemble_outbound(view: SidecarView, ol: _OutListener) -> listener_pb2.List
         lis.bind_to_port.CopyFrom(boolv(False))
     chains: list[lc.FilterChain] = list(ol.tcp_chains)
     if ol.http_rds is not None:
-        ch = lc.FilterChain(name=name, filters=[hcm_filter(hcm(f"outbound_{name}", rds=ol.http_rds))])
+        ch = lc.FilterChain(filters=[hcm_filter(hcm(f"outbound_{name}", rds=ol.http_rds))])
         ch.filter_chain_match.transport_protocol = "raw_buffer"
         ch.filter_chain_match.application_protocols.extend(PLAINTEXT_HTTP_ALPNS)
         chains.append(ch)
+    for ch in chains:  # Istio: resistance against slow TLS handshakes
+        ch.transport_socket_connect_timeout.CopyFrom(CHAIN_CONNECT_TIMEOUT)
     match_all = next((c for c in chains if _is_match_all(c)), None)
     if match_all is not None and len(chains) > 1:
         chains.remove(match_all)
+        match_all.ClearField("filter_chain_match")
         lis.default_filter_chain.CopyFrom(match_all)
     elif match_all is None:
         lis.default_filter_chain.CopyFrom(passthrough_chain(view.registry_only))
@@ -322,9 +327,9 @@ def _assemble_outbound(view: SidecarView, ol: _OutListener) -> listener_pb2.List
         lis.listener_filters.append(listener_filter(TLS_INSPECTOR))
     if ol.http_rds is not None:
         lis.listener_filters.append(listener_filter(HTTP_INSPECTOR))
-        # Istio sets the mesh protocolDetectionTimeout (default 0s) and keeps it only with an HTTP inspector
-        lis.listener_filters_timeout.SetInParent()
-        lis.continue_on_listener_filters_timeout = True
+    # Istio: the mesh protocolDetectionTimeout (default 0s) with an HTTP inspector, else 0s: always "0s" here
+    lis.listener_filters_timeout.SetInParent()
+    lis.continue_on_listener_filters_timeout = True
     return lis
 
 
