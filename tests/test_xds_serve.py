@@ -213,6 +213,7 @@ def bootstrap(cli, mesh: Mesh, port: int, delta: bool) -> dict:  # type: ignore[
     return json.loads(out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["sotw", "delta"])
 def test_serve_files_hot_reload_nack_and_shutdown(cli, mesh: Mesh, tmp_path: Path, mode: str) -> None:  # type: ignore[no-untyped-def]
     srv = Serve(mesh, tmp_path / "serve.log")

@@ -431,6 +431,8 @@ class XdsServer:
 
     async def start(self, address: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None) -> int:
         """Bind and start serving; returns the bound port (useful with ``port=0``)."""
+        if port:
+            _check_bindable(address, port)
         server = grpc.aio.server(
             options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.so_reuseport", 0)]
         )
@@ -456,3 +458,19 @@ class XdsServer:
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
+
+
+def _check_bindable(address: str, port: int) -> None:
+    """Fail with a clear message (and before gRPC logs its own error) when ``address:port`` cannot be bound."""
+    from meshctl.errors import UnavailableError
+
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((address, port))
+        except OSError as e:
+            raise UnavailableError(
+                f"cannot listen on {address}:{port}: {e.strerror}",
+                hints=["another `meshctl xds serve` (or istiod) may be running; pick another --port"],
+            ) from None
