@@ -289,3 +289,27 @@ def test_other_workloads_get_a_generic_echo_app() -> None:
         "version": "v7",
         "path": "/anything",
     }
+
+
+def test_app_port_colliding_with_the_proxy_is_a_clear_input_error(tmp_path: object) -> None:
+    """Loopback mode puts an app on target port + 10000: 5000 would land on Envoy's admin port 15000."""
+    from behaviour.harness import free_subnet
+
+    from meshctl.demo.mesh import DemoMesh, DemoOptions
+
+    manifest = f"{tmp_path}/app.yaml"
+    with open(manifest, "w") as fh:
+        fh.write(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n"
+            "  ports: [{name: http, port: 80, targetPort: 5000}]\n---\n"
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+            "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+            "    spec: {containers: [{name: web, image: x, ports: [{containerPort: 5000}]}]}\n"
+        )
+    demo = DemoMesh(
+        DemoOptions(paths=[manifest], subnet=free_subnet(), load=False, status_file=f"{tmp_path}/s.json")
+    )
+    with pytest.raises(InputError) as err:
+        demo.start()
+    assert err.value.file == manifest and ":15000" in str(err.value) and err.value.exit_code == 65
+    assert not [pid for pid in children_pids() if process_name(pid) == "envoy"]
