@@ -631,3 +631,13 @@ spec:
     assert ips == [web_ip]  # the non-injected endpoint is filtered out
     names = [c.name for c in build_clusters(m, m.proxy("deploy/web"))]
     assert not any(n.startswith("outbound_.") for n in names)
+
+
+def test_headless_service_auto_mtls_follows_its_endpoints() -> None:
+    injected = svc("db", extra="\n  clusterIP: None") + deploy("db") + deploy("client", labels="{app: client}")
+    c = clusters_of(injected, "deploy/client")["outbound|80||db.default.svc.cluster.local"]
+    assert c.type == C.ORIGINAL_DST and not c.transport_socket_matches
+    assert c.transport_socket.name == "envoy.transport_sockets.tls"  # every endpoint has a sidecar: plain mTLS socket
+    mixed = injected + deploy("db-legacy", labels="{app: db}", annotations='{sidecar.istio.io/inject: "false"}')
+    c = clusters_of(mixed, "deploy/client")["outbound|80||db.default.svc.cluster.local"]
+    assert not c.HasField("transport_socket") and not c.transport_socket_matches

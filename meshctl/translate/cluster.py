@@ -163,8 +163,7 @@ class ClusterBuilder:
         apply_h2_upgrade(opts, port.protocol, self.mc, p.connection_pool)
         apply_outlier_detection(c, p.outlier_detection)
         apply_load_balancer(c, p.load_balancer, self.mc)
-        passthrough = svc.resolution is Resolution.PASSTHROUGH or (p.load_balancer is not None and p.load_balancer.simple == "PASSTHROUGH")
-        mtls_mode = "UNKNOWN" if passthrough else self.mesh.peer_auth.service_mode(svc)
+        mtls_mode = self._service_mtls_mode(svc, port, p)
         auto = bool(self.mc.enable_auto_mtls) and not svc.mesh_external and mtls_mode not in ("UNKNOWN", "DISABLE")
         use_credential = not self.sidecar or (dr is not None and dr.selector is not None)
         mode = None
@@ -178,6 +177,17 @@ class ClusterBuilder:
             setting = effective_locality_setting(self.mc, p.load_balancer)
             apply_locality_lb(c.load_assignment, self.proxy, setting, c.HasField("outlier_detection"))
         return mode
+
+    def _service_mtls_mode(self, svc: Service, port: ServicePort, p: EffectivePolicy) -> str:
+        """``BestEffortInferServiceMTLSMode``: external -> UNKNOWN; passthrough services need every endpoint to
+        have a sidecar; then the namespace/mesh PeerAuthentication mode (PERMISSIVE by default)."""
+        if svc.mesh_external:
+            return "UNKNOWN"
+        if svc.resolution is Resolution.PASSTHROUGH or (p.load_balancer is not None and p.load_balancer.simple == "PASSTHROUGH"):
+            eps = self.mesh.endpoints(svc, port)
+            if not eps or any(e.tls_mode == "disabled" for e in eps):
+                return "DISABLE"
+        return self.mesh.peer_auth.namespace_mode(svc.namespace)
 
     def _dns_endpoints(self, svc: Service, port: ServicePort, subset_labels: dict[str, str] | None) -> list[ec_pb2.LocalityLbEndpoints]:
         cla = load_assignment(self.mesh, self.proxy, "", svc, port.port, subset_labels)

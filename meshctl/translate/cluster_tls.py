@@ -175,13 +175,11 @@ def apply_upstream_tls(
             return None  # sidecar DR without workloadSelector: Istio sends plaintext (cluster_tls.go)
         ctx = _originate_context(tls, opts, mode == "MUTUAL", sans, external_registry, use_credential)
         socket = _socket(TLS_SOCKET, ctx)
-    if auto:
-        if c.type == cluster_pb2.Cluster.ORIGINAL_DST:
-            return None
+    if auto and c.type != cluster_pb2.Cluster.ORIGINAL_DST:
         m1 = cluster_pb2.Cluster.TransportSocketMatch(name="tlsMode-istio", transport_socket=socket)
         m1.match.update({"tlsMode": "istio"})
         c.transport_socket_matches.extend([m1, _DISABLED_MATCH])
-    else:
+    else:  # explicit TLS; or auto mTLS on an ORIGINAL_DST cluster (all endpoints have sidecars): plain socket
         c.transport_socket.CopyFrom(socket)
     return mode
 
