@@ -347,3 +347,20 @@ def test_a_fresh_api_server_on_the_same_port_is_resynced(tmp_path: Path) -> None
             assert ("DELETED", "VirtualService default/reviews") in rec.summary()
     finally:
         first.stop()
+
+
+def test_crds_installed_later_are_picked_up(tmp_path: Path) -> None:
+    rec = Recorder()
+    with KubeEmulator(istio_crds=False) as emu:
+        kc = emu.write_kubeconfig(tmp_path / "kc")
+        with ClusterSource(kubeconfig=kc, rediscover_interval=0.1) as src:
+            src.subscribe(rec)
+            assert not any(k.group == ISTIO for k in src.kinds)
+            emu.store.install_istio_crds()  # `istioctl install` while meshctl watches
+            emu.apply([vs("late", "late")])
+            assert src.wait_for(lambda s: "VirtualService default/late" in {r.ref for r in s.resources()}, timeout=10)
+            assert ("ADDED", "VirtualService default/late") in rec.summary()
+            emu.delete("customresourcedefinitions", "virtualservices.networking.istio.io", group="apiextensions.k8s.io")
+            assert src.wait_for(lambda s: not any(r.kind == "VirtualService" for r in s.resources()), timeout=10)
+            assert ("DELETED", "VirtualService default/late") in rec.summary()
+            assert any("VirtualService" in n for n in src.notes)

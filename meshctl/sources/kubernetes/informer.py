@@ -104,6 +104,7 @@ class _Reflector:
         self.rv = ""
         self._resp: Any = None
         self._thread: threading.Thread | None = None
+        self.stopped = threading.Event()  # this reflector only (its kind stopped being served)
 
     @property
     def label(self) -> str:
@@ -153,7 +154,7 @@ class _Reflector:
         src = self.source
         failures = 0
         need_list = False
-        while not src._stopped.is_set():
+        while not (src._stopped.is_set() or self.stopped.is_set()):
             try:
                 if need_list:
                     self.sync(relist=True)
@@ -165,7 +166,7 @@ class _Reflector:
                 need_list = True
                 failures = 0
             except Exception as e:  # noqa: BLE001 - API errors, dropped connections, urllib3 protocol errors: reconnect
-                if src._stopped.is_set():
+                if src._stopped.is_set() or self.stopped.is_set():
                     return
                 failures += 1
                 src._note_error(self, e)
@@ -188,7 +189,7 @@ class _Reflector:
         got = False
         try:
             for line in iter_lines(resp):
-                if src._stopped.is_set():
+                if src._stopped.is_set() or self.stopped.is_set():
                     return got
                 ev = json.loads(line)
                 etype, obj = ev.get("type"), ev.get("object") or {}
@@ -231,6 +232,7 @@ class ClusterSource:
         watch_timeout: tuple[int, int] = (300, 600),
         backoff_range: tuple[float, float] = (0.1, 5.0),
         page_size: int = 500,
+        rediscover_interval: float | None = 30.0,
     ) -> None:
         self.client = client or KubeClient.connect(kubeconfig, context)
         self._own_client = client is None
@@ -250,6 +252,8 @@ class ClusterSource:
         self._reflectors: list[_Reflector] = []
         self._stopped = threading.Event()
         self._synced = False
+        self.rediscover_interval = rediscover_interval
+        self._rediscover_thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------------
     def scopes(self, kind: Kind) -> list[str | None]:
@@ -283,13 +287,52 @@ class ClusterSource:
             self.sync()
         for r in self._reflectors:
             r.start()
+        if self.rediscover_interval:
+            self._rediscover_thread = threading.Thread(target=self._rediscover_loop, name="meshctl-rediscover", daemon=True)
+            self._rediscover_thread.start()
         return self
+
+    def _rediscover_loop(self) -> None:
+        assert self.rediscover_interval
+        while not self._stopped.wait(self.rediscover_interval):
+            try:
+                self.rediscover()
+            except Exception as e:  # noqa: BLE001 - discovery failing now and then is like a dropped watch
+                with self._lock:
+                    self.stats.errors.append(f"discovery: {e}")
+
+    def rediscover(self) -> tuple[list[Kind], list[Kind]]:
+        """Re-run API discovery: start reflectors for kinds now served (CRDs installed since), stop those no
+        longer served (their objects leave the cache as DELETED events). Returns (added, removed) kinds."""
+        kinds, notes = discover(self.client, self.wanted)
+        old = {(k.group, k.kind): k for k in self.kinds}
+        new = {(k.group, k.kind): k for k in kinds}
+        added = [k for key, k in new.items() if key not in old or old[key].version != k.version]
+        removed = [k for key, k in old.items() if key not in new or new[key].version != k.version]
+        for k in removed:
+            for r in [r for r in self._reflectors if r.kind == k]:
+                r.stopped.set()
+                r.interrupt()
+                self._reflectors.remove(r)
+                self._replace(r, [], relist=True)
+        for k in added:
+            for scope in self.scopes(k):
+                r = _Reflector(self, k, scope)
+                r.sync(relist=True)
+                self._reflectors.append(r)
+                r.start()
+        with self._lock:
+            self.kinds, self.notes = kinds, notes
+        return added, removed
 
     def stop(self) -> None:
         self._stopped.set()
-        for r in self._reflectors:
+        if self._rediscover_thread is not None:
+            self._rediscover_thread.join(5)
+        reflectors = list(self._reflectors)
+        for r in reflectors:
             r.interrupt()
-        for r in self._reflectors:
+        for r in reflectors:
             r.join(5)
         if self._own_client:
             self.client.close()
