@@ -167,15 +167,22 @@ class MeshSource:
         cache = self.cache
         if cache is None:
             return changed
-        for node in cache.nodes():
-            try:
-                snap = self.snapshot(node)
-            except UnknownNodeError as e:
-                log.error("xds: %s", e)
-                continue
-            except Exception:  # a translator bug for one proxy must not stop the others' updates
-                log.exception("xds: cannot translate config for %s; it keeps its previous config", node)
-                continue
-            if cache.set_snapshot(node, snap):
-                changed.append(node)
+        done: set[str] = set()
+        # Two passes: a proxy that connected while the first pass ran may have been translated from the
+        # previous model; the second pass catches it.
+        for _ in range(2):
+            for node in cache.nodes():
+                if node in done:
+                    continue
+                done.add(node)
+                try:
+                    snap = self.snapshot(node)
+                except UnknownNodeError as e:
+                    log.error("xds: %s", e)
+                    continue
+                except Exception:  # a translator bug for one proxy must not stop the others' updates
+                    log.exception("xds: cannot translate config for %s; it keeps its previous config", node)
+                    continue
+                if cache.set_snapshot(node, snap):
+                    changed.append(node)
         return changed
