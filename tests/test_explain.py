@@ -241,3 +241,18 @@ def test_explain_live_admin_shows_endpoint_health(live: Any) -> None:
     assert code == 0, err
     eps = json.loads(out)["cluster_info"][f"outbound|9080|v2|reviews{V}"]["endpoints"]
     assert len(eps) == 1 and eps[0]["health"] == "HEALTHY" and eps[0]["source"] == "live /clusters"
+
+
+def test_gateway_maps_service_port_to_target_port() -> None:
+    gw = ["-f", str(BOOKINFO), "--proxy", "deploy/istio-ingressgateway", "-n", "istio-system"]
+    code, out, err = run_cli(["explain", *gw, "http://bookinfo.example.com/productpage", "-o", "json"])
+    assert code == 0, err
+    e = json.loads(out)
+    assert e["listener"] == "0.0.0.0_8080" and e["route_config"] == "http.8080"
+    assert e["steps"][0] == {
+        "stage": "gateway",
+        "text": "service istio-ingressgateway port 80 -> target port 8080",
+    }
+    assert e["clusters"] == [{"name": f"outbound|9080||productpage{V}", "weight": 100}]
+    code, out, _ = run_cli(["explain", *gw, "http://bookinfo.example.com/nope"])
+    assert out.rstrip().endswith("Route:         no route of *:80 matches: Envoy answers 404 (NR)")

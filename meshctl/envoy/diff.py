@@ -511,4 +511,6 @@ def intended_dump(
     else:
         raise UsageError("--proxy TYPE/NAME is needed with -f: which proxy of the config is the target?")
     pc = translate(source.mesh, p)
-    return ConfigDump(config_dump(pc), source=f"translate({p.id})")
+    dump = ConfigDump(config_dump(pc), source=f"translate({p.id})")
+    dump.origin = (source.mesh, p)  # what it was translated from (explain maps gateway ports with it)
+    return dump

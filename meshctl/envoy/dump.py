@@ -304,6 +304,7 @@ class ConfigDump:
         self.items: dict[str, list[Item]] = {k: [] for k in RESOURCE_TYPES}
         self.sections: list[str] = []
         self._unknown: set[str] = set()
+        self.origin: Any = None  # (mesh, proxy) when the dump was translated from config
         if not isinstance(data, dict):
             raise InputError("not an Envoy config dump: expected a JSON object with 'configs'", file=source)
         configs = data.get("configs")

@@ -743,12 +743,35 @@ def _route_config(dump: ConfigDump, name: str) -> Any:
     return None
 
 
+def _gateway_port(dump: ConfigDump, port: int, exp: Explanation) -> int:
+    """A gateway listens on its Service's target port: map the URL's (service) port to it."""
+    node_id = str(((dump.bootstrap_raw or {}).get("node") or {}).get("id", ""))
+    if not node_id.startswith("router~"):
+        return port
+    if any(listener_port(lis) == port for lis in _listeners(dump)):
+        return port
+    origin = dump.origin
+    if origin is not None:
+        mesh, proxy = origin
+        for t in mesh.service_targets(proxy.workload):
+            if t.port.port == port:
+                exp.step("gateway", f"service {t.service.name} port {port} -> target port {t.target_port}")
+                return int(t.target_port)
+    if any(listener_port(lis) == port + 8000 for lis in _listeners(dump)):
+        exp.step(
+            "gateway",
+            f"port {port} -> {port + 8000} (assumed: Istio's gateway charts map service port P to target port P+8000; see --port)",
+        )
+        return port + 8000
+    return port
+
+
 def explain(
     dump: ConfigDump, req: Request, *, clusters_status: Any = None, port: int | None = None
 ) -> Explanation:
     """Follow ``req`` through ``dump``; ``port`` overrides the destination port (e.g. a gateway's target port)."""
     exp = Explanation(req)
-    dport = port or req.port
+    dport = port or _gateway_port(dump, req.port, exp)
     vip = resolve_vip(dump, req.hostname, dport)
     exp.step(
         "destination",
@@ -893,6 +916,7 @@ def render(exp: Explanation) -> str:
         + "".join(f"\n               {k}: {v}" for k, v in r.headers.items())
     ]
     label = {
+        "gateway": "Gateway",
         "destination": "Destination",
         "listener": "Listener",
         "filter chain": "Filter chain",
@@ -901,7 +925,8 @@ def render(exp: Explanation) -> str:
         "route": "Route",
     }
     for stage, text in exp.steps:
-        lines.append(f"{label.get(stage, stage.capitalize()) + ':':<15}{text}")
+        if stage != "route":  # the route verdict follows the list of routes checked
+            lines.append(f"{label.get(stage, stage.capitalize()) + ':':<15}{text}")
     if exp.route_config and not any(s == "route config" for s, _ in exp.steps):
         pass
     if exp.routes:
@@ -911,6 +936,7 @@ def render(exp: Explanation) -> str:
             name = f" {c.name}" if c.name else ""
             owner = f"  [{c.owner}]" if c.owner else ""
             lines.append(f"  [{c.index}]{name}: {mark} {c.reason}{owner}")
+    lines += [f"{'Route:':<15}{text}" for stage, text in exp.steps if stage == "route"]
     if exp.outcome in ("cluster", "weighted", "passthrough", "blackhole", "tcp"):
         total = exp.policies.get("weights_total") or sum(w for _, w in exp.clusters) or 1
         if exp.outcome == "weighted":
