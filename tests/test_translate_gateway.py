@@ -85,9 +85,15 @@ def test_bookinfo_gateway_uses_target_port_and_server_port_vhosts() -> None:
 
 def test_https_redirect_and_vs_concatenation(edge: ProxyConfig) -> None:
     route_cfg = _rc(edge, "http.8080")
-    assert [v.name for v in route_cfg.virtual_hosts] == ["shop.example.com:80", "www.example.com:80"]
-    shop, www = route_cfg.virtual_hosts
-    assert shop.require_tls == rc.VirtualHost.ALL and www.require_tls == rc.VirtualHost.ALL
+    # the redirecting server's own host gets a route-less vhost too (Istio), all three require TLS
+    assert [v.name for v in route_cfg.virtual_hosts] == [
+        "*.example.com:80",
+        "shop.example.com:80",
+        "www.example.com:80",
+    ]
+    wild, shop, www = route_cfg.virtual_hosts
+    assert not wild.routes and list(wild.domains) == ["*.example.com"]
+    assert {v.require_tls for v in route_cfg.virtual_hosts} == {rc.VirtualHost.ALL}
     # routes of both VSs for shop.example.com, in creation order, catch-all moved last
     assert [r.match.path or r.match.prefix for r in shop.routes] == ["/api", "/extra", "/"]
     cfgs = [

@@ -78,7 +78,9 @@ def hcm(
     """Istio's HCM: RDS over ADS (or an inline route config), websocket upgrades, no stream idle timeout,
     path normalisation, UUID request ids; inbound/gateway specifics per §6."""
     # Istio ``DelimitedStatsPrefix``: every HCM stat prefix ends with ";" so stats can be parsed back
-    m = hcm_pb2.HttpConnectionManager(stat_prefix=stat_prefix if stat_prefix.endswith(";") else stat_prefix + ";")
+    m = hcm_pb2.HttpConnectionManager(
+        stat_prefix=stat_prefix if stat_prefix.endswith(";") else stat_prefix + ";"
+    )
     if rds is not None:
         m.rds.route_config_name = rds
         m.rds.config_source.CopyFrom(_ADS)
@@ -97,11 +99,13 @@ def hcm(
         m.set_current_client_cert_details.subject.value = True
         m.set_current_client_cert_details.dns = True
         m.set_current_client_cert_details.uri = True
-    elif gateway:
+    elif gateway:  # Istio buildGatewayConnectionManager (gatewayTopology defaults)
         m.forward_client_cert_details = hcm_pb2.HttpConnectionManager.SANITIZE_SET
         m.set_current_client_cert_details.subject.value = True
+        m.set_current_client_cert_details.cert = True
         m.set_current_client_cert_details.dns = True
         m.set_current_client_cert_details.uri = True
+        m.http_protocol_options.SetInParent()
     return m
 
 

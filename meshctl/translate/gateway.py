@@ -143,14 +143,14 @@ def gateway_route_config(view: GatewayView, name: str, servers: list[Any]) -> ro
                 per_host[key].extend(routes)
                 server_keys.append(key)
         if https_redirect:
-            if not server_keys:  # no VS: a route-less vhost per server host that only redirects
-                for _ns, sh in _server_hosts(gs):
-                    key = (sh, port)
-                    if key not in per_host:
-                        per_host[key] = []
-                        host_order.append(key)
-                    server_keys.append(key)
             redirect_hosts.update(server_keys)
+            # every server host gets require_tls; hosts no VS routes get a route-less vhost (Istio)
+            for _ns, sh in _server_hosts(gs):
+                key = (sh, port)
+                if key not in per_host:
+                    per_host[key] = []
+                    host_order.append(key)
+                redirect_hosts.add(key)
 
     # collapse vhosts with identical routes (primary name = alphabetically first host)
     groups: dict[bytes, list[tuple[str, int]]] = {}
@@ -187,92 +187,81 @@ def gateway_route_config(view: GatewayView, name: str, servers: list[Any]) -> ro
     return rcfg
 
 
-def _tls_passthrough_chains(view: GatewayView, gs: Any) -> list[lc.FilterChain]:
+def _l4_routes_filter(view: GatewayView, vs: VSInfo, routes: list[Any], port: int) -> lc.Filter:
+    """tcp_proxy for VS ``tcp[]``/``tls[]`` destinations: one cluster, or weighted (stat prefix ``vs.ns``)."""
+    if len(routes) == 1:
+        return tcp_proxy_filter(_dest_cluster(routes[0].destination, port, view.service_ports))
+    weighted = [
+        (_dest_cluster(d.destination, port, view.service_ports), int(d.weight or 0))
+        for d in routes
+        if d.weight
+    ]
+    return tcp_proxy_filter(stat_prefix=f"{vs.name}.{vs.namespace}", weighted=weighted)
 
+
+def _l4_match_fits(m: Any, vs: VSInfo, gs: Any) -> bool:
+    """Istio ``l4SingleMatch``: the match's port and gateways fit this server."""
+    if m.port and m.port != gs.port:
+        return False
+    return not m.gateways or gs.gateway.key in {_gateway_name(g, vs.namespace) for g in m.gateways}
+
+
+def _tls_passthrough_chains(view: GatewayView, gs: Any, seen: set[str]) -> list[lc.FilterChain]:
+    """PASSTHROUGH: one chain per fitting VS ``tls[].match`` (its sniHosts as ``server_names``); a match whose
+    SNI hosts were already used on this port is skipped, as Istio does (``CheckDuplicates``)."""
     chains: list[lc.FilterChain] = []
-    seen: set[str] = set()
     for vs, _cfg in view.virtual_services:
-        if not _vs_bound_to(vs, gs):
+        if not _vs_bound_to(vs, gs) or not _vs_hosts_for_server(vs, gs):
             continue
         for rule in vs.spec.tls:
-            snis: list[str] = []
-            for m in rule.match:
-                if m.port and m.port != gs.port:
-                    continue
-                if m.gateways and gs.gateway.key not in {_gateway_name(g, vs.namespace) for g in m.gateways}:
-                    continue
-                for sni in m.sni_hosts:
-                    for _ns, sh in _server_hosts(gs):
-                        h = _intersect(sh, sni.lower())
-                        if h is not None and h not in seen and h not in snis:
-                            snis.append(h)
-            if not snis:
+            if not rule.route:
                 continue
-            seen.update(snis)
-            dests = list(rule.route)
-            if len(dests) == 1:
-                f = tcp_proxy_filter(_dest_cluster(dests[0].destination, gs.port, view.service_ports))
-            else:
-                f = tcp_proxy_filter(
-                    stat_prefix=f"{vs.name}.{vs.namespace}",
-                    weighted=[
-                        (_dest_cluster(d.destination, gs.port, view.service_ports), int(d.weight or 0))
-                        for d in dests
-                        if d.weight
-                    ],
-                )
-            ch = lc.FilterChain(filters=[f])
-            ch.filter_chain_match.server_names.extend(sorted(snis))
-            chains.append(ch)
+            for m in rule.match:
+                if not _l4_match_fits(m, vs, gs):
+                    continue
+                snis = [h for h in m.sni_hosts]
+                if any(h in seen for h in snis):
+                    continue
+                seen.update(snis)
+                ch = lc.FilterChain(filters=[_l4_routes_filter(view, vs, list(rule.route), gs.port)])
+                if "*" not in snis:
+                    ch.filter_chain_match.server_names.extend(sorted(snis))
+                chains.append(ch)
     return chains
 
 
 def _auto_passthrough_chains(view: GatewayView, gs: Any) -> list[lc.FilterChain]:
+    """AUTO_PASSTHROUGH: per in-mesh service port (and DR subset) covered by the server hosts, a chain matching
+    SNI ``outbound_.<port>_.<subset>_.<host>`` and Istio's mTLS ALPNs, to the SNI-DNAT cluster of that name."""
+    from meshctl.model.hosts import host_subset_of
+    from meshctl.translate.inbound import ALL_ISTIO_MTLS_ALPNS
+
+    hosts = [h for _ns, h in _server_hosts(gs)]
     chains: list[lc.FilterChain] = []
     for s in view.services:
-        if not any(_intersect(sh, s.hostname) for _ns, sh in _server_hosts(gs)):
+        if s.mesh_external or not any(host_subset_of(s.hostname, h) for h in hosts):
             continue
         for sp in s.ports:
+            if sp.protocol.value == "UDP":
+                continue
             for subset in [None, *view.subsets_of(s)]:
                 sni = sni_name(sp.port, subset, s.hostname)
                 ch = lc.FilterChain(filters=[tcp_proxy_filter(sni)])
                 ch.filter_chain_match.server_names.append(sni)
+                ch.filter_chain_match.application_protocols.extend(ALL_ISTIO_MTLS_ALPNS)
                 chains.append(ch)
     return chains
 
 
 def _tcp_server_chain(view: GatewayView, gs: Any) -> lc.FilterChain | None:
-
+    """TCP servers (and TLS-terminated TCP): the first VS ``tcp[]`` rule whose L4 match fits the server."""
     for vs, _cfg in view.virtual_services:
         if not _vs_bound_to(vs, gs) or not _vs_hosts_for_server(vs, gs):
             continue
         for rule in vs.spec.tcp:
-            ok = not rule.match or any(
-                (not m.port or m.port == gs.port)
-                and (not m.gateways or gs.gateway.key in {_gateway_name(g, vs.namespace) for g in m.gateways})
-                for m in rule.match
-            )
-            if not ok:
+            if not rule.route or (rule.match and not any(_l4_match_fits(m, vs, gs) for m in rule.match)):
                 continue
-            dests = list(rule.route)
-            if len(dests) == 1:
-                return lc.FilterChain(
-                    filters=[
-                        tcp_proxy_filter(_dest_cluster(dests[0].destination, gs.port, view.service_ports))
-                    ]
-                )
-            return lc.FilterChain(
-                filters=[
-                    tcp_proxy_filter(
-                        stat_prefix=f"{vs.name}.{vs.namespace}",
-                        weighted=[
-                            (_dest_cluster(d.destination, gs.port, view.service_ports), int(d.weight or 0))
-                            for d in dests
-                            if d.weight
-                        ],
-                    )
-                ]
-            )
+            return lc.FilterChain(filters=[_l4_routes_filter(view, vs, list(rule.route), gs.port)])
     return None
 
 
@@ -294,6 +283,7 @@ def gateway_listeners(
         lis.traffic_direction = base_pb2.OUTBOUND
         stat = f"outbound_{name}"
         need_tls_inspector = False
+        tls_hosts_seen: set[str] = set()
         http_servers = [s for s in servers if s.kind == "http"]
         if http_servers:
             rname = http_servers[0].route_name
@@ -318,7 +308,7 @@ def gateway_listeners(
                 if gs.tls_mode == "AUTO_PASSTHROUGH":
                     chains = _auto_passthrough_chains(view, gs)
                 elif gs.is_passthrough or gs.server.tls is None:
-                    chains = _tls_passthrough_chains(view, gs)
+                    chains = _tls_passthrough_chains(view, gs, tls_hosts_seen)
                 else:  # TLS terminated, routed as TCP
                     ch = _tcp_server_chain(view, gs)
                     chains = [ch] if ch is not None else []
