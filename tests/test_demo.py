@@ -174,6 +174,17 @@ def test_apply_rejects_bad_config_with_file_line_and_keeps_running(demo: Demo, t
     assert served_reviews(mesh_page(demo)) == "reviews-v3-0"
 
 
+def test_delete_removes_the_virtual_service_live(demo: Demo) -> None:
+    code, out, err = demo.cli("demo", "delete", str(CHANGES / "reviews-v3.yaml"))
+    assert code == 0, err
+    assert "VirtualService default/reviews deleted" in out
+    # Without a VirtualService, reviews traffic is spread over every version (round robin per the DR).
+    seen = {served_reviews(mesh_page(demo)) for _ in range(12)}
+    assert seen == {"reviews-v1-0", "reviews-v2-0", "reviews-v3-0"}
+    code, _, err = demo.cli("demo", "delete", str(CHANGES / "reviews-v3.yaml"))
+    assert code == 65 and "VirtualService default/reviews is not in the running mesh" in err
+
+
 def test_ctrl_c_stops_everything(demo: Demo) -> None:
     pids = [p["envoy_pid"] for p in demo.info["proxies"]]
     assert all(process_name(pid) == "envoy" for pid in pids)

@@ -2,7 +2,7 @@
 
 A tiny HTTP API on the control-plane address: ``GET /status`` (JSON state: proxies, xDS sync, load counts) and
 ``POST /apply`` (a YAML/JSON body of Istio/Kubernetes resources layered over the running mesh, pushed to the
-proxies through the xDS server). Errors travel back as JSON ``{"error", "exit_code", "hints"}`` so the client
+proxies through the xDS server) and ``POST /delete`` (the resources named in the body are removed). Errors travel back as JSON ``{"error", "exit_code", "hints"}`` so the client
 prints the same one-line ``file:line: field: message`` error and exit code as a local command would.
 """
 
@@ -36,10 +36,12 @@ def default_status_path() -> str:
 class ControlServer:
     """Serves ``/status`` and ``/apply`` on ``ip:port`` (a loopback address), in a background thread."""
 
-    def __init__(self, ip: str, port: int, status: StatusFn, apply: ApplyFn) -> None:
+    def __init__(
+        self, ip: str, port: int, status: StatusFn, apply: ApplyFn, delete: ApplyFn | None = None
+    ) -> None:
         if not ipaddress.ip_address(ip).is_loopback:
             raise UsageError(f"the demo control endpoint binds only to loopback addresses (got {ip})")
-        handler = _make_handler(status, apply)
+        handler = _make_handler(status, {"/apply": apply, **({"/delete": delete} if delete else {})})
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
@@ -66,7 +68,7 @@ class ControlServer:
         self._server.server_close()
 
 
-def _make_handler(status: StatusFn, apply: ApplyFn) -> type[BaseHTTPRequestHandler]:
+def _make_handler(status: StatusFn, changes: dict[str, ApplyFn]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -98,7 +100,8 @@ def _make_handler(status: StatusFn, apply: ApplyFn) -> type[BaseHTTPRequestHandl
         def do_POST(self) -> None:  # noqa: N802
             if not self._guard():
                 return
-            if self.path.split("?")[0] != "/apply":
+            change = changes.get(self.path.split("?")[0])
+            if change is None:
                 self._reply(404, {"error": f"no such endpoint {self.path}", "exit_code": 64})
                 return
             length = int(self.headers.get("Content-Length") or 0)
@@ -108,7 +111,7 @@ def _make_handler(status: StatusFn, apply: ApplyFn) -> type[BaseHTTPRequestHandl
             text = self.rfile.read(length).decode("utf-8", errors="replace")
             filename = self.headers.get("X-Meshctl-Filename") or "<apply>"
             try:
-                self._reply(200, apply(text, filename))
+                self._reply(200, change(text, filename))
             except MeshctlError as e:
                 self._reply(422, {"error": str(e), "exit_code": e.exit_code, "hints": list(e.hints)})
             except Exception as e:  # keep the demo up; report the bug
@@ -166,9 +169,12 @@ def get_status(url: str, timeout: float = 10.0) -> dict[str, Any]:
     return _call(urllib.request.Request(url + "/status"), url, timeout)
 
 
-def post_apply(url: str, text: str, filename: str, timeout: float = 60.0) -> dict[str, Any]:
+def post_apply(
+    url: str, text: str, filename: str, timeout: float = 60.0, action: str = "apply"
+) -> dict[str, Any]:
+    """Send a change file to the demo: ``action`` "apply" (create/replace) or "delete"."""
     req = urllib.request.Request(
-        url + "/apply",
+        f"{url}/{action}",
         data=text.encode(),
         method="POST",
         headers={"Content-Type": "application/yaml", "X-Meshctl-Filename": filename},

@@ -205,7 +205,9 @@ class DemoMesh:
             if addr:
                 self.ingress_url = f"http://{addr[0]}:{addr[1]}/productpage"
 
-        self.control = ControlServer(self.control_ip, opts.control_port, self.status, self.apply_text).start()
+        self.control = ControlServer(
+            self.control_ip, opts.control_port, self.status, self.apply_text, self.delete_text
+        ).start()
         if opts.load and self.ingress_url:
             self.load = LoadGenerator(self.ingress_url, rate=opts.rate).start()
         self.write_status_file()
@@ -253,6 +255,33 @@ class DemoMesh:
             pending = self.plane.wait_synced(changed, timeout=15.0)
         result = {
             "applied": [f"{r.ref} {verb}" for r, verb in zip(changes, verbs, strict=True)],
+            "version": version,
+            "changed_proxies": sorted(changed),
+            "synced": not pending,
+            "not_synced": pending,
+        }
+        self.applied.append({"file": filename, "at": time.time(), **result})
+        return result
+
+    def delete_text(self, text: str, filename: str = "<delete>") -> dict[str, Any]:
+        """Remove the resources named in ``text`` (group/kind/namespace/name; their bodies are ignored)."""
+        targets = load_text(text, filename)
+        if not targets:
+            raise InputError("no resources to delete", file=filename)
+        with self._apply_lock:
+            assert self.plane is not None
+            keys = {(r.group, r.kind, r.namespace, r.name) for r in self.resources}
+            for t in targets:
+                if (t.group, t.kind, t.namespace, t.name) not in keys:
+                    raise InputError(f"{t.ref} is not in the running mesh", file=t.file, line=t.line)
+            gone = {(t.group, t.kind, t.namespace, t.name) for t in targets}
+            kept = [r for r in self.resources if (r.group, r.kind, r.namespace, r.name) not in gone]
+            changed = self.plane.replace(kept)
+            self.resources = kept
+            version = self.plane.version
+            pending = self.plane.wait_synced(changed, timeout=15.0)
+        result = {
+            "applied": [f"{t.ref} deleted" for t in targets],
             "version": version,
             "changed_proxies": sorted(changed),
             "synced": not pending,

@@ -27,6 +27,7 @@ Examples:
   meshctl demo --no-load --status-file demo.json # no generated traffic; machine-readable addresses
   meshctl demo -f my-mesh/ --subnet 7            # your own manifests, on 127.0.7.x
   meshctl demo apply meshctl/examples/bookinfo-changes/reviews-v3.yaml   # from another terminal
+  meshctl demo delete meshctl/examples/bookinfo-changes/reviews-v3.yaml  # remove it again
   meshctl demo status                            # proxies, xDS sync, traffic counts
   curl -H 'end-user: jason' http://127.0.1.10:8080/productpage
 """,
@@ -206,12 +207,31 @@ def apply_command(files: tuple[str, ...], status_file: str | None, control: str 
       meshctl demo apply meshctl/examples/bookinfo-changes/reviews-v3.yaml
       cat my-vs.yaml | meshctl demo apply -
     """
+    _send(files, status_file, control, "apply")
+
+
+@command.command("delete", context_settings=CONTEXT_SETTINGS)
+@click.argument("files", nargs=-1, required=True)
+@click.option("--status-file", default=None, help=STATUS_FILE_HELP)
+@click.option(
+    "--control", default=None, help="Control endpoint URL of the demo (default: from the status file)."
+)
+def delete_command(files: tuple[str, ...], status_file: str | None, control: str | None) -> None:
+    """Remove resources from the running demo (matched by kind/namespace/name, like kubectl delete -f).
+
+    \b
+    Examples:
+      meshctl demo delete meshctl/examples/bookinfo-changes/ratings-fault-jason.yaml
+    """
+    _send(files, status_file, control, "delete")
+
+
+def _send(files: tuple[str, ...], status_file: str | None, control: str | None, action: str) -> None:
     from meshctl.demo.control import control_url, post_apply
 
     url = control_url(control, status_file)
     for f in files:
-        text = _read(f)
-        result = post_apply(url, text, f)
+        result = post_apply(url, _read(f), f, action=action)
         for line in result["applied"]:
             click.echo(line)
         note = (
