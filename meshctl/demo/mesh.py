@@ -148,7 +148,13 @@ class DemoMesh:
 
         self._checkpoint()
         self._progress(f"starting the xDS server on {self.control_ip}:{opts.xds_port}")
-        self.plane = ControlPlane(source, self.control_ip, opts.xds_port, opts.debug_port).start()
+        try:
+            self.plane = ControlPlane(source, self.control_ip, opts.xds_port, opts.debug_port).start()
+        except UnavailableError as e:
+            raise UnavailableError(
+                e.message,
+                hints=[f"is another demo running on 127.0.{opts.subnet}.x? stop it or pass --subnet N"],
+            ) from e
         snaps = self.plane.serve([w.node_id for w in self.workloads])
         configs = {node: _resources_of(snap) for node, snap in snaps.items()}
 
