@@ -268,9 +268,11 @@ def test_hash_policy_from_destination_rule_on_sidecar_routes() -> None:
     web = next(v for v in rc.virtual_hosts if v.name == "web.shop.svc.cluster.local:8000")
     hashed = [r for r in web.routes if r.WhichOneof("action") == "route"]
     assert hashed and all(r.route.hash_policy[0].header.header_name == "x-user" for r in hashed)
-    assert all(
-        not r.route.retry_policy.retry_host_predicate for r in hashed if r.route.HasField("retry_policy")
-    )
+    single = [r for r in hashed if r.route.cluster and r.route.HasField("retry_policy")]
+    assert single and all(not r.route.retry_policy.retry_host_predicate for r in single)
+    weighted = next(r for r in hashed if r.route.HasField("weighted_clusters"))
+    assert len(weighted.route.hash_policy) == 2  # one per destination (Istio), predicate kept
+    assert weighted.route.retry_policy.retry_host_predicate
     # the features VS: redirect / direct response / catch-all stop
     names = [r.name for r in web.routes]
     assert names[-1] == "catch-all" and "never-reached" not in names

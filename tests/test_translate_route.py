@@ -220,13 +220,10 @@ def test_fault_delay_and_abort_percentages() -> None:
         percent_pb2.FractionalPercent.HUNDRED,
     )
     assert f.abort.http_status == 418 and f.abort.percentage.numerator == 1_000_000
-    # exponential delays are unsupported: no fault config at all
-    assert (
-        "envoy.filters.http.fault"
-        not in routes([{"route": [dest()], "fault": {"delay": {"exponentialDelay": "1s"}}}])[
-            0
-        ].typed_per_filter_config
-    )
+    # exponential delays are unsupported: Istio still attaches an (empty) fault config
+    r = routes([{"route": [dest()], "fault": {"delay": {"exponentialDelay": "1s"}}}])[0]
+    r.typed_per_filter_config["envoy.filters.http.fault"].Unpack(f)
+    assert not f.HasField("delay") and not f.HasField("abort")
 
 
 def test_mirrors() -> None:
@@ -414,3 +411,25 @@ def test_default_route() -> None:
     assert r.name == "default" and r.match.prefix == "/" and r.route.cluster == f"outbound|9080||{FQDN}"
     assert r.route.timeout.seconds == 0 and r.route.retry_policy.num_retries.value == 2
     assert r.decorator.operation == f"{FQDN}:9080/*"
+
+
+def test_match_gateways_take_precedence_over_source_labels() -> None:
+    http = [
+        {
+            "match": [{"gateways": ["mesh"], "sourceLabels": {"app": "nope"}, "uri": {"exact": "/g"}}],
+            "route": [dest()],
+        }
+    ]
+    assert [r.match.path for r in routes(http)] == ["/g"]  # Istio sourceMatchHTTP: gateways decide alone
+
+
+def test_redirect_port_scheme_defaults_to_tls_of_server() -> None:
+    rd = routes([{"redirect": {"uri": "/x", "port": 443}}], is_tls=True)[0].redirect
+    assert rd.port_redirect == 0  # https default port omitted on a TLS server
+    rd = routes([{"redirect": {"uri": "/x", "port": 443}}])[0].redirect
+    assert rd.port_redirect == 443
+
+
+def test_empty_prefix_header_is_not_present_match() -> None:
+    m = routes([{"match": [{"headers": {"x": {"prefix": "a"}, "y": {}}}], "route": [dest()]}])[0].match
+    assert m.headers[0].string_match.prefix == "a" and m.headers[1].present_match

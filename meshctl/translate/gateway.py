@@ -95,16 +95,18 @@ def _vs_hosts_for_server(vs: VSInfo, gs: Any) -> list[str]:
     return out
 
 
-def _route_ctx(view: GatewayView, port: int) -> RouteContext:
+def _route_ctx(view: GatewayView, gs: Any) -> RouteContext:
+    """Routes are built per server: its port, its own gateway name (match ``gateways``), its TLS-ness."""
     return RouteContext(
-        listener_port=port,
+        listener_port=gs.port,
         service_ports=view.service_ports,
         hash_policy=view.hash_policy,
         proxy_labels=view.proxy.labels,
         proxy_namespace=view.proxy.namespace,
-        gateways=frozenset(view.merged.names),
+        gateways=frozenset({gs.gateway.key}),
         mesh_default_retry=view.mesh_default_retry,
         is_gateway=True,
+        is_tls=gs.server.tls is not None,
     )
 
 
@@ -124,7 +126,7 @@ def gateway_route_config(view: GatewayView, name: str, servers: list[Any]) -> ro
     for gs in servers:
         port = gs.port
         https_redirect = bool(gs.server.tls is not None and gs.server.tls.https_redirect)
-        ctx = _route_ctx(view, port)
+        ctx = _route_ctx(view, gs)
         server_keys: list[tuple[str, int]] = []
         for vs, _cfg in view.virtual_services:
             if not _vs_bound_to(vs, gs):

@@ -6,6 +6,7 @@ are often surprised by that, so the default lives here in one place and is docum
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc
@@ -14,6 +15,7 @@ from envoy.extensions.retry.priority.previous_priorities.v3 import previous_prio
 
 from meshctl.translate.protoutil import duration, pack, u32
 
+_HTTP_STATUS = frozenset(int(s) for s in HTTPStatus)
 DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 _PREVIOUS_HOSTS = rc.RetryPolicy.RetryHostPredicate(
     name="envoy.retry_host_predicates.previous_hosts",
@@ -55,7 +57,7 @@ def parse_retry_on(retry_on: str) -> tuple[str, list[int]]:
         tok = raw.strip()
         if not tok:
             continue
-        if tok.isdigit():
+        if tok.isdigit() and int(tok) in _HTTP_STATUS:  # Go's http.StatusText(i) != ""
             codes.append(int(tok))
         else:
             tokens.append(tok)
@@ -78,7 +80,7 @@ def convert_policy(
     retry_on = getattr(retries, "retry_on", None)
     if retry_on:
         tokens, codes = parse_retry_on(retry_on)
-        if codes and "retriable-status-codes" not in tokens:
+        if codes and "retriable-status-codes" not in tokens:  # Istio: strings.Contains
             tokens = f"{tokens},retriable-status-codes" if tokens else "retriable-status-codes"
         out.retry_on = tokens
         del out.retriable_status_codes[:]

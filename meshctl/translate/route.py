@@ -15,6 +15,7 @@ from typing import Any
 
 from envoy.config.core.v3 import base_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc
+from envoy.extensions.filters.http.fault.v3.fault_pb2 import HTTPFault
 
 from meshctl.model.hosts import resolve_shortname
 from meshctl.translate.fault import CORS_FILTER, FAULT_FILTER, translate_cors, translate_fault
@@ -64,6 +65,7 @@ class RouteContext:
     domain_suffix: str = "cluster.local"
     mesh_default_retry: Any = None
     is_gateway: bool = False
+    is_tls: bool = False  # a gateway server terminating TLS (redirect scheme default)
 
 
 @dataclass
@@ -97,20 +99,20 @@ def _gateway_name(name: str, vs_ns: str) -> str:
 
 
 def match_applies(match: Any, vs: VSInfo, ctx: RouteContext) -> bool:
-    """Static filters of a match entry: ``port``, ``sourceLabels``, ``sourceNamespace``, ``gateways``."""
+    """Istio's static filters of a match entry (``translateRoute`` + ``sourceMatchHTTP``): ``port`` must be
+    the listener port; with ``gateways`` one must be among the proxy's gateways (``mesh`` for sidecars),
+    otherwise ``sourceLabels`` must be a subset of the proxy's labels and ``sourceNamespace`` its namespace."""
     port = getattr(match, "port", None)
     if port and port != ctx.listener_port:
         return False
+    gws = getattr(match, "gateways", None) or []
+    if gws:
+        return any(_gateway_name(g, vs.namespace) in ctx.gateways for g in gws)
     labels = getattr(match, "source_labels", None) or {}
-    if labels and (ctx.is_gateway or any(ctx.proxy_labels.get(k) != v for k, v in labels.items())):
+    if any(ctx.proxy_labels.get(k) != v for k, v in labels.items()):
         return False
     src_ns = getattr(match, "source_namespace", None)
-    if src_ns and src_ns != ctx.proxy_namespace:
-        return False
-    gws = getattr(match, "gateways", None) or []
-    if gws and not any(_gateway_name(g, vs.namespace) in ctx.gateways for g in gws):
-        return False
-    return True
+    return not src_ns or src_ns == ctx.proxy_namespace
 
 
 def _header_ops(values: dict[str, str], action: int) -> tuple[list[base_pb2.HeaderValueOption], str]:
@@ -244,7 +246,9 @@ def _apply_destination(out: rc.Route, http: Any, vs: VSInfo, ctx: RouteContext, 
             disable_shadow_host_suffix_append=True,
         )
 
-    hash_policy = None
+    # Istio: a hash policy per destination that has one; only a single-destination route with consistent
+    # hashing drops the previous-hosts retry predicate
+    consistent_hash = False
     dests = list(getattr(http, "route", None) or [])
     if len(dests) == 1:
         d = dests[0]
@@ -254,7 +258,10 @@ def _apply_destination(out: rc.Route, http: Any, vs: VSInfo, ctx: RouteContext, 
         if not authority:
             authority = dops.authority
         action.cluster = name
-        hash_policy = ctx.hash_policy(host, port)
+        hp = ctx.hash_policy(host, port)
+        if hp is not None:
+            action.hash_policy.append(hp)
+            consistent_hash = True
     elif dests:
         wc = action.weighted_clusters
         for d in dests:
@@ -268,11 +275,10 @@ def _apply_destination(out: rc.Route, http: Any, vs: VSInfo, ctx: RouteContext, 
             _add_header_ops(cw, dops)
             if dops.authority:
                 cw.host_rewrite_literal = dops.authority
-            if hash_policy is None:
-                hash_policy = ctx.hash_policy(host, port)
-    if hash_policy is not None:
-        action.hash_policy.append(hash_policy)
-    policy = convert_policy(getattr(http, "retries", None), hash_policy is not None, ctx.mesh_default_retry)
+            hp = ctx.hash_policy(host, port)
+            if hp is not None:
+                action.hash_policy.append(hp)
+    policy = convert_policy(getattr(http, "retries", None), consistent_hash, ctx.mesh_default_retry)
     if policy is not None:
         action.retry_policy.CopyFrom(policy)
     if authority:
@@ -296,9 +302,9 @@ def _apply_redirect(out: rc.Route, redirect: Any, ctx: RouteContext) -> bool:
         port = ctx.listener_port
     elif redirect.port:
         port = redirect.port
-    if port:
-        scheme = (redirect.scheme or "").lower()
-        if not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+    if redirect.derive_port or redirect.port:
+        scheme = (redirect.scheme or ("https" if ctx.is_tls else "http")).lower()
+        if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
             r.port_redirect = port
     r.response_code = _REDIRECT_CODES[code]  # type: ignore[assignment]
     return True
@@ -350,8 +356,9 @@ def translate_route(http: Any, match: Any | None, vs: VSInfo, ctx: RouteContext)
         _apply_destination(out, http, vs, ctx, ops)
 
     out.decorator.operation = route_operation(out, vs.name, ctx.listener_port)
-    fault = translate_fault(getattr(http, "fault", None))
-    if fault is not None:
+    if getattr(http, "fault", None) is not None:
+        # Istio packs TranslateFault's result even when nothing was translatable (an empty HTTPFault)
+        fault = translate_fault(http.fault) or HTTPFault()
         out.typed_per_filter_config[FAULT_FILTER].CopyFrom(pack(fault))
     cors = translate_cors(getattr(http, "cors_policy", None))
     if cors is not None:

@@ -32,18 +32,13 @@ def string_matcher(sm: Any) -> string_pb2.StringMatcher | None:
 
 
 def is_catch_all_string_match(sm: Any) -> bool:
-    """Istio treats a missing/empty match, an empty prefix and ``regex: "*"`` as "header present"."""
+    """Istio ``canBeConvertedToPresentMatch``: no match type at all, or ``regex: "*"`` (not RE2: "present")."""
     if sm is None:
         return True
-    if getattr(sm, "exact", None) is not None:
+    if getattr(sm, "exact", None) is not None or getattr(sm, "prefix", None) is not None:
         return False
-    prefix = getattr(sm, "prefix", None)
-    if prefix is not None:
-        return prefix == ""
     regex = getattr(sm, "regex", None)
-    if regex is not None:
-        return regex in ("*", "")
-    return True
+    return regex is None or regex == "*"
 
 
 def _present_or_string(out: Any, sm: Any) -> Any:
