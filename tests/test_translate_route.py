@@ -433,3 +433,24 @@ def test_redirect_port_scheme_defaults_to_tls_of_server() -> None:
 def test_empty_prefix_header_is_not_present_match() -> None:
     m = routes([{"match": [{"headers": {"x": {"prefix": "a"}, "y": {}}}], "route": [dest()]}])[0].match
     assert m.headers[0].string_match.prefix == "a" and m.headers[1].present_match
+
+
+def test_jwt_claim_matches_become_dynamic_metadata() -> None:
+    m = routes(
+        [
+            {
+                "match": [
+                    {
+                        "headers": {"@request.auth.claims[groups][id]": {"exact": "admin"}},
+                        "withoutHeaders": {"@request.auth.claims.iss": {"prefix": "bad"}},
+                    }
+                ],
+                "route": [dest()],
+            }
+        ]
+    )[0].match
+    assert not m.headers
+    a, b = m.dynamic_metadata
+    assert a.filter == "istio_authn" and [p.key for p in a.path] == ["request.auth.claims", "groups", "id"]
+    assert a.value.list_match.one_of.string_match.exact == "admin" and not a.invert
+    assert [p.key for p in b.path] == ["request.auth.claims", "iss"] and b.invert

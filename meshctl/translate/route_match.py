@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc
-from envoy.type.matcher.v3 import regex_pb2, string_pb2
+from envoy.type.matcher.v3 import metadata_pb2, regex_pb2, string_pb2
 
 from meshctl.translate.protoutil import boolv
 
@@ -60,6 +60,38 @@ def query_matcher(name: str, sm: Any) -> rc.QueryParameterMatcher:
     return _present_or_string(rc.QueryParameterMatcher(name=name), sm)  # type: ignore[no-any-return]
 
 
+_CLAIMS = "@request.auth.claims"
+
+
+def jwt_claims(name: str) -> list[str] | None:
+    """Istio ``jwt.ToRoutingClaim``: ``@request.auth.claims.a.b`` or ``@request.auth.claims[a][b]`` -> [a, b]."""
+    if not name.startswith(_CLAIMS):
+        return None
+    rest = name[len(_CLAIMS) :]
+    if rest.startswith("."):
+        claims = rest[1:].split(".")
+    elif rest.startswith("[") and rest.endswith("]"):
+        claims = rest[1:-1].split("][")
+    else:
+        return None
+    return claims if all(claims) else None
+
+
+def claims_matcher(claims: list[str], sm: Any) -> metadata_pb2.MetadataMatcher:
+    """Istio ``MetadataMatcherForJWTClaims``: the ``istio_authn`` dynamic metadata, one-of over the claim list."""
+    m = metadata_pb2.MetadataMatcher(filter="istio_authn")
+    m.path.add(key="request.auth.claims")
+    for c in claims:
+        m.path.add(key=c)
+    value = string_matcher(sm)
+    one_of = m.value.list_match.one_of
+    if value is not None:
+        one_of.string_match.CopyFrom(value)
+    else:
+        one_of.present_match = True
+    return m
+
+
 def translate_route_match(match: Any | None) -> rc.RouteMatch:
     """The Envoy match for one ``match[]`` entry; ``None`` (a rule without match) is prefix ``/``."""
     out = rc.RouteMatch()
@@ -79,8 +111,18 @@ def translate_route_match(match: Any | None) -> rc.RouteMatch:
 
     headers: list[rc.HeaderMatcher] = []
     for name, sm in (getattr(match, "headers", None) or {}).items():
+        claims = jwt_claims(name)
+        if claims is not None:  # JWT claim routing: dynamic metadata, not a header
+            out.dynamic_metadata.append(claims_matcher(claims, sm))
+            continue
         headers.append(header_matcher(name, sm))
     for name, sm in (getattr(match, "without_headers", None) or {}).items():
+        claims = jwt_claims(name)
+        if claims is not None:
+            cm = claims_matcher(claims, sm)
+            cm.invert = True
+            out.dynamic_metadata.append(cm)
+            continue
         hm = header_matcher(name, sm)
         hm.invert_match = True
         if not hm.present_match:
