@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import html
 import json
-import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from meshctl.demo.httpd import BackgroundHTTPServer
 
 #: Headers bookinfo propagates from the incoming request to its outgoing calls (tracing + user identity).
 FORWARD_HEADERS = (
@@ -221,20 +222,11 @@ class AppServer:
     def __init__(self, spec: AppSpec) -> None:
         self.spec = spec
         handler = type(f"{spec.app}Handler", (_Handler,), {"spec": spec})
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self._server = Server((spec.listen_ip, spec.listen_port), handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"app-{spec.pod}", daemon=True
-        )
+        self._http = BackgroundHTTPServer(spec.listen_ip, spec.listen_port, handler, f"app-{spec.pod}")
 
     def start(self) -> AppServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.close()

@@ -12,13 +12,13 @@ import ipaddress
 import json
 import os
 import tempfile
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from meshctl.demo.httpd import BackgroundHTTPServer
 from meshctl.errors import EXIT_DATAERR, InputError, MeshctlError, UnavailableError, UsageError
 
 StatusFn = Callable[[], dict[str, Any]]
@@ -43,29 +43,21 @@ class ControlServer:
             raise UsageError(f"the demo control endpoint binds only to loopback addresses (got {ip})")
         handler = _make_handler(status, {"/apply": apply, **({"/delete": delete} if delete else {})})
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
         try:
-            self._server = Server((ip, port), handler)
+            self._http = BackgroundHTTPServer(ip, port, handler, "meshctl-demo-control")
         except OSError as e:
             raise UnavailableError(
                 f"cannot listen on {ip}:{port} for the demo control endpoint: {e.strerror}",
                 hints=["is another demo running? try --subnet N"],
             ) from e
-        self.url = f"http://{ip}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="meshctl-demo-control", daemon=True
-        )
+        self.url = f"http://{ip}:{self._http.port}"
 
     def start(self) -> ControlServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.close()
 
 
 def _make_handler(status: StatusFn, changes: dict[str, ApplyFn]) -> type[BaseHTTPRequestHandler]:

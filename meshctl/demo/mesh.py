@@ -251,23 +251,9 @@ class DemoMesh:
         if not changes:
             raise InputError("no resources to apply", file=filename)
         with self._apply_lock:
-            assert self.plane is not None
             merged, verbs = merge_resources(self.resources, changes)
-            changed = self.plane.replace(
-                merged
-            )  # raises with file:line: field on bad config; nothing changes then
-            self.resources = merged
-            version = self.plane.version
-            pending = self.plane.wait_synced(changed, timeout=15.0)
-        result = {
-            "applied": [f"{r.ref} {verb}" for r, verb in zip(changes, verbs, strict=True)],
-            "version": version,
-            "changed_proxies": sorted(changed),
-            "synced": not pending,
-            "not_synced": pending,
-        }
-        self.applied.append({"file": filename, "at": time.time(), **result})
-        return result
+            lines = [f"{r.ref} {verb}" for r, verb in zip(changes, verbs, strict=True)]
+            return self._commit(merged, filename, lines)
 
     def delete_text(self, text: str, filename: str = "<delete>") -> dict[str, Any]:
         """Remove the resources named in ``text`` (group/kind/namespace/name; their bodies are ignored)."""
@@ -275,20 +261,23 @@ class DemoMesh:
         if not targets:
             raise InputError("no resources to delete", file=filename)
         with self._apply_lock:
-            assert self.plane is not None
-            keys = {(r.group, r.kind, r.namespace, r.name) for r in self.resources}
+            keys = {_key(r) for r in self.resources}
             for t in targets:
-                if (t.group, t.kind, t.namespace, t.name) not in keys:
+                if _key(t) not in keys:
                     raise InputError(f"{t.ref} is not in the running mesh", file=t.file, line=t.line)
-            gone = {(t.group, t.kind, t.namespace, t.name) for t in targets}
-            kept = [r for r in self.resources if (r.group, r.kind, r.namespace, r.name) not in gone]
-            changed = self.plane.replace(kept)
-            self.resources = kept
-            version = self.plane.version
-            pending = self.plane.wait_synced(changed, timeout=15.0)
+            gone = {_key(t) for t in targets}
+            kept = [r for r in self.resources if _key(r) not in gone]
+            return self._commit(kept, filename, [f"{t.ref} deleted" for t in targets])
+
+    def _commit(self, resources: list[Resource], filename: str, lines: list[str]) -> dict[str, Any]:
+        """Serve ``resources`` (bad config raises file:line: field and changes nothing); wait for the ACKs."""
+        assert self.plane is not None
+        changed = self.plane.replace(resources)
+        self.resources = resources
+        pending = self.plane.wait_synced(changed, timeout=15.0)
         result = {
-            "applied": [f"{t.ref} deleted" for t in targets],
-            "version": version,
+            "applied": lines,
+            "version": self.plane.version,
             "changed_proxies": sorted(changed),
             "synced": not pending,
             "not_synced": pending,
@@ -375,13 +364,17 @@ def _resources_of(snap: Any) -> Any:
     return SimpleNamespace(clusters=snap.messages(T.CLUSTER), listeners=snap.messages(T.LISTENER))
 
 
+def _key(r: Resource) -> tuple[str, str, str | None, str]:
+    """What identifies a resource for apply/delete: group, kind, namespace, name (like kubectl)."""
+    return (r.group, r.kind, r.namespace, r.name)
+
+
 def merge_resources(base: list[Resource], changes: list[Resource]) -> tuple[list[Resource], list[str]]:
     """``base`` with each change replacing the resource of the same group/kind/namespace/name (or appended)."""
     out = list(base)
     verbs: list[str] = []
     for ch in changes:
-        key = (ch.group, ch.kind, ch.namespace, ch.name)
-        idx = next((i for i, r in enumerate(out) if (r.group, r.kind, r.namespace, r.name) == key), None)
+        idx = next((i for i, r in enumerate(out) if _key(r) == _key(ch)), None)
         if idx is None:
             out.append(ch)
             verbs.append("created")

@@ -16,8 +16,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from meshctl.demo.httpd import BackgroundHTTPServer
 
 
 @dataclass
@@ -72,8 +74,7 @@ class EchoServer:
     #: ``fail=N&key=K`` counters; pass one shared Counter (and lock) to make failures count per service, not per pod.
     fail_counts: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _server: BackgroundHTTPServer | None = None
 
     def start(self) -> EchoServer:
         echo = self
@@ -125,21 +126,12 @@ class EchoServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self._server = Server((self.ip, self.port), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"echo-{self.hostname}", daemon=True
-        )
-        self._thread.start()
+        self._server = BackgroundHTTPServer(self.ip, self.port, Handler, f"echo-{self.hostname}").start()
         return self
 
     def close(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
             self._server = None
 
     def reset(self) -> None:
