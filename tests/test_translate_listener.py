@@ -351,3 +351,38 @@ def test_inbound_modes_follow_istio_tables() -> None:
         ("tls", "tcp_proxy", True),
     ]
     assert len(shape(Protocol.UNSUPPORTED, "PERMISSIVE")) == 5
+
+
+def test_short_name_that_is_another_services_fqdn_is_dropped() -> None:
+    """Istio httproute_test: ``test.default`` loses the short form ``test`` when a service is literally ``test``."""
+    from meshctl.sources import load_text
+
+    text = """
+apiVersion: v1
+kind: Service
+metadata: {name: test, namespace: default}
+spec: {clusterIP: 10.0.0.9, selector: {app: test}, ports: [{name: http, port: 80}]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: bare, namespace: default}
+spec: {hosts: [test], resolution: DNS, ports: [{number: 80, name: http, protocol: HTTP}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c, namespace: default, labels: {app: c}}
+spec: {containers: [{name: c, image: c}]}
+status: {podIP: 10.1.1.1, phase: Running}
+"""
+    mesh = build_mesh(load_text(text, "dup.yaml"))
+    pc = translate(mesh, mesh.proxy("pod/c"))
+    rc = next(r for r in pc.routes if r.name == "80")
+    vh = next(v for v in rc.virtual_hosts if v.name == "test.default.svc.cluster.local:80")
+    assert list(vh.domains)[:4] == [
+        "test.default.svc.cluster.local",
+        "test.default.svc.cluster.local.",
+        "test.default.svc",
+        "test.default",
+    ]
+    bare = next(v for v in rc.virtual_hosts if v.name == "test:80")
+    assert list(bare.domains)[0] == "test"

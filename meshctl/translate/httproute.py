@@ -98,19 +98,22 @@ def alt_hosts(hostname: str, proxy_domain: str) -> list[str]:
     return [hostname[:ih] + ".svc", hostname[:ih]]
 
 
-def service_domains(svc: Service, proxy: Proxy) -> list[str]:
-    """Vhost domains of a service: FQDN, ``FQDN.``, short forms, then VIPs (ports omitted: ignore_port_in_host_matching)."""
+def service_domains(svc: Service, proxy: Proxy) -> tuple[list[str], list[str]]:
+    """(domains, expanded short forms) of a service vhost (Istio ``generateVirtualHostDomains``): FQDN,
+    ``FQDN.``, the short forms relative to the proxy's namespace, ``*.``-variants for headless Kubernetes
+    services, then the VIPs. No port variants: the route configuration ignores ports in host matching."""
     domain = proxy.dns_domain or f"{proxy.namespace}.svc.cluster.local"
+    alts = alt_hosts(svc.hostname, domain)
     out = [svc.hostname]
     if not is_wildcard(svc.hostname):
         out.append(svc.hostname + ".")
-    out.extend(alt_hosts(svc.hostname, domain))
+    out.extend(alts)
+    if svc.headless and svc.registry == "Kubernetes":
+        out.extend(["*." + d for d in out])
     for a in svc.addresses:
         if "/" not in a and a not in ("0.0.0.0", "None"):
             out.append(a)
-    if svc.headless and not is_wildcard(svc.hostname):
-        out.append("*." + svc.hostname)
-    return out
+    return out, alts
 
 
 def _http_like(svc: Service, port: int) -> bool:
@@ -118,11 +121,25 @@ def _http_like(svc: Service, port: int) -> bool:
     return sp is not None and (sp.protocol.is_http or sp.protocol.is_unsupported)
 
 
-def _vhost(name: str, domains: list[str], routes: list[rc.Route], seen: set[str]) -> rc.VirtualHost | None:
-    doms = [d for d in dict.fromkeys(domains) if d not in seen]
+def _vhost(
+    name: str,
+    domains: list[str],
+    routes: list[rc.Route],
+    seen: set[str],
+    expanded: list[str] = (),  # type: ignore[assignment]
+    known_fqdns: set[str] = frozenset(),  # type: ignore[assignment]
+) -> rc.VirtualHost | None:
+    """A vhost with Istio's ``dedupeDomains``: domains already used (case-insensitively) are dropped, and so
+    is a short form that is itself the FQDN of a known service (``foo.com`` vs ``foo.com.<ns>...``)."""
+    doms = []
+    for d in domains:
+        low = d.lower()
+        if low in seen or (d in expanded and d in known_fqdns):
+            continue
+        seen.add(low)
+        doms.append(d)
     if not doms:
         return None
-    seen.update(doms)
     vh = rc.VirtualHost(name=name, domains=doms, include_request_attempt_count=True)
     vh.routes.extend(routes)
     return vh
@@ -171,6 +188,7 @@ def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]
     claimed: set[str] = set()
     names: set[str] = set()
     seen_domains: set[str] = set()
+    known_fqdns = {h for h in registry} | {f"{h}:{port}" for h in registry}
     out: list[rc.VirtualHost] = []
     for vs in vss:
         hosts, in_vs = _separate(vs, registry)
@@ -193,7 +211,8 @@ def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]
             claimed.add(s.hostname)
             if name in names:
                 continue
-            vh = _vhost(name, service_domains(s, view.proxy), routes, seen_domains)
+            domains, alts = service_domains(s, view.proxy)
+            vh = _vhost(name, domains, routes, seen_domains, alts, known_fqdns)
             if vh is not None:
                 names.add(name)
                 out.append(vh)
@@ -207,7 +226,8 @@ def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]
         r = default_route(
             cluster, f"{s.hostname}:{port}", view.hash_policy(s.hostname, port), view.mesh_default_retry
         )
-        vh = _vhost(name, service_domains(s, view.proxy), [r], seen_domains)
+        domains, alts = service_domains(s, view.proxy)
+        vh = _vhost(name, domains, [r], seen_domains, alts, known_fqdns)
         if vh is not None:
             names.add(name)
             out.append(vh)
