@@ -9,91 +9,47 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from behaviour.harness import free_subnet
 from conftest import ROOT, run_cli
 
+from meshctl.demo.launch import DemoProcess, demo_process
 from meshctl.demo.loadgen import fetch, served_reviews
 from meshctl.demo.procguard import children_pids, process_name
+from meshctl.errors import UnavailableError
 
 pytestmark = [pytest.mark.envoy, pytest.mark.slow, pytest.mark.timeout(180)]
 
 CHANGES = ROOT / "meshctl" / "examples" / "bookinfo-changes"
 
 
-class Demo:
-    def __init__(self, proc: subprocess.Popen[str], status_file: Path) -> None:
-        self.proc = proc
-        self.status_file = status_file
-        self.info: dict[str, Any] = json.loads(status_file.read_text())
-
-    def cli(self, *args: str) -> tuple[int, str, str]:
-        return run_cli([*args, "--status-file", str(self.status_file)])
-
-
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    tmp = tmp_path_factory.mktemp("demo")
-    status_file = tmp / "demo.json"
-    log = open(tmp / "demo.log", "w+")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "meshctl",
-            "demo",
-            "--subnet",
-            str(free_subnet()),
-            "--status-file",
-            str(status_file),
-            "--rate",
-            "5",
-            "--log-level",
-            "error",
-            "--ready-timeout",
-            "60",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "MESHCTL_PLAIN": "1"},
-    )
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoProcess]:
+    status_file = tmp_path_factory.mktemp("demo") / "demo.json"
+    args = ["--subnet", str(free_subnet()), "--rate", "5", "--log-level", "error", "--ready-timeout", "60"]
     try:
-        deadline = time.monotonic() + 90
-        while not status_file.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"demo did not come up (exit {proc.poll()}):\n{log.read()[-4000:]}")
-            time.sleep(0.1)
-        yield Demo(proc, status_file)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+        with demo_process(status_file, args) as running:
+            yield running
+    except UnavailableError as e:
+        pytest.fail(str(e))
 
 
-def page(demo: Demo, **headers: str) -> str:
+def cli(demo: DemoProcess, *args: str) -> tuple[int, str, str]:
+    return run_cli([*args, "--status-file", str(demo.status_file)])
+
+
+def page(demo: DemoProcess, **headers: str) -> str:
     """/productpage from outside, through the ingress gateway."""
     status, body, err = fetch(demo.info["ingress_url"], headers, timeout=10)
     assert status == 200, (status, err, body[:500])
     return body
 
 
-def mesh_page(demo: Demo, **headers: str) -> str:
+def mesh_page(demo: DemoProcess, **headers: str) -> str:
     """/productpage from inside the mesh: dialled through the details pod's sidecar (mTLS sidecar to sidecar)."""
     details = next(p for p in demo.info["proxies"] if p["pod"] == "details-v1-0")
     status, body, err = fetch(
@@ -103,7 +59,7 @@ def mesh_page(demo: Demo, **headers: str) -> str:
     return body
 
 
-def test_demo_comes_up_and_every_proxy_acks(demo: Demo) -> None:
+def test_demo_comes_up_and_every_proxy_acks(demo: DemoProcess) -> None:
     info = demo.info
     names = {p["name"] for p in info["proxies"]}
     assert names == {
@@ -119,12 +75,12 @@ def test_demo_comes_up_and_every_proxy_acks(demo: Demo) -> None:
     for p in info["proxies"]:
         assert p["node_id"].split("~")[1] == p["ip"] and p["admin_url"] == f"http://{p['ip']}:15000"
     assert sorted(children_pids(demo.proc.pid)) == sorted(p["envoy_pid"] for p in info["proxies"])
-    code, out, err = demo.cli("demo", "status", "-o", "json")
+    code, out, err = cli(demo, "demo", "status", "-o", "json")
     assert code == 0, err
     status = json.loads(out)
     for p in status["proxies"]:
         assert p["alive"] and p["sync"] and set(p["sync"].values()) == {"SYNCED"}, p
-    code, out, err = demo.cli("demo", "status")
+    code, out, err = cli(demo, "demo", "status")
     assert code == 0 and "productpage-v1-0.default" in out and "SYNCED" in out
     # istioctl's view of the same, from meshctl's proxy-status over ADS (istio.io/debug/syncz)
     code, out, err = run_cli(["proxy-status", "--xds", info["xds_address"], "-o", "json"])
@@ -135,7 +91,7 @@ def test_demo_comes_up_and_every_proxy_acks(demo: Demo) -> None:
     assert "STALE" not in out and "NACK" not in out and "NOT SENT" not in out and out.count("SYNCED") >= 7 * 3
 
 
-def test_product_page_through_the_ingress_shows_details_and_reviews(demo: Demo) -> None:
+def test_product_page_through_the_ingress_shows_details_and_reviews(demo: DemoProcess) -> None:
     body = page(demo)
     assert "Book Details" in body and "PublisherA" in body and "details served by details-v1-0" in body
     assert "Book Reviews" in body and "An extremely entertaining play" in body
@@ -144,52 +100,51 @@ def test_product_page_through_the_ingress_shows_details_and_reviews(demo: Demo) 
     assert served_reviews(jason) == "reviews-v2-0" and "★★★★★" in jason and "color:black" in jason
 
 
-def test_product_page_through_the_mesh_shows_details_and_reviews(demo: Demo) -> None:
+def test_product_page_through_the_mesh_shows_details_and_reviews(demo: DemoProcess) -> None:
     body = mesh_page(demo)
     assert "details served by details-v1-0" in body and "Book Reviews" in body
     assert served_reviews(body) in {"reviews-v1-0", "reviews-v3-0"}
     assert served_reviews(mesh_page(demo, **{"end-user": "jason"})) == "reviews-v2-0"
 
 
-def test_apply_reviews_v3_shifts_all_traffic_live(demo: Demo) -> None:
-    code, out, err = demo.cli("demo", "apply", str(CHANGES / "reviews-v3.yaml"))
+def test_apply_reviews_v3_shifts_all_traffic_live(demo: DemoProcess) -> None:
+    code, out, err = cli(demo, "demo", "apply", str(CHANGES / "reviews-v3.yaml"))
     assert code == 0, err
     assert "VirtualService default/reviews configured" in out and "all proxies synced" in out
     seen = {served_reviews(mesh_page(demo, **({"end-user": "jason"} if i % 2 else {}))) for i in range(20)}
     assert seen == {"reviews-v3-0"}
-    code, out, _ = demo.cli("demo", "status", "-o", "json")
+    code, out, _ = cli(demo, "demo", "status", "-o", "json")
     status = json.loads(out)
     assert status["config_version"] == "2" and status["applied"][0]["file"].endswith("reviews-v3.yaml")
     assert status["load"]["requests"] > 0
 
 
-def test_apply_rejects_bad_config_with_file_line_and_keeps_running(demo: Demo, tmp_path: Path) -> None:
+def test_apply_rejects_bad_config_with_file_line_and_keeps_running(demo: DemoProcess, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec:\n  hosts: [reviews]\n  http:\n  - rout: []\n"
     )
-    code, _, err = demo.cli("demo", "apply", str(bad))
+    code, _, err = cli(demo, "demo", "apply", str(bad))
     assert code == 65, err
     assert f"{bad}:7" in err and "rout" in err
     assert served_reviews(mesh_page(demo)) == "reviews-v3-0"
 
 
-def test_delete_removes_the_virtual_service_live(demo: Demo) -> None:
-    code, out, err = demo.cli("demo", "delete", str(CHANGES / "reviews-v3.yaml"))
+def test_delete_removes_the_virtual_service_live(demo: DemoProcess) -> None:
+    code, out, err = cli(demo, "demo", "delete", str(CHANGES / "reviews-v3.yaml"))
     assert code == 0, err
     assert "VirtualService default/reviews deleted" in out
     # Without a VirtualService, reviews traffic is spread over every version (round robin per the DR).
     seen = {served_reviews(mesh_page(demo)) for _ in range(12)}
     assert seen == {"reviews-v1-0", "reviews-v2-0", "reviews-v3-0"}
-    code, _, err = demo.cli("demo", "delete", str(CHANGES / "reviews-v3.yaml"))
+    code, _, err = cli(demo, "demo", "delete", str(CHANGES / "reviews-v3.yaml"))
     assert code == 65 and "VirtualService default/reviews is not in the running mesh" in err
 
 
-def test_ctrl_c_stops_everything(demo: Demo) -> None:
+def test_ctrl_c_stops_everything(demo: DemoProcess) -> None:
     pids = [p["envoy_pid"] for p in demo.info["proxies"]]
     assert all(process_name(pid) == "envoy" for pid in pids)
-    demo.proc.send_signal(signal.SIGINT)
-    assert demo.proc.wait(timeout=20) == 0
+    assert demo.stop(timeout=20) == 0  # Ctrl-C
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in pids):
         time.sleep(0.05)
