@@ -10,18 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc
 
 from meshctl.model.types import Protocol, Proxy, ProxyType, Service
 from meshctl.translate import ProxyConfig
-from meshctl.translate.filters import socket_address
 from meshctl.translate.gateway import GatewayView, gateway_listeners
 from meshctl.translate.httproute import SidecarView, sidecar_route_config, sniffed_route_config
 from meshctl.translate.listener import (
     Egress,
     InboundPort,
-    loopback_app_address,
     loopback_inbound_port,
     sidecar_listeners,
 )
@@ -188,27 +185,9 @@ def _gateway(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
     pc.routes.extend(routes)
 
 
-def _apply_loopback(mesh: Any, proxy: Proxy, pc: ProxyConfig, inbound: list[InboundPort]) -> None:
-    """Loopback bind mode on the inbound side (see listener.py's module docs)."""
-    ports = {p.target_port for p in inbound}
-    for c in pc.clusters:
-        parts = c.name.split("|")
-        if len(parts) == 4 and parts[0] == "inbound" and parts[1].isdigit() and int(parts[1]) in ports:
-            ip, app_port = loopback_app_address(proxy.ip, int(parts[1]))
-            c.ClearField("cluster_discovery_type")
-            c.type = cluster_pb2.Cluster.STATIC
-            c.lb_policy = (
-                cluster_pb2.Cluster.ROUND_ROBIN
-                if c.lb_policy == cluster_pb2.Cluster.CLUSTER_PROVIDED
-                else c.lb_policy
-            )
-            c.ClearField("upstream_bind_config")
-            c.ClearField("original_dst_lb_config")
-            c.load_assignment.Clear()
-            c.load_assignment.cluster_name = c.name
-            c.load_assignment.endpoints.add().lb_endpoints.add().endpoint.address.CopyFrom(
-                socket_address(ip, app_port)
-            )
+def _apply_loopback(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
+    """Loopback bind mode on the EDS side (see inbound.py): endpoints of sidecar-injected workloads are
+    reached at their proxy's loopback inbound port. (Inbound clusters already point at the app: cluster.py.)"""
     # endpoints that are sidecar-injected workloads: their proxy receives inbound at its loopback inbound port
     inbound_index: dict[str, dict[int, int]] = {}
     for other in mesh.proxies():
@@ -234,5 +213,5 @@ def translate_proxy(mesh: Any, proxy: Proxy) -> ProxyConfig:
     else:
         _sidecar(mesh, proxy, pc)
         if proxy.loopback:
-            _apply_loopback(mesh, proxy, pc, inbound_ports(mesh, proxy))
+            _apply_loopback(mesh, proxy, pc)
     return pc
