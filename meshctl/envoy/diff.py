@@ -482,10 +482,16 @@ def node_id_of(dump: ConfigDump) -> str:
 
 
 def intended_dump(
-    filenames: list[str], proxy: str | None, namespace: str | None = None, actual: ConfigDump | None = None
+    filenames: list[str],
+    proxy: str | None,
+    namespace: str | None = None,
+    actual: ConfigDump | None = None,
+    *,
+    resources: list[Any] | None = None,
 ) -> ConfigDump:
     """The dump Istio would give a proxy, from Istio/Kubernetes YAML, through the embedded translator.
 
+    ``resources`` (already loaded, e.g. from the live cluster) replace ``filenames``.
     The proxy is ``--proxy TYPE/NAME`` or, when omitted, the one whose node id the actual dump carries (the same
     mapping meshctl's xDS server uses). A proxy running on a loopback address (the local demo mesh) is
     translated in loopback bind mode, as the demo's control plane does.
@@ -501,7 +507,12 @@ def intended_dump(
     ip = _node_ip(actual) if actual is not None else ""
     loopback = bool(ip) and _is_loopback_or_any(ip)
     source = MeshSource(filenames, loopback=loopback)
-    source.load()
+    if resources is not None:  # e.g. read from the live cluster
+        from meshctl.model import build_mesh
+
+        source.mesh = build_mesh(resources)
+    else:
+        source.load()
     if proxy:
         p = source.mesh.proxy(proxy, namespace)
         if loopback:

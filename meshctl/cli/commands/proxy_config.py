@@ -425,6 +425,7 @@ def diff_cmd(
     Exit codes: 0 in sync, 1 drift, 64 usage, 65 bad input, 69 unreachable.
     Examples:
       meshctl pc diff --admin http://127.0.0.1:15000 -f manifests/ --proxy deploy/reviews-v1
+      meshctl pc diff pod/reviews-v1-0 -n default       # intended from the live cluster's config
       meshctl pc diff --file before.json --file after.json
     """
     from meshctl.envoy import diff as diff_lib
@@ -444,6 +445,17 @@ def diff_cmd(
         actual = actual_target.config_dump(include_eds=True)
         intended = diff_lib.intended_dump(list(filenames), proxy, namespace, actual)
         left_label, right_label = "intended", "actual"
+    elif target and not dumps and not admin:
+        # a pod, and no -f: the intended config comes from the same live cluster
+        from meshctl.sources.kubernetes.loader import load_cluster
+
+        actual_target = Target.from_args(
+            target, namespace=namespace, kubeconfig=kubeconfig, context=kube_context, admin_port=admin_port
+        )
+        actual = actual_target.config_dump(include_eds=True)
+        resources = list(load_cluster(kubeconfig, kube_context))
+        intended = diff_lib.intended_dump([], proxy, namespace, actual, resources=resources)
+        left_label, right_label = "intended (cluster config)", actual_target.describe()
     else:
         if len(dumps) != 2 or target or admin:
             if len(dumps) == 1 and (target or admin):
