@@ -208,5 +208,9 @@ def test_cli_kube_emulator_bad_input_is_a_clear_error(tmp_path: Path, cli) -> No
     bad.write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: [oops\n")
     code, _, err = cli(["x", "kube-emulator", "-f", str(bad)])
     assert code == 65 and str(bad) in err and "Traceback" not in err
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: ok}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
+    code, _, err = cli(["x", "kube-emulator", "-f", str(unknown)])
+    assert code == 65 and f'{unknown}:5: Widget default/w: no matches for kind "Widget" in version "example.com/v1"' in err
     code, _, err = cli(["x", "kube-emulator", "--forward", "nonsense"])
     assert code == 64 and "--forward" in err

@@ -178,20 +178,23 @@ class KubeEmulator:
                 if "istio-injection" not in labels and "istio.io/rev" not in labels:
                     labels["istio-injection"] = "enabled"
                     self.store.update(ns_t, None, ns, dict(cur, metadata=dict(cur["metadata"], labels=labels)))
-        objs = []
-        for r in resources:
+        from meshctl.errors import ErrorList, InputError, MeshctlError
+
+        # Namespaces and CRDs first, so what depends on them can be created.
+        ordered = sorted(resources, key=lambda r: 0 if r.kind in ("Namespace", "CustomResourceDefinition") else 1)
+        out: list[dict[str, Any]] = []
+        errors: list[MeshctlError] = []
+        for r in ordered:
             obj = json.loads(json.dumps(r.obj))
             if r.namespace and r.kind != "Namespace":
                 obj.setdefault("metadata", {})["namespace"] = r.namespace
-            objs.append(obj)
-        # Namespaces and CRDs first, so what depends on them can be created.
-        objs.sort(key=lambda o: 0 if o.get("kind") in ("Namespace", "CustomResourceDefinition") else 1)
-        try:
-            return self.apply(objs)
-        except ApiError as e:
-            from meshctl.errors import InputError
-
-            raise InputError(e.message) from None
+            try:
+                out.extend(self.apply([obj]))
+            except ApiError as e:
+                errors.append(InputError(f"{r.ref}: {e.message}", file=r.file, line=r.line))
+        if errors:
+            raise errors[0] if len(errors) == 1 else ErrorList(errors)
+        return out
 
     def get(self, kind_plural: str, name: str, namespace: str | None = None, group: str = "") -> dict[str, Any]:
         rt = self.store.types[(group, kind_plural)]
