@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from behaviour.harness import BehaviourMesh
+from behaviour.harness import DR_B, BehaviourMesh
 
 pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
 
@@ -96,16 +96,7 @@ def test_gw12_scheme_match_and_header_add_routes_to_the_service(mesh: BehaviourM
 def test_gateway_weighted_split_and_subset(mesh: BehaviourMesh) -> None:
     mesh.configure(
         gateway()
-        + """apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: b, namespace: default}
-spec:
-  host: b
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-"""
+        + DR_B
         + gw_vs(
             '"*"',
             """  - match:

@@ -9,21 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from behaviour.harness import BehaviourMesh
+from behaviour.harness import DR_B, BehaviourMesh
 
 pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
-
-DR_B = """
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: b, namespace: default}
-spec:
-  host: b
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-"""
 
 
 def vs(http: str, hosts: str = "[b]") -> str:

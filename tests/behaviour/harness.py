@@ -75,6 +75,18 @@ status: {{phase: Running, podIP: 127.0.{subnet}.{octet}, conditions: [{{type: Re
     return "---\n".join(docs)
 
 
+#: DestinationRule with subsets v1/v2 for service ``b`` (a YAML document followed by ``---``).
+DR_B = """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: b, namespace: default}
+spec:
+  host: b
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+"""
+
 GATEWAY_OCTET = 5
 GATEWAY_PORT = 8080  # ingress Service port 80 -> 8080, as Istio's ingress gateway
 
