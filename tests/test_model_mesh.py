@@ -441,3 +441,43 @@ def test_mesh_default_export_to() -> None:
 def test_real_pod_name_resolves_to_its_controller_template(bookinfo) -> None:  # noqa: ANN001
     assert bookinfo.proxy("pod/reviews-v2-5d9c8b7f4-x2x9z").workload.name == "reviews-v2"
     assert bookinfo.proxy("productpage-v1-6b746f74dc-9stfz.default").workload.name == "productpage-v1"
+
+
+def test_service_entry_workload_selector_and_workload_entries() -> None:
+    m = mesh_of("""apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: vm-svc, namespace: vms}
+spec:
+  hosts: [vm.example.internal]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 8080, name: http, protocol: HTTP, targetPort: 9090}]
+  workloadSelector: {labels: {app: vm}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: vm-1, namespace: vms}
+spec: {address: 10.10.0.1, labels: {app: vm}, serviceAccount: vm-sa, locality: us/a, ports: {http: 7070}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: vm-2, namespace: vms}
+spec: {address: 10.10.0.2, labels: {app: vm, security.istio.io/tlsMode: disabled}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: dns, namespace: vms}
+spec:
+  hosts: [api.example.com]
+  resolution: DNS
+  ports: [{number: 443, name: tls, protocol: TLS}]
+""")
+    vm = m.service("vm.example.internal")
+    eps = {(e.address, e.port, e.tls_mode, e.service_account, e.locality) for e in m.endpoints(vm)}
+    assert eps == {("10.10.0.1", 7070, "istio", "vm-sa", "us/a"), ("10.10.0.2", 9090, "disabled", "default", "")}
+    proxy = m.proxy("workloadentry/vm-1")
+    assert proxy.ip == "10.10.0.1" and proxy.namespace == "vms"
+    assert [t.target_port for t in m.service_targets(proxy.workload)] == [7070]
+    assert {p.workload.name for p in m.proxies()} == {"vm-1"}  # vm-2 has no sidecar
+    [dns_ep] = m.endpoints(m.service("api.example.com"))
+    assert (dns_ep.address, dns_ep.port) == ("api.example.com", 443)
