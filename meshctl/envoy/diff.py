@@ -225,12 +225,12 @@ def deep_diff(a: Any, b: Any, path: str, out: list[FieldChange], owner_of: Any =
             for i, (x, y) in enumerate(zip(a, b, strict=True)):
                 deep_diff(x, y, f"{path}[{i}]", out, owner_of)
             return
-        common = min(len(a), len(b))
-        for i in range(common):
+        n = min(len(a), len(b))
+        for i in range(n):
             deep_diff(a[i], b[i], f"{path}[{i}]", out, owner_of)
-        for i in range(common, len(a)):
+        for i in range(n, len(a)):
             out.append(FieldChange(f"{path}[{i}]", a[i], None))
-        for i in range(common, len(b)):
+        for i in range(n, len(b)):
             out.append(FieldChange(f"{path}[{i}]", None, b[i]))
         return
     out.append(FieldChange(path, a, b))
@@ -277,7 +277,7 @@ def diff_kind(
     notes: list[str] = []
     left_all = intended.of(kind)
     right_all = actual.of(kind)
-    states = ("active", "static")
+    states: tuple[str, ...] = ("active", "static")
     # Static (bootstrap) resources are only compared when both sides have them; a translated dump has none.
     if not any(i.state == "static" for i in left_all) or not any(i.state == "static" for i in right_all):
         n_static = sum(i.state == "static" for i in right_all) + sum(i.state == "static" for i in left_all)

@@ -9,6 +9,8 @@ PeerAuthentication and the ingress gateways exposing it. The proxy config comes 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -43,7 +45,7 @@ def command(ctx: click.Context) -> None:
         click.echo(ctx.get_help())
 
 
-def _options(f: object) -> object:
+def _options(f: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed(
         [
             click.argument("name", required=False),
@@ -77,7 +79,7 @@ def _options(f: object) -> object:
             click.option("--context", "kube_context", default=None, help="The kubeconfig context to use."),
         ]
     ):
-        f = opt(f)  # type: ignore[operator]
+        f = opt(f)
     return f
 
 
@@ -133,7 +135,7 @@ def _setup(
 
 
 @command.command("pod")
-@_options  # type: ignore[arg-type]
+@_options
 def pod_cmd(
     name: str | None,
     filenames: tuple[str, ...],
@@ -155,7 +157,7 @@ def pod_cmd(
 
 
 @command.command("service")
-@_options  # type: ignore[arg-type]
+@_options
 def service_cmd(
     name: str | None,
     filenames: tuple[str, ...],
