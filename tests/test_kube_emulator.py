@@ -214,3 +214,19 @@ def test_cli_kube_emulator_bad_input_is_a_clear_error(tmp_path: Path, cli) -> No
     assert code == 65 and f'{unknown}:5: Widget default/w: no matches for kind "Widget" in version "example.com/v1"' in err
     code, _, err = cli(["x", "kube-emulator", "--forward", "nonsense"])
     assert code == 64 and "--forward" in err
+
+
+def test_selector_watch_reports_objects_entering_and_leaving(emu: KubeEmulator) -> None:
+    import json as _json
+    import urllib.request
+
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default", "labels": {"team": "a"}}}
+    emu.apply([cm])
+    rv = emu.store.rv
+    emu.apply([dict(cm, metadata=dict(cm["metadata"], labels={"team": "b"}))])  # leaves team=a
+    emu.apply([dict(cm, metadata=dict(cm["metadata"], labels={"team": "a"}))])  # comes back
+    emu.apply([dict(cm, metadata=dict(cm["metadata"], labels={"team": "a"}), data={"x": "1"})])  # stays
+    url = f"{emu.url}/api/v1/namespaces/default/configmaps?watch=true&labelSelector=team%3Da&resourceVersion={rv}&timeoutSeconds=1"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        types = [_json.loads(line)["type"] for line in r.read().splitlines() if line.strip()]
+    assert types == ["DELETED", "ADDED", "MODIFIED"]

@@ -503,7 +503,13 @@ class Handler(BaseHTTPRequestHandler):
                     send("ERROR", e.status())
                     break
                 for ev in events:
-                    if match(ev.obj):
+                    now_in = match(ev.obj)
+                    if ev.type == "MODIFIED" and ev.old is not None:
+                        was_in = match(ev.old)
+                        if was_in != now_in:  # labels/fields changed across the selector, as a real watch cache reports
+                            send("ADDED" if now_in else "DELETED", ev.obj)
+                            continue
+                    if now_in:
                         send(ev.type, ev.obj)
                 cursor = newest
                 if bookmarks and now - last_bookmark >= emu.bookmark_interval:

@@ -62,6 +62,7 @@ class Event:
     tkey: TypeKey
     okey: ObjKey
     obj: dict[str, Any]
+    old: dict[str, Any] | None = None  # the previous version (MODIFIED), for selector-aware watches
 
 
 class Store:
@@ -164,8 +165,8 @@ class Store:
             ns_t = self.types[("", "namespaces")]
             raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found', {"name": namespace, "kind": ns_t.plural})
 
-    def _emit(self, etype: str, rt: ResourceType, okey: ObjKey, obj: dict[str, Any]) -> None:
-        self.log.append(Event(self.rv, etype, rt.key, okey, obj))
+    def _emit(self, etype: str, rt: ResourceType, okey: ObjKey, obj: dict[str, Any], old: dict[str, Any] | None = None) -> None:
+        self.log.append(Event(self.rv, etype, rt.key, okey, obj, old))
         if len(self.log) > self.history * 2:
             cut = len(self.log) - self.history
             self.compacted_rv = self.log[cut - 1].rv  # a watch from below this missed a dropped event
@@ -265,7 +266,7 @@ class Store:
             new["kind"] = rt.kind
             md["resourceVersion"] = str(self._next_rv())
             self.objects[rt.key][okey] = new
-            self._emit("MODIFIED", rt, okey, new)
+            self._emit("MODIFIED", rt, okey, new, old)
             return new
 
     def delete(self, rt: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
