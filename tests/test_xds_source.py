@@ -90,3 +90,49 @@ def test_snapshots_carry_workload_identity_secrets(source: MeshSource) -> None:
     )
     assert uris == ["spiffe://cluster.local/ns/default/sa/bookinfo-productpage"]
     assert snap.inconsistencies() == []
+
+
+@pytest.mark.envoy
+def test_client_bootstraps_pass_envoy_validation(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from meshctl.envoy.runner import validate_config
+    from meshctl.xds.certs import MeshCA
+
+    ca = MeshCA()
+    (tmp_path / "ca.pem").write_bytes(ca.root_pem)
+    cert, key = ca.workload_cert("default", "x")
+    (tmp_path / "c.pem").write_bytes(cert)
+    (tmp_path / "k.pem").write_bytes(key)
+    variants = [
+        ["--pod", "productpage-v1"],
+        [
+            "--pod",
+            "istio-ingressgateway",
+            "-n",
+            "istio-system",
+            "--router",
+            "--delta",
+            "--xds-address",
+            "localhost:15010",
+        ],
+        [
+            "--node-id",
+            "sidecar~10.1.2.3~a.b~b.svc.cluster.local",
+            "--ca",
+            str(tmp_path / "ca.pem"),
+            "--cert",
+            str(tmp_path / "c.pem"),
+            "--key",
+            str(tmp_path / "k.pem"),
+        ],
+    ]
+    for args in variants:
+        code, out, err = cli(["xds", "bootstrap", *args])
+        assert code == 0, err
+        boot = json.loads(out)
+        assert boot["node"]["id"].count("~") == 3
+        result = validate_config(boot)
+        assert result.ok, (args, result.output)
+    code, _, err = cli(["xds", "bootstrap"])
+    assert code == 64 and "--pod" in err
