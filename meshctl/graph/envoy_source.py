@@ -11,6 +11,7 @@ import json
 import time
 import urllib.parse
 import urllib.request
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -189,12 +190,17 @@ def window_from_snapshots(
 
 
 class StatsPoller:
-    """Polls a set of proxies; each :meth:`poll` returns the traffic since the previous poll."""
+    """Polls a set of proxies; each :meth:`poll` returns the traffic over the last ``window`` seconds.
 
-    def __init__(self, targets: list[ProxyTarget], timeout: float = 2.0) -> None:
+    Rates are deltas against the oldest earlier poll at most ``window`` seconds old (else the previous
+    one), so a TUI refreshing every second shows a steady few-second rate instead of one-second noise.
+    """
+
+    def __init__(self, targets: list[ProxyTarget], timeout: float = 2.0, window: float = 5.0) -> None:
         self.targets = list(targets)
         self.timeout = timeout
-        self._prev: dict[str, StatsSnapshot] = {}
+        self.window = window
+        self._hist: dict[str, deque[StatsSnapshot]] = {}
 
     def _fetch_all(self) -> tuple[dict[str, StatsSnapshot], dict[str, str]]:
         snaps: dict[str, StatsSnapshot] = {}
@@ -212,13 +218,22 @@ class StatsPoller:
 
     def poll(self) -> TrafficWindow:
         cur, errors = self._fetch_all()
-        window = window_from_snapshots(self.targets, self._prev, cur, errors)
-        self._prev.update(cur)
-        return window
+        base: dict[str, StatsSnapshot] = {}
+        for url, snap in cur.items():
+            hist = self._hist.setdefault(url, deque(maxlen=256))
+            pick = next((old for old in hist if snap.taken_at - old.taken_at <= self.window), None)
+            if pick is None and hist:
+                pick = hist[-1]
+            if pick is not None:
+                base[url] = pick
+            hist.append(snap)
+            while len(hist) > 1 and snap.taken_at - hist[0].taken_at > self.window:
+                hist.popleft()
+        return window_from_snapshots(self.targets, base, cur, errors)
 
     def sample(self, interval: float = 1.0) -> TrafficWindow:
         """Two polls ``interval`` seconds apart (one-shot CLI use); the first one only primes the counters."""
-        if not self._prev:
+        if not self._hist:
             self.poll()
             time.sleep(interval)
         return self.poll()

@@ -119,6 +119,7 @@ class LiveSource:
         prom_window: str = "1m",
         description: str = "live",
         read_weights: bool = True,
+        debug_url: str | None = None,
     ) -> None:
         self.config = _Config(config_paths)
         self.targets = list(targets)
@@ -128,6 +129,8 @@ class LiveSource:
         self.prom_window = prom_window
         self.description = description
         self.read_weights = read_weights
+        #: an xDS server's debug endpoint (the demo's): the intended config per proxy, for diffs
+        self.debug_url = debug_url
 
     def _weights(self) -> dict[str, dict[str, float]]:
         merged: dict[str, dict[str, float]] = {}
@@ -208,8 +211,12 @@ def make_source(
     """The CLI/TUI flag combination -> one source (clear usage errors for impossible combinations)."""
     namespaces = {namespace} if namespace else None
     if demo:
+        from meshctl.demo.control import read_status_file
+
         paths = list(filenames) or [BOOKINFO]
-        return LiveSource(paths, demo_targets(status_file), prometheus, namespaces, description="demo mesh")
+        debug_url = read_status_file(status_file).get("debug_url")
+        return LiveSource(paths, demo_targets(status_file), prometheus, namespaces, description="demo mesh",
+                          debug_url=str(debug_url) if debug_url else None)
     if kube:
         try:
             from meshctl.sources import kubernetes as kube_src  # noqa: F401

@@ -229,12 +229,21 @@ class MeshApp(App[None]):
         t = self._target_for(name)
         if t is None:
             raise UsageError(f"no live proxy named {name}: the diff needs an admin URL (--admin or --demo)")
-        paths = self._config_paths()
-        if not paths:
-            raise UsageError("the diff needs the intended config: start the TUI with -f CONFIG (or --demo)")
-        proxy, ns = f"deploy/{t.workload}", t.namespace
-        result = diff_dumps(intended_dump(paths, proxy, ns), load_live_dump(t.admin_url))
-        return render_text(result), ("in sync" if result.in_sync else "drift")
+        debug_url = getattr(self.source, "debug_url", None)
+        if debug_url:
+            # The xDS server that feeds this proxy (the demo's) says what it intends to send it.
+            from meshctl.xds.compare import intended_from_server
+
+            proxy_id = t.name if "." in t.name else f"{t.name}.{t.namespace}"
+            intended, left = intended_from_server(debug_url, proxy_id), f"xDS server {debug_url}"
+        else:
+            paths = self._config_paths()
+            if not paths:
+                raise UsageError("the diff needs the intended config: start the TUI with -f CONFIG (or --demo)")
+            intended, left = intended_dump(paths, f"deploy/{t.workload}", t.namespace), "intended (translator)"
+        result = diff_dumps(intended, load_live_dump(t.admin_url))
+        status = "in sync" if result.in_sync else "drift"
+        return render_text(result), f"{left} vs live {t.admin_url} · {status}"
 
     def proxy_explain(self, name: str) -> tuple[str, str]:
         try:

@@ -1,0 +1,181 @@
+"""Render the TUI's main screens from a real demo-mesh run into screenshots/*.svg (and *.png when possible).
+
+Starts ``meshctl demo`` (7 real Envoys, meshctl's xDS server) on a free loopback subnet, drives product-page
+load from inside the mesh (a sidecar dials productpage, as bookinfo's pods do), attaches the TUI to the
+demo's proxies and saves each screen. PNGs need ``rsvg-convert`` (``apt-get install librsvg2-bin``); the SVGs
+name the Fira Code font, which is swapped for DejaVu Sans Mono when converting so box drawing lines up.
+
+    .venv/bin/python screenshots/make.py [--out screenshots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+SIZE = (170, 46)
+
+
+def start_demo(tmp: Path) -> tuple[subprocess.Popen[str], dict]:
+    from behaviour.harness import free_subnet
+
+    status = tmp / "demo.json"
+    log = open(tmp / "demo.log", "w")  # noqa: SIM115 - lives as long as the demo
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meshctl", "demo", "--subnet", str(free_subnet()), "--status-file", str(status),
+         "--no-load", "--log-level", "error"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, "MESHCTL_PLAIN": "1"},
+    )
+    deadline = time.monotonic() + 90
+    while not status.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"demo did not start: {(tmp / 'demo.log').read_text()[-2000:]}")
+        time.sleep(0.1)
+    info = json.loads(status.read_text())
+    info["status_file"] = str(status)
+    return proc, info
+
+
+def load_forever(info: dict, stop: threading.Event) -> None:
+    """~20 product pages a second from inside the mesh, plus some with `end-user: jason` (-> reviews v2)."""
+    from meshctl.demo.loadgen import fetch
+
+    details = next(p for p in info["proxies"] if p["pod"] == "details-v1-0")
+    url = f"http://{details['ip']}:9080/productpage"
+    i = 0
+    while not stop.is_set():
+        headers = {"Host": "productpage:9080"}
+        if i % 5 == 0:
+            headers["end-user"] = "jason"
+        fetch(url, headers, timeout=5)
+        i += 1
+        time.sleep(0.05)
+
+
+def to_png(svg: Path) -> Path | None:
+    exe = shutil.which("rsvg-convert")
+    if exe is None:
+        return None
+    text = svg.read_text()
+    text = text.replace("Fira Code", "DejaVu Sans Mono").replace("<svg ", '<svg xml:space="preserve" ', 1)
+    text = text.replace("&#160;", " ")
+    with tempfile.NamedTemporaryFile("w", suffix=".svg", delete=False) as fh:
+        fh.write(text)
+    png = svg.with_suffix(".png")
+    try:
+        subprocess.run([exe, "-o", str(png), fh.name], check=True, timeout=60)
+    finally:
+        os.unlink(fh.name)
+    return png
+
+
+async def shoot(info: dict, out: Path) -> list[Path]:
+    from meshctl.graph.source import make_source
+    from meshctl.tui.app import MeshApp
+    from meshctl.tui.widgets import GraphCanvas
+
+    src = make_source(demo=True, status_file=info["status_file"])
+    src.prime()
+    app = MeshApp(src, interval=1.0)
+    saved: list[Path] = []
+
+    def save(name: str) -> None:
+        path = out / f"{name}.svg"
+        app.save_screenshot(filename=path.name, path=str(out))
+        saved.append(path)
+
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(3.5)  # a few refreshes: rates and latency quantiles settle
+        save("overview")
+        app.run_command("graph")
+        await pilot.pause(2.5)
+        canvas = app.screen.query_one(GraphCanvas)
+        canvas.select("svc:default/reviews")
+        app.screen._update_detail()
+        await pilot.pause(0.5)
+        save("graph")
+        app.screen.action_cycle_type()
+        app.screen.action_cycle_type()
+        canvas.select("svc:default/reviews")
+        app.screen._update_detail()
+        await pilot.pause(1.5)
+        save("graph-versioned-app")
+        app.action_back()
+        app.run_command("proxy productpage-v1")
+        await app.workers.wait_for_complete()
+        await pilot.pause(1.0)
+        tree = app.screen.query_one("Tree")
+        for node in tree.root.children[1:3]:
+            node.expand()
+        await pilot.pause(0.5)
+        save("proxy-config")
+        app.action_back()
+        app.run_command("findings")
+        await pilot.pause(2.0)
+        save("findings")
+        app.action_back()
+        app.run_command("diff productpage-v1")
+        await app.workers.wait_for_complete()
+        await pilot.pause(1.0)
+        save("diff")
+        app.action_back()
+        app.run_command("vs")
+        await pilot.pause(0.5)
+        save("virtual-services")
+        app.action_back()
+        app.action_help()
+        await pilot.pause(0.5)
+        save("help")
+    return saved
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "screenshots"))
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="meshctl-shots-"))
+    proc, info = start_demo(tmp)
+    stop = threading.Event()
+    loader = threading.Thread(target=load_forever, args=(info, stop), daemon=True)
+    try:
+        loader.start()
+        time.sleep(2.0)
+        saved = asyncio.run(shoot(info, out))
+    finally:
+        stop.set()
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    for svg in saved:
+        # Textual stamps a random id into each SVG's CSS class names; keep files stable between runs.
+        text = re.sub(r"terminal-\d+-", "terminal-", svg.read_text())
+        svg.write_text(text)
+        png = to_png(svg)
+        print(f"wrote {svg.relative_to(ROOT) if svg.is_relative_to(ROOT) else svg}" + (f" and {png.name}" if png else ""))
+    print(f"{len(saved)} screens saved to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
