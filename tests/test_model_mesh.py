@@ -481,3 +481,18 @@ spec:
     assert {p.workload.name for p in m.proxies()} == {"vm-1"}  # vm-2 has no sidecar
     [dns_ep] = m.endpoints(m.service("api.example.com"))
     assert (dns_ep.address, dns_ep.port) == ("api.example.com", 443)
+
+
+def test_x_model_proxy_view(cli) -> None:  # noqa: ANN001
+    import json
+
+    code, out, err = cli(["x", "model", "-f", str(BOOKINFO), "--proxy", "deploy/istio-ingressgateway", "-n", "istio-system"])
+    assert code == 0, err
+    assert "http.8080" in out and "default/bookinfo-gateway" in out and "INBOUND" not in out
+    code, out, _ = cli(["x", "model", "-f", str(BOOKINFO), "--proxy", "reviews-v1", "-o", "json"])
+    data = json.loads(out)
+    assert data["type"] == "sidecar" and data["inbound"] == [{"port": 9080, "service": "reviews.default.svc.cluster.local", "mtls": "PERMISSIVE"}]
+    assert {"host": "reviews.default.svc.cluster.local", "namespace": "default", "destinationRule": "default/reviews",
+            "subsets": ["v1", "v2", "v3"]} in data["hosts"]
+    code, _, err = cli(["x", "model", "-f", str(BOOKINFO), "--proxy", "nope"])
+    assert code == 64 and "known:" in err

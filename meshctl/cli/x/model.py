@@ -63,11 +63,59 @@ def model_summary(mesh: Any) -> dict[str, Any]:
     return {"services": services, "workloads": workloads}
 
 
+def proxy_summary(mesh: Any, proxy: Any) -> dict[str, Any]:
+    """What one proxy sees: its Sidecar scope, the DR per visible host, VirtualServices, gateway servers."""
+    scope = mesh.sidecar_scope(proxy)
+    hosts = []
+    for s in scope.services:
+        dr = mesh.destination_rule(proxy, s)
+        hosts.append({"host": s.hostname, "namespace": s.namespace,
+                      "destinationRule": dr.configs[0].key if dr else None,
+                      "subsets": [x.name for x in dr.subsets] if dr else []})
+    out: dict[str, Any] = {
+        "proxy": proxy.id, "type": proxy.type.value, "nodeId": proxy.node_id, "ip": proxy.ip,
+        "sidecar": scope.config.key if scope.config else None,
+        "outboundTrafficPolicy": scope.outbound_traffic_policy.mode,
+        "virtualServices": [v.key for v in (mesh.gateway_virtual_services(proxy) if proxy.type.value == "router" else scope.virtual_services)],
+        "inbound": [{"port": t.target_port, "service": t.service.hostname, "mtls": mesh.mtls_mode(proxy.workload, t.target_port)}
+                    for t in mesh.service_targets(proxy.workload)] if proxy.type.value == "sidecar" else [],
+        "hosts": hosts,
+    }
+    mg = mesh.merged_gateway(proxy)
+    if mg is not None:
+        out["servers"] = [{"gateway": g.gateway.key, "port": g.port, "listenerPort": g.target_port, "kind": g.kind,
+                           "routeName": g.route_name, "hosts": list(g.server.hosts)} for g in mg.servers]
+        out["rejectedServers"] = [{"gateway": g.gateway.key, "port": g.port, "reason": r} for g, r in mg.rejected]
+    return out
+
+
+def _print_proxy(data: dict[str, Any]) -> None:
+    from meshctl.cli.output import print_table
+
+    sys.stdout.write(f"Proxy {data['proxy']} ({data['type']}, {data['nodeId']})\n")
+    sys.stdout.write(f"Sidecar: {data['sidecar'] or '(default scope)'}   outbound: {data['outboundTrafficPolicy']}\n")
+    sys.stdout.write(f"VirtualServices: {', '.join(data['virtualServices']) or '-'}\n\n")
+    if data["inbound"]:
+        print_table(["INBOUND PORT", "SERVICE", "MTLS"], [(i["port"], i["service"], i["mtls"]) for i in data["inbound"]], padding=2)
+        sys.stdout.write("\n")
+    if data.get("servers") is not None:
+        print_table(["GATEWAY", "PORT", "LISTENER", "KIND", "ROUTE", "HOSTS"],
+                    [(g["gateway"], g["port"], g["listenerPort"], g["kind"], g["routeName"] or "-", ",".join(g["hosts"])) for g in data["servers"]],
+                    padding=2)
+        for r in data["rejectedServers"]:
+            sys.stdout.write(f"rejected: {r['gateway']} port {r['port']}: {r['reason']}\n")
+        sys.stdout.write("\n")
+    print_table(["HOST", "NAMESPACE", "DESTINATION RULE", "SUBSETS"],
+                [(h["host"], h["namespace"], h["destinationRule"] or "-", ",".join(h["subsets"]) or "-") for h in data["hosts"]], padding=2)
+
+
 @click.command("model", context_settings={"help_option_names": ["-h", "--help"]})
 @filename_option(required=True)
 @click.option("--meshconfig", default=None, help="MeshConfig YAML (bare, or the istio ConfigMap).")
+@click.option("--proxy", "proxy_target", default=None, help="Show what one proxy sees (pod/NAME, deploy/NAME, NAME[.NS]).")
+@click.option("-n", "--namespace", default=None, help="Namespace of --proxy.")
 @click.option("-o", "--output", "output", type=click.Choice(["table", "json", "yaml"]), default="table", show_default=True)
-def command(filenames: tuple[str, ...], meshconfig: str | None, output: str) -> None:
+def command(filenames: tuple[str, ...], meshconfig: str | None, proxy_target: str | None, namespace: str | None, output: str) -> None:
     """Show the mesh model built from -f files: services, workloads, and which config applies to which host."""
     from meshctl.cli.output import emit, print_table
     from meshctl.model import build_mesh, load_mesh_config
@@ -77,6 +125,13 @@ def command(filenames: tuple[str, ...], meshconfig: str | None, output: str) -> 
         raise UsageError("no input: pass -f FILE|DIR|-")
     mc = load_mesh_config(meshconfig) if meshconfig else None
     mesh = build_mesh(load_paths(filenames), mc)
+    if proxy_target:
+        pdata = proxy_summary(mesh, mesh.proxy(proxy_target, namespace))
+        if output == "table":
+            _print_proxy(pdata)
+        else:
+            emit(pdata, output)
+        return
     data = model_summary(mesh)
     if output != "table":
         emit(data, output)
