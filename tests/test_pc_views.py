@@ -141,3 +141,27 @@ def test_pod_target_without_cluster_access(cli: Any) -> None:
 def test_log_is_read_only(cli: Any) -> None:
     code, _, err = cli(["pc", "log", "--admin", "http://127.0.0.1:1", "--level", "debug"])
     assert code == 64 and "read-only" in err
+
+
+@pytest.mark.parametrize(
+    ("module", "argv"),
+    [
+        ("cluster", ["pc", "cluster"]),
+        ("cluster", ["pc", "cluster", "--fqdn", "reviews", "--subset", "v2"]),
+        ("eds", ["pc", "eds"]),
+        ("eds", ["pc", "eds", "--port", "19085"]),
+        ("eds", ["pc", "eds", "--cluster", "OUTBOUND|9080||ratings.default.svc.cluster.local"]),
+    ],
+)
+def test_big_dump_fast_path_prints_the_same(
+    module: str, argv: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """Big dumps build the cluster/eds tables from the JSON directly; the output must not change."""
+    import importlib
+
+    mod = importlib.import_module(f"meshctl.envoy.views.{module}")
+    path = str(PC / "sidecar_dump.json")
+    slow = run_cli([*argv, "--file", path])
+    monkeypatch.setattr(mod, "FAST_PATH_MIN", 1)
+    fast = run_cli([*argv, "--file", path])
+    assert slow == fast and slow[0] == 0 and slow[1].count("\n") >= 2

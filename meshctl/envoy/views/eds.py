@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from meshctl.envoy.dump import ConfigDump
+from meshctl.envoy.dump import ConfigDump, field
 from meshctl.envoy.views.common import Table, cluster_sort_key
 
 
@@ -97,9 +97,62 @@ def assignments(dump: ConfigDump, flt: EndpointFilter | None = None) -> list[Any
     return sorted(out, key=lambda c: cluster_sort_key(c.cluster_name))
 
 
+#: Above this many endpoint assignments the short table reads the dump's JSON directly (see cluster.py).
+FAST_PATH_MIN = 1000
+
+
+def _raw_address(addr: Any) -> tuple[str, int, str]:
+    sa = field(addr, "socket_address")
+    if isinstance(sa, dict):
+        a, port = str(sa.get("address", "")), int(field(sa, "port_value", 0) or 0)
+        return a, port, f"{a}:{port}"
+    pipe = field(addr, "pipe")
+    if isinstance(pipe, dict):
+        return str(pipe.get("path", "")), 0, str(pipe.get("path", ""))
+    ia = field(addr, "envoy_internal_address")
+    if isinstance(ia, dict):
+        name = str(field(ia, "server_listener_name", ""))
+        return name, 0, f"envoy://{name}/{field(ia, 'endpoint_id', '')}"
+    return "", 0, ""
+
+
+def _raw_rows(dump: ConfigDump, flt: EndpointFilter) -> list[list[Any]]:
+    """Table rows straight from the dump's JSON, for big dumps."""
+    clas = []
+    for state in ("active", "static"):
+        for it in dump.of("endpoint", (state,)):
+            if flt.cluster and it.name.lower() != flt.cluster.lower():
+                continue
+            clas.append(it)
+    clas.sort(key=lambda it: cluster_sort_key(it.name))
+    rows = []
+    for it in clas:
+        for lle in field(it.raw, "endpoints", []) or []:
+            loc = field(lle, "locality", {}) or {}
+            parts = [str(loc.get("region", "")), str(loc.get("zone", "")), str(field(loc, "sub_zone", ""))]
+            while parts and not parts[-1]:
+                parts.pop()
+            for lb in field(lle, "lb_endpoints", []) or []:
+                ep = field(lb, "endpoint", {}) or {}
+                addr, port, display = _raw_address(field(ep, "address", {}) or {})
+                health = field(lb, "health_status", "UNKNOWN") or "UNKNOWN"
+                if not flt.verify_host(addr, port, str(health)):
+                    continue
+                extra = [
+                    _raw_address(field(a, "address", {}) or {})[2]
+                    for a in field(ep, "additional_addresses", []) or []
+                ]
+                rows.append([",".join([display, *extra]), health, "/".join(parts), it.name])
+    return rows
+
+
 def table(dump: ConfigDump, flt: EndpointFilter | None = None, *, with_name: bool = False) -> Table:
     rows: list[list[Any]] = []
-    for cla in assignments(dump, flt):
+    flt = flt or EndpointFilter()
+    if len(dump.of("endpoint")) >= FAST_PATH_MIN:
+        dump.require("endpoint")
+        rows = [[f"endpoint/{r[0]}", *r] if with_name else r for r in _raw_rows(dump, flt)]
+    for cla in assignments(dump, flt) if not rows and len(dump.of("endpoint")) < FAST_PATH_MIN else []:
         for lle in cla.endpoints:
             for lb in lle.lb_endpoints:
                 name = ",".join(d for _, _, d in _endpoint_addresses(lb))
