@@ -234,3 +234,35 @@ async def test_proxy_browser_from_live_envoy_shows_tree():
             await pilot.pause()
             # intended config comes from the embedded translator; the screen says what it found, never crashes
             assert app.screen.body
+
+
+async def test_offline_proxy_tree_and_explain_from_the_translator():
+    """With only config files, the proxy browser and explain use the embedded translator's intended dump."""
+    from meshctl.graph.source import BOOKINFO, LiveSource
+    from meshctl.tui.screens import ExplainScreen
+
+    app = MeshApp(LiveSource([BOOKINFO]), interval=None, prefer_dot=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await _cmd(pilot, "proxy productpage-v1")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        ps = app.screen
+        assert isinstance(ps, ProxyScreen) and ps.where.startswith("intended"), ps.error
+        routes = next(n for n in ps.query_one("Tree").root.children if str(n.label).startswith("Routes"))
+        route_9080 = next(n for n in routes.children if str(n.label) == "9080")
+        vhosts = [str(v.label) for v in route_9080.children]
+        assert any(v.startswith("reviews.default.svc.cluster.local:9080") for v in vhosts)
+        reviews_vh = next(v for v in route_9080.children if str(v.label).startswith("reviews.default"))
+        assert any("VirtualService default/reviews" in str(r.label) for r in reviews_vh.children)
+        await pilot.press("escape")
+        await _cmd(pilot, "explain productpage-v1 http://reviews:9080/ end-user:jason")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        es = app.screen
+        assert isinstance(es, ExplainScreen)
+        assert "outbound|9080|v2|reviews.default.svc.cluster.local" in es.body, es.body
+        await pilot.press("escape")
+        await _cmd(pilot, "explain productpage-v1")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "which request?" in app.screen.body

@@ -207,8 +207,13 @@ def make_source(
     admin: Sequence[str] = (),
     prometheus: str | None = None,
     namespace: str | None = None,
+    kubeconfig: str | None = None,
+    context: str | None = None,
 ) -> LiveSource:
-    """The CLI/TUI flag combination -> one source (clear usage errors for impossible combinations)."""
+    """The CLI/TUI flag combination -> one source (clear usage errors for impossible combinations).
+
+    Close it when done: a cluster source holds watches and port-forwards.
+    """
     namespaces = {namespace} if namespace else None
     if demo:
         from meshctl.demo.control import read_status_file
@@ -218,16 +223,11 @@ def make_source(
         return LiveSource(paths, demo_targets(status_file), prometheus, namespaces, description="demo mesh",
                           debug_url=str(debug_url) if debug_url else None)
     if kube:
-        try:
-            from meshctl.sources import kubernetes as kube_src  # noqa: F401
-        except ImportError:
-            raise UnavailableError("the Kubernetes source is not available in this build",
-                                   hints=["use -f manifests/ with --admin URL (kubectl port-forward pod/x 15000)"]) from None
-        raise UnavailableError(
-            "reading the graph from a cluster (-k) is not wired yet",
-            hints=["export the config (kubectl get vs,dr,gw,se,svc,deploy -A -o yaml) and use -f FILE "
-                   "with --admin URL per port-forwarded proxy, or --prometheus URL"],
-        )
+        if filenames or admin:
+            raise UsageError("-k reads config and proxies from the cluster: leave out -f and --admin")
+        from meshctl.sources.kubernetes.graph import kube_live_source
+
+        return kube_live_source(kubeconfig, context, namespace, prometheus)  # type: ignore[no-any-return]
     if not filenames and not admin and not prometheus:
         raise UsageError("nothing to graph: give -f CONFIG, --demo, --admin URL or --prometheus URL")
     targets = admin_targets(admin) if admin else []

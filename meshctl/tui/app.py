@@ -175,9 +175,12 @@ class MeshApp(App[None]):
             from meshctl.tui.screens import DiffScreen, ExplainScreen
 
             if not args:
-                self.notify(f"usage: :{cmd} NAME", severity="error")
+                self.notify(f"usage: :{cmd} NAME" + (" URL [Header:value ...]" if cmd == "explain" else ""), severity="error")
                 return
-            self.push_screen(DiffScreen(args[0]) if cmd == "diff" else ExplainScreen(args[0]))
+            if cmd == "diff":
+                self.push_screen(DiffScreen(args[0]))
+            else:
+                self.push_screen(ExplainScreen(args[0], args[1] if len(args) > 1 else "", tuple(args[2:])))
         elif cmd in ("help", "h"):
             self.action_help()
         else:
@@ -245,17 +248,16 @@ class MeshApp(App[None]):
         status = "in sync" if result.in_sync else "drift"
         return render_text(result), f"{left} vs live {t.admin_url} · {status}"
 
-    def proxy_explain(self, name: str) -> tuple[str, str]:
-        try:
-            from meshctl.envoy import explain  # noqa: F401
-        except ImportError:
-            raise UnavailableError("the request explain walk (meshctl.envoy.explain) is not in this build yet",
-                                   hints=["meanwhile: :proxy NAME shows the routes and their owning VirtualService"]) from None
-        fn = getattr(explain, "explain_text", None) or getattr(explain, "render_text", None)
-        if fn is None:
-            raise UnavailableError("meshctl.envoy.explain has no text renderer this TUI knows")
-        t = self._target_for(name)
-        return str(fn(t.admin_url if t else name)), "explain"
+    def proxy_explain(self, name: str, url: str = "", headers: tuple[str, ...] = ()) -> tuple[str, str]:
+        """Envoy's walk for one request through the proxy's config (``meshctl.envoy.explain``)."""
+        if not url:
+            raise UsageError("which request? :explain PROXY URL [Header:value ...], e.g. "
+                             ":explain productpage-v1 http://reviews:9080/ end-user:jason")
+        from meshctl.envoy.explain import Request, explain, render
+
+        dump, where = self.proxy_dump(name)
+        exp = explain(dump, Request.parse(url, headers=headers))
+        return render(exp), f"{url} via {where} · {exp.outcome}"
 
     def findings(self) -> list[Any]:
         """Analyzer messages for the snapshot's resources (cached per resource list)."""

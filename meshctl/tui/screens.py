@@ -462,7 +462,12 @@ class ProxyScreen(_Base):
         self.app.push_screen(DiffScreen(self.target))
 
     def action_explain(self) -> None:
-        self.app.push_screen(ExplainScreen(self.target))
+        def go(text: str | None) -> None:
+            if text:
+                url, *headers = text.split()
+                self.app.push_screen(ExplainScreen(self.target, url, tuple(headers)))
+
+        self.app.push_screen(PromptScreen("explain URL [Header:value ...]", "http://"), go)
 
 
 # ---------------------------------------------------------------------------------------------- findings
@@ -573,12 +578,17 @@ class DiffScreen(_TextScreen):
 
 
 class ExplainScreen(_TextScreen):
-    """The request ``explain`` walk for a proxy (``meshctl.envoy.explain``)."""
+    """The request ``explain`` walk for a proxy (``meshctl.envoy.explain``): listener, chain, route, cluster."""
 
     title_text = "explain"
 
+    def __init__(self, target: str, url: str = "", headers: tuple[str, ...] = ()) -> None:
+        super().__init__(target)
+        self.url = url
+        self.headers = headers
+
     def compute(self) -> tuple[str, str]:
-        return self.mapp.proxy_explain(self.target)
+        return self.mapp.proxy_explain(self.target, self.url, self.headers)
 
 
 # ----------------------------------------------------------------------------------------------- modals
@@ -586,7 +596,7 @@ HELP = """\
 [b]meshctl tui[/b] — k9s-style keys
 
   [b]:[/b]        command bar: :svc :wl :gw :all  :vs :dr :gateway :se  :graph [type]
-           :proxy NAME  :diff NAME  :explain NAME  :findings  :q
+           :proxy NAME  :diff NAME  :explain NAME URL [Header:value]  :findings  :q
   [b]/[/b]        filter (overview/resources) · Kiali find expression (graph)
   [b]?[/b]        this help            [b]Esc[/b]  back           [b]q[/b]  quit
   [b]Enter[/b]    drill in (row -> graph -> proxy config)

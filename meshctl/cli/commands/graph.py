@@ -66,11 +66,14 @@ def command(
     if output in ("svg", "png") and not export.has_dot_binary():
         export.render(__import__("networkx").DiGraph(), output)  # raises the exit-69 error with its hint
     with progress("reading the mesh"):
-        source = make_source(filenames, demo, status_file, kube, admin, prometheus, namespace)
-        if source.poller is not None:
-            source.prime()
-            time.sleep(max(interval, 0.1))
-        snap = source.snapshot()
+        source = make_source(filenames, demo, status_file, kube, admin, prometheus, namespace, kubeconfig, kube_context)
+        try:
+            if source.poller is not None:
+                source.prime()
+                time.sleep(max(interval, 0.1))
+            snap = source.snapshot()
+        finally:
+            source.close()
     for err in snap.errors:
         click.echo(f"warning: {err}", err=True)
     g = view(snap.graph, graph_type)

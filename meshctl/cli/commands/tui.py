@@ -55,8 +55,11 @@ def command(
 
         source = bookinfo_source()
     else:
-        source = make_source(filenames, demo, status_file, kube, admin, prometheus, namespace)
+        source = make_source(filenames, demo, status_file, kube, admin, prometheus, namespace, kubeconfig, kube_context)
         prime = getattr(source, "prime", None)
         if prime is not None:
             prime()
-    MeshApp(source, interval=interval, config_paths=list(filenames), start=start).run()
+    try:
+        MeshApp(source, interval=interval, config_paths=list(filenames), start=start).run()
+    finally:
+        source.close()
