@@ -51,31 +51,45 @@ def _port_level(tp: TrafficPolicy, port: int) -> Any:
     return next((p for p in tp.port_level_settings if p.port is not None and p.port.number == port), None)
 
 
+def _port_level_policy(tp: TrafficPolicy, port: int) -> EffectivePolicy | None:
+    """``GetPortLevelTrafficPolicy`` when a port-level entry matches: only its four fields, nothing inherited
+    (tunnel and proxyProtocol are dropped too, as Istio's shadow copy does)."""
+    pl = _port_level(tp, port)
+    if pl is None:
+        return None
+    return EffectivePolicy(pl.load_balancer, pl.connection_pool, pl.outlier_detection, pl.tls)
+
+
 def port_policy(tp: TrafficPolicy | None, port: int) -> EffectivePolicy | None:
-    """``GetPortLevelTrafficPolicy``: top-level policy, wholly replaced by a matching port-level entry."""
+    """The DR policy for ``port``: the top-level policy, wholly replaced by a matching port-level entry."""
     if tp is None:
         return None
-    eff = EffectivePolicy(tp.load_balancer, tp.connection_pool, tp.outlier_detection, tp.tls, tp.proxy_protocol, tp.tunnel)
-    pl = _port_level(tp, port)
+    pl = _port_level_policy(tp, port)
     if pl is not None:
-        eff = replace(eff, load_balancer=pl.load_balancer, connection_pool=pl.connection_pool,
-                      outlier_detection=pl.outlier_detection, tls=pl.tls)
-    return eff
+        return pl
+    return EffectivePolicy(tp.load_balancer, tp.connection_pool, tp.outlier_detection, tp.tls, tp.proxy_protocol, tp.tunnel)
 
 
 def subset_policy(base: EffectivePolicy | None, subset_tp: TrafficPolicy | None, port: int) -> EffectivePolicy | None:
-    """``MergeSubsetTrafficPolicy``: subset fields override; a subset port-level entry replaces all four."""
+    """``MergeSubsetTrafficPolicy``: the subset's policy (its port-level entry if one matches) overrides field by
+    field; with a matching subset port-level entry all four of connectionPool/outlierDetection/loadBalancer/tls
+    are replaced, even by nothing."""
     if subset_tp is None:
         return base
-    eff = replace(base) if base is not None else EffectivePolicy()
-    for f in ("load_balancer", "connection_pool", "outlier_detection", "tls", "proxy_protocol", "tunnel"):
-        v = getattr(subset_tp, f)
-        if v is not None:
+    sub = port_policy(subset_tp, port)
+    has_port_level = _port_level(subset_tp, port) is not None
+    if base is None:
+        return sub
+    eff = replace(base)
+    assert sub is not None
+    for f in ("connection_pool", "outlier_detection", "load_balancer", "tls"):
+        v = getattr(sub, f)
+        if v is not None or has_port_level:
             setattr(eff, f, v)
-    pl = _port_level(subset_tp, port)
-    if pl is not None:
-        eff = replace(eff, load_balancer=pl.load_balancer, connection_pool=pl.connection_pool,
-                      outlier_detection=pl.outlier_detection, tls=pl.tls)
+    if sub.tunnel is not None:
+        eff.tunnel = sub.tunnel
+    if sub.proxy_protocol is not None:
+        eff.proxy_protocol = sub.proxy_protocol
     return eff
 
 
@@ -151,12 +165,17 @@ def set_upstream_protocol(opts: ClusterOptions, protocol: Protocol, sidecar: boo
 def default_thresholds() -> circuit_breaker_pb2.CircuitBreakers.Thresholds:
     u = wrappers_pb2.UInt32Value
     return circuit_breaker_pb2.CircuitBreakers.Thresholds(
-        max_connections=u(value=MAX_UINT32), max_pending_requests=u(value=MAX_UINT32),
-        max_requests=u(value=MAX_UINT32), max_retries=u(value=MAX_UINT32), track_remaining=False,
+        max_connections=u(value=MAX_UINT32),
+        max_pending_requests=u(value=MAX_UINT32),
+        max_requests=u(value=MAX_UINT32),
+        max_retries=u(value=MAX_UINT32),
+        track_remaining=False,
     )
 
 
-def apply_connection_pool(c: cluster_pb2.Cluster, opts: ClusterOptions, cp: ConnectionPoolSettings | None, mesh: MeshConfig) -> None:
+def apply_connection_pool(
+    c: cluster_pb2.Cluster, opts: ClusterOptions, cp: ConnectionPoolSettings | None, mesh: MeshConfig
+) -> None:
     """``applyConnectionPool``: circuit breakers, connect timeout, keepalive, HTTP common options."""
     cp = cp or _EMPTY_POOL
     th = default_thresholds()
@@ -198,7 +217,9 @@ def apply_connection_pool(c: cluster_pb2.Cluster, opts: ClusterOptions, cp: Conn
         if max_dur:
             common.max_connection_duration.CopyFrom(dur(max_dur))
         if opts.is_h2 and max_streams > 0:
-            opts.options().explicit_http_config.http2_protocol_options.max_concurrent_streams.value = max_streams
+            opts.options().explicit_http_config.http2_protocol_options.max_concurrent_streams.value = (
+                max_streams
+            )
     if cp.http is not None and cp.http.use_client_protocol:
         opts.set_use_downstream()
 
@@ -219,7 +240,9 @@ def _apply_keepalive(c: cluster_pb2.Cluster, mesh: MeshConfig, cp: ConnectionPoo
             ka.keepalive_interval.value = int(parse_duration(k.interval))
 
 
-def apply_h2_upgrade(opts: ClusterOptions, protocol: Protocol, mesh: MeshConfig, cp: ConnectionPoolSettings | None) -> None:
+def apply_h2_upgrade(
+    opts: ClusterOptions, protocol: Protocol, mesh: MeshConfig, cp: ConnectionPoolSettings | None
+) -> None:
     """``shouldH2Upgrade``: DR UPGRADE always; DO_NOT_UPGRADE never; else mesh policy for HTTP ports."""
     override = cp.http.h2_upgrade_policy if cp is not None and cp.http is not None else None
     if override == "UPGRADE":
@@ -294,7 +317,9 @@ def effective_locality_setting(mesh: MeshConfig, lb: LoadBalancerSettings | None
 def apply_load_balancer(c: cluster_pb2.Cluster, lb: LoadBalancerSettings | None, mesh: MeshConfig) -> None:
     """``applyLoadBalancer``: LEAST_REQUEST default, simple policies, warmup, consistent hash."""
     loc = effective_locality_setting(mesh, lb)
-    if loc is not None and (loc.distribute or (c.HasField("outlier_detection") and (loc.failover or loc.failover_priority))):
+    if loc is not None and (
+        loc.distribute or (c.HasField("outlier_detection") and (loc.failover or loc.failover_priority))
+    ):
         c.common_lb_config.locality_weighted_lb_config.SetInParent()
     if c.type == cluster_pb2.Cluster.ORIGINAL_DST:
         c.lb_policy = cluster_pb2.Cluster.CLUSTER_PROVIDED

@@ -29,7 +29,7 @@ CLUSTER_ID = "Kubernetes"
 
 def _address(addr: str, port: int) -> address_pb2.Address:
     if addr.startswith("unix://"):
-        return address_pb2.Address(pipe=address_pb2.Pipe(path=addr[len("unix://"):]))
+        return address_pb2.Address(pipe=address_pb2.Pipe(path=addr[len("unix://") :]))
     return address_pb2.Address(socket_address=address_pb2.SocketAddress(address=addr, port_value=port))
 
 
@@ -39,8 +39,18 @@ def _split_locality(loc: str) -> tuple[str, str, str]:
 
 
 def canonical_service(labels: dict[str, str], workload_name: str) -> tuple[str, str]:
-    name = labels.get("service.istio.io/canonical-name") or labels.get("app.kubernetes.io/name") or labels.get("app") or workload_name
-    rev = labels.get("service.istio.io/canonical-revision") or labels.get("app.kubernetes.io/version") or labels.get("version") or "latest"
+    name = (
+        labels.get("service.istio.io/canonical-name")
+        or labels.get("app.kubernetes.io/name")
+        or labels.get("app")
+        or workload_name
+    )
+    rev = (
+        labels.get("service.istio.io/canonical-revision")
+        or labels.get("app.kubernetes.io/version")
+        or labels.get("version")
+        or "latest"
+    )
     return name, rev
 
 
@@ -69,13 +79,21 @@ def lb_endpoint(mesh: Mesh, ep: Endpoint, namespace: str) -> ec_pb2.LbEndpoint:
         fm["envoy.transport_socket_match"].fields["tlsMode"].string_value = tls_mode
     wname = workload_name(ep)
     cname, crev = canonical_service(ep.labels, wname)
+    if crev == "latest":  # Istio does not send the default revision
+        crev = ""
     ns = ep.workload.namespace if ep.workload else namespace
     fm["istio"].fields["workload"].string_value = f"{wname};{ns};{cname};{crev};{CLUSTER_ID}"
     return lbe
 
 
-def locality_groups(mesh: Mesh, endpoints: Iterable[Endpoint], namespace: str, *, with_labels: bool = False,
-                    cache: dict[int, ec_pb2.LbEndpoint] | None = None) -> list[ec_pb2.LocalityLbEndpoints]:
+def locality_groups(
+    mesh: Mesh,
+    endpoints: Iterable[Endpoint],
+    namespace: str,
+    *,
+    with_labels: bool = False,
+    cache: dict[int, ec_pb2.LbEndpoint] | None = None,
+) -> list[ec_pb2.LocalityLbEndpoints]:
     """Endpoints grouped per locality (sorted by ``region/zone/subzone``), weights summed per group."""
     groups: dict[str, list[Endpoint]] = {}
     for ep in endpoints:
@@ -94,7 +112,9 @@ def locality_groups(mesh: Mesh, endpoints: Iterable[Endpoint], namespace: str, *
                     lbe = cache[id(ep)] = lb_endpoint(mesh, ep, namespace)
             else:
                 lbe = lb_endpoint(mesh, ep, namespace)
-            if with_labels:  # failoverPriority needs endpoint labels while priorities are computed (removed after)
+            if (
+                with_labels
+            ):  # failoverPriority needs endpoint labels while priorities are computed (removed after)
                 lbe.metadata.filter_metadata[_LABELS_KEY].update(ep.labels)
             total += lbe.load_balancing_weight.value
             llb.lb_endpoints.append(lbe)
@@ -103,7 +123,6 @@ def locality_groups(mesh: Mesh, endpoints: Iterable[Endpoint], namespace: str, *
         llb.load_balancing_weight.value = total
         out.append(llb)
     return out
-
 
 
 # ------------------------------------------------------------------------------------------ locality LB
@@ -126,7 +145,9 @@ def _locality_match(loc: base_pb2.Locality | tuple[str, str, str], pattern: str)
     return True
 
 
-def apply_locality_lb(cla: endpoint_pb2.ClusterLoadAssignment, proxy: Proxy, setting: Any, outlier: bool) -> None:
+def apply_locality_lb(
+    cla: endpoint_pb2.ClusterLoadAssignment, proxy: Proxy, setting: Any, outlier: bool
+) -> None:
     """Per-proxy locality LB: ``distribute`` weights, else failover priorities (only with outlier detection)."""
     if setting is None:
         return
@@ -182,7 +203,9 @@ def _compact(cla: endpoint_pb2.ClusterLoadAssignment) -> None:
         g.priority = order[g.priority]
 
 
-def _apply_failover_priority(cla: endpoint_pb2.ClusterLoadAssignment, proxy: Proxy, labels: list[str]) -> None:
+def _apply_failover_priority(
+    cla: endpoint_pb2.ClusterLoadAssignment, proxy: Proxy, labels: list[str]
+) -> None:
     """``failoverPriority``: endpoints matching more leading labels of the proxy get a higher priority."""
     new_groups: list[ec_pb2.LocalityLbEndpoints] = []
     for group in cla.endpoints:
@@ -216,13 +239,25 @@ def _labels_of(lbe: ec_pb2.LbEndpoint) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------------ builders
-def service_endpoints(mesh: Mesh, service: Service, port: int, subset_labels: dict[str, str] | None) -> list[Endpoint]:
+def service_endpoints(
+    mesh: Mesh, service: Service, port: int, subset_labels: dict[str, str] | None
+) -> list[Endpoint]:
     return mesh.endpoints(service, port, subset_labels or None, healthy_only=True)
 
 
-def load_assignment(mesh: Mesh, proxy: Proxy, cluster_name: str, service: Service, port: int,
-                    subset_labels: dict[str, str] | None, *, policy_setting: Any = None, outlier: bool = False,
-                    need_labels: bool = False, cache: dict[int, ec_pb2.LbEndpoint] | None = None) -> endpoint_pb2.ClusterLoadAssignment:
+def load_assignment(
+    mesh: Mesh,
+    proxy: Proxy,
+    cluster_name: str,
+    service: Service,
+    port: int,
+    subset_labels: dict[str, str] | None,
+    *,
+    policy_setting: Any = None,
+    outlier: bool = False,
+    need_labels: bool = False,
+    cache: dict[int, ec_pb2.LbEndpoint] | None = None,
+) -> endpoint_pb2.ClusterLoadAssignment:
     eps = service_endpoints(mesh, service, port, subset_labels)
     cla = endpoint_pb2.ClusterLoadAssignment(cluster_name=cluster_name)
     cla.endpoints.extend(locality_groups(mesh, eps, service.namespace, with_labels=need_labels, cache=cache))
@@ -234,7 +269,9 @@ def load_assignment(mesh: Mesh, proxy: Proxy, cluster_name: str, service: Servic
     return cla
 
 
-def build_endpoints(mesh: Mesh, proxy: Proxy, clusters: list[cluster_pb2.Cluster]) -> list[endpoint_pb2.ClusterLoadAssignment]:
+def build_endpoints(
+    mesh: Mesh, proxy: Proxy, clusters: list[cluster_pb2.Cluster]
+) -> list[endpoint_pb2.ClusterLoadAssignment]:
     """One ClusterLoadAssignment per EDS cluster in ``clusters`` (in the same order)."""
     scope = mesh.sidecar_scope(proxy)
     by_host = {s.hostname: s for s in scope.services}
@@ -264,12 +301,23 @@ def build_endpoints(mesh: Mesh, proxy: Proxy, clusters: list[cluster_pb2.Cluster
             labels = dict(ss.labels)
             policy = subset_policy(policy, ss.traffic_policy, port)
         setting = effective_locality_setting(mesh.mesh_config, policy.load_balancer if policy else None)
-        cla = load_assignment(mesh, proxy, name, svc, port, labels, policy_setting=setting,
-                              outlier=c.HasField("outlier_detection"),
-                              need_labels=bool(setting is not None and setting.failover_priority), cache=cache)
+        cla = load_assignment(
+            mesh,
+            proxy,
+            name,
+            svc,
+            port,
+            labels,
+            policy_setting=setting,
+            outlier=c.HasField("outlier_detection"),
+            need_labels=bool(setting is not None and setting.failover_priority),
+            cache=cache,
+        )
         if sni is not None:
             for g in cla.endpoints:
-                keep = [e for e in g.lb_endpoints if "envoy.transport_socket_match" in e.metadata.filter_metadata]
+                keep = [
+                    e for e in g.lb_endpoints if "envoy.transport_socket_match" in e.metadata.filter_metadata
+                ]
                 del g.lb_endpoints[:]
                 g.lb_endpoints.extend(keep)
                 g.load_balancing_weight.value = sum(e.load_balancing_weight.value for e in keep)
