@@ -256,3 +256,16 @@ def test_gateway_maps_service_port_to_target_port() -> None:
     assert e["clusters"] == [{"name": f"outbound|9080||productpage{V}", "weight": 100}]
     code, out, _ = run_cli(["explain", *gw, "http://bookinfo.example.com/nope"])
     assert out.rstrip().endswith("Route:         no route of *:80 matches: Envoy answers 404 (NR)")
+
+
+def test_registry_only_unknown_hosts_are_blocked(tmp_path: Any) -> None:
+    mc = tmp_path / "mesh.yaml"
+    mc.write_text("outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n")
+    e = bookinfo("http://unknown.example.com:9080/", "--meshconfig", str(mc))
+    assert (
+        e["virtual_host"] == "block_all"
+        and e["outcome"] == "direct_response"
+        and e["response"]["status"] == 502
+    )
+    e = bookinfo("http://unknown.example.com:8443/", "--meshconfig", str(mc))
+    assert e["outcome"] == "blackhole" and e["listener"] == "virtualOutbound"

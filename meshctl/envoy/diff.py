@@ -488,6 +488,7 @@ def intended_dump(
     actual: ConfigDump | None = None,
     *,
     resources: list[Any] | None = None,
+    mesh_config: str | None = None,
 ) -> ConfigDump:
     """The dump Istio would give a proxy, from Istio/Kubernetes YAML, through the embedded translator.
 
@@ -506,11 +507,16 @@ def intended_dump(
     node_id = node_id_of(actual) if actual is not None else ""
     ip = _node_ip(actual) if actual is not None else ""
     loopback = bool(ip) and _is_loopback_or_any(ip)
-    source = MeshSource(filenames, loopback=loopback)
+    source = MeshSource(filenames, loopback=loopback, mesh_config=mesh_config)
     if resources is not None:  # e.g. read from the live cluster
         from meshctl.model import build_mesh
 
-        source.mesh = build_mesh(resources)
+        mc = None
+        if mesh_config:
+            from meshctl.model.meshconfig import load_mesh_config
+
+            mc = load_mesh_config(mesh_config)
+        source.mesh = build_mesh(resources, mc)
     else:
         source.load()
     if proxy:

@@ -999,7 +999,11 @@ def render(exp: Explanation) -> str:
                 lines.append(
                     "               endpoints: " + ", ".join(f"{e['address']} {e['health']}" for e in eps)
                 )
-            elif info["type"] not in ("ORIGINAL_DST",):
+            elif info["type"] not in ("ORIGINAL_DST",) and n not in (
+                "BlackHoleCluster",
+                "PassthroughCluster",
+                "InboundPassthroughCluster",
+            ):
                 lines.append("               endpoints: none (Envoy answers 503 UH)")
     elif exp.outcome == "redirect":
         rd = exp.response

@@ -36,6 +36,9 @@ from meshctl.errors import UsageError
 )
 @click.option("--proxy", default=None, help="With -f: the proxy whose config to walk (deploy/x, pod/x, ...).")
 @click.option(
+    "--meshconfig", default=None, metavar="FILE", help="With -f: MeshConfig YAML (or the istio ConfigMap)."
+)
+@click.option(
     "-H",
     "--header",
     "headers",
@@ -57,6 +60,7 @@ def command(
     dumps: tuple[str, ...],
     filenames: tuple[str, ...],
     proxy: str | None,
+    meshconfig: str | None,
     headers: tuple[str, ...],
     method: str,
     port: int | None,
@@ -88,7 +92,7 @@ def command(
             )
         from meshctl.envoy.diff import intended_dump
 
-        dump = intended_dump(list(filenames), proxy, namespace)
+        dump = intended_dump(list(filenames), proxy, namespace, mesh_config=meshconfig)
     else:
         t = Target.from_args(
             target,

@@ -400,6 +400,12 @@ def log_cmd(level: str | None, reset: bool, **kw: Any) -> None:
 @click.option(
     "--proxy", default=None, help="Which proxy of the config the target is: TYPE/NAME (pod/x, deploy/x)."
 )
+@click.option(
+    "--meshconfig",
+    default=None,
+    metavar="FILE",
+    help="MeshConfig YAML for the intended side (or the istio ConfigMap).",
+)
 @click.option("-n", "--namespace", default=None, help="Namespace of the pod target and of --proxy.")
 @click.option("--kubeconfig", default=None, envvar="KUBECONFIG", help="Path to the kubeconfig file.")
 @click.option("--context", "kube_context", default=None, help="The kubeconfig context to use.")
@@ -413,6 +419,7 @@ def diff_cmd(
     dumps: tuple[str, ...],
     filenames: tuple[str, ...],
     proxy: str | None,
+    meshconfig: str | None,
     namespace: str | None,
     kubeconfig: str | None,
     kube_context: str | None,
@@ -443,7 +450,7 @@ def diff_cmd(
             admin_port=admin_port,
         )
         actual = actual_target.config_dump(include_eds=True)
-        intended = diff_lib.intended_dump(list(filenames), proxy, namespace, actual)
+        intended = diff_lib.intended_dump(list(filenames), proxy, namespace, actual, mesh_config=meshconfig)
         left_label, right_label = "intended", "actual"
     elif target and not dumps and not admin:
         # a pod, and no -f: the intended config comes from the same live cluster
@@ -454,7 +461,9 @@ def diff_cmd(
         )
         actual = actual_target.config_dump(include_eds=True)
         resources = list(load_cluster(kubeconfig, kube_context))
-        intended = diff_lib.intended_dump([], proxy, namespace, actual, resources=resources)
+        intended = diff_lib.intended_dump(
+            [], proxy, namespace, actual, resources=resources, mesh_config=meshconfig
+        )
         left_label, right_label = "intended (cluster config)", actual_target.describe()
     else:
         if len(dumps) != 2 or target or admin:
