@@ -232,6 +232,7 @@ def _apply_keepalive(c: cluster_pb2.Cluster, mesh: MeshConfig, cp: ConnectionPoo
     for k in sources:
         if k is None:
             continue
+        ka.SetInParent()  # an empty tcp_keepalive still turns SO_KEEPALIVE on with OS defaults
         if k.probes:
             ka.keepalive_probes.value = k.probes
         if k.time:
