@@ -185,3 +185,46 @@ def test_mirror_percentage(mesh: BehaviourMesh, percentage: int | None, low: int
     if got:
         host = next(s.header("host") for s in mirror.seen if s.url.startswith("/mirror-"))
         assert host is not None and not host.endswith("-shadow")  # disable_shadow_host_suffix_append
+
+
+def test_outlier_detection_ejects_the_failing_pod(mesh: BehaviourMesh) -> None:
+    """DR outlierDetection: b-v1 answering 503 is ejected after one error; b-v2 then takes all traffic."""
+    mesh.configure(
+        """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: b, namespace: default}
+spec:
+  host: b
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}
+"""
+    )
+    for _ in range(6):  # b-v1 fails (the default retry policy hides it from the client) and gets ejected
+        mesh.call("b", "/?status=503&only=b-v1-0")
+    before = mesh.echo["b-v1-0"].count()
+    assert before >= 1
+    assert mesh.spread(20, path="/?status=503&only=b-v1-0") == {"b-v2-0": 20}
+    assert mesh.echo["b-v1-0"].count() == before  # not even tried while ejected
+
+
+def test_connection_pool_overflow_is_503_overloaded(mesh: BehaviourMesh) -> None:
+    """DR connectionPool: 1 connection, 1 pending request; concurrent slow calls overflow with 503 UO."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    mesh.configure(
+        """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: b, namespace: default}
+spec:
+  host: b
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 1}
+      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}
+"""
+    )
+    with ThreadPoolExecutor(6) as pool:
+        replies = list(pool.map(lambda i: mesh.call("b", f"/?delay=0.5&n={i}"), range(6)))
+    overflow = [r for r in replies if r.status == 503]
+    assert overflow and all(r.headers.get("x-envoy-overloaded") == "true" for r in overflow)
+    assert any(r.status == 200 for r in replies)

@@ -358,3 +358,51 @@ def test_vs22_three_way_traffic_shift_across_services(mesh: BehaviourMesh) -> No
     assert abs(counts.get("b-v1-0", 0) / 4 - 50) <= 7, counts
     assert abs(counts.get("b-v2-0", 0) / 4 - 25) <= 7, counts
     assert abs(counts.get("c-v1-0", 0) / 4 - 25) <= 7, counts
+
+
+@pytest.mark.parametrize(
+    ("lb", "headers", "path"),
+    [
+        ("httpHeaderName: x-some-header", {"x-some-header": "baz"}, "/"),
+        ("httpQueryParameterName: some-query-param", {}, "/?some-query-param=bar"),
+        ("useSourceIp: true", {}, "/"),
+    ],
+    ids=["ch02-header", "ch03-query", "ch04-source-ip"],
+)
+def test_consistent_hash_sticks_to_one_pod(
+    mesh: BehaviourMesh, lb: str, headers: dict[str, str], path: str
+) -> None:
+    """CH-01..04: without a DR calls spread over both b pods; with consistentHash they all hit one."""
+    mesh.configure("")
+    assert len(mesh.spread(10)) > 1
+    mesh.configure(f"""apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: b, namespace: default}}
+spec:
+  host: b
+  trafficPolicy:
+    loadBalancer:
+      consistentHash: {{{lb}}}
+""")
+    counts = mesh.spread(10, path=path, headers=headers)
+    assert len(counts) == 1 and next(iter(counts)).startswith("b-"), counts
+
+
+def test_source_labels_and_port_matches(mesh: BehaviourMesh) -> None:
+    """A rule for other clients (sourceLabels) or another port is left out of a's routes."""
+    mesh.configure(
+        DR_B
+        + vs("""  - match:
+    - sourceLabels: {app: not-a}
+    route:
+    - destination: {host: c}
+  - match:
+    - sourceLabels: {app: a}
+      port: 8080
+    route:
+    - destination: {host: b, subset: v2}
+  - route:
+    - destination: {host: b, subset: v1}
+""")
+    )
+    assert mesh.spread(10) == {"b-v2-0": 10}

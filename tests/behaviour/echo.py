@@ -6,7 +6,7 @@ header, and ``Hostname`` (the pod name, which identifies the backend). Every req
 test can count upstream attempts (retries) and mirrored copies without parsing logs.
 
 Query parameters steer the reply (they are the knobs the behaviour cases need):
-``status=N`` reply with status N; ``delay=S`` sleep S seconds (``0.5`` or ``500ms``) first;
+``status=N`` reply with status N (``&only=POD`` limits that to the named pods); ``delay=S`` sleep S seconds (``0.5`` or ``500ms``) first;
 ``fail=N&key=K`` answer the first N requests carrying key K with ``fail_status`` (default 503), then normally.
 """
 
@@ -94,6 +94,8 @@ class EchoServer:
                 seen = Seen(self.command, self.path, list(self.headers.items()), body)
                 query = parse_qs(urlsplit(self.path).query)
                 status = int(query.get("status", ["200"])[0])
+                if "only" in query and echo.hostname not in query["only"]:
+                    status = 200  # the status knob targets the pods named by ``only``
                 with echo.lock:
                     echo.seen.append(seen)
                     key = query.get("key", [""])[0]
