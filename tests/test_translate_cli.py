@@ -196,3 +196,76 @@ def test_every_bootstrap_passes_envoy_validate(
         results = dict(zip(configs, pool.map(validate_config, configs.values()), strict=True))
     failed = {k: r.output[-600:] for k, r in results.items() if not r.ok}
     assert not failed, failed
+
+
+def _self_signed() -> tuple[str, str]:
+    """A throwaway self-signed certificate and key (PEM) for static stand-ins of SDS secrets."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "meshctl-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), pem_key.decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        (TT / "gateway-tls.yaml", "pod/edge-0"),
+        (BOOKINFO, "deploy/productpage-v1"),
+        (TT / "tcp-tls.yaml", "pod/mongo-v1"),
+    ],
+    ids=["gateway-tls-modes", "sidecar-permissive", "sidecar-strict"],
+)
+def test_tls_contexts_pass_envoy_validate_with_static_secrets(
+    envoy_bin: str, tmp_path: Path, path: Path, target: str
+) -> None:
+    """The TLS contexts (inbound mTLS, gateway SIMPLE/MUTUAL/ISTIO_MUTUAL, upstream auto-mTLS) are kept when
+    the SDS secrets get static stand-ins, and a real Envoy accepts every one of them."""
+    from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
+
+    from meshctl.envoy.runner import validate_config
+    from meshctl.model import build_mesh
+    from meshctl.sources import load_paths
+    from meshctl.translate import translate
+    from meshctl.translate.bootstrap import bootstrap, referenced_secrets
+
+    cert, key = _self_signed()
+    mesh = build_mesh(load_paths([str(path)]))
+    pc = translate(mesh, mesh.proxy(target))
+    secrets = {}
+    for name, kind in referenced_secrets(pc).items():
+        s = secret_pb2.Secret(name=name)
+        if kind == "certificate":
+            s.tls_certificate.certificate_chain.inline_string = cert
+            s.tls_certificate.private_key.inline_string = key
+        else:
+            s.validation_context.trusted_ca.inline_string = cert
+        secrets[name] = s
+    assert {"default", "ROOTCA"} <= set(secrets)
+    config = bootstrap(pc, admin_port=0, secrets=secrets)
+    assert sorted(s["name"] for s in config["static_resources"]["secrets"]) == sorted(secrets)
+    tls_chains = [
+        c
+        for lis in config["static_resources"]["listeners"]
+        for c in lis.get("filter_chains", [])
+        if "transport_socket" in c
+    ]
+    assert tls_chains, "TLS chains must be kept when secrets are given"
+    result = validate_config(config)
+    assert result.ok, result.output[-1500:]
