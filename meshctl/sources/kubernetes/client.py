@@ -98,9 +98,11 @@ class KubeClient:
 
     @staticmethod
     def _tune(cfg: Any) -> None:
-        # Fail fast on an unreachable server (the informer retries with its own backoff) and allow
-        # parallel list/watch connections.
-        cfg.retries = 0
+        # Fail fast on an unreachable server (the informer retries with its own backoff), but retry a GET
+        # once on a pooled keep-alive connection the server closed meanwhile; allow parallel list/watch.
+        import urllib3
+
+        cfg.retries = urllib3.Retry(total=1, connect=0, read=1, redirect=0, status=0, other=0)
         cfg.connection_pool_maxsize = 64
 
     def close(self) -> None:
