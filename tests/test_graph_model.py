@@ -240,3 +240,40 @@ spec:
     assert "missingsidecar" in g.nodes["wl:default/legacy-v1"]["badges"]
     assert findhide.find(g, "outofmesh")[0] == {"wl:default/legacy-v1"}
     assert g.edges["svc:default/legacy", "wl:default/legacy-v1"]["configured"]
+
+
+def test_cli_graph_exports_and_find_hide(cli):
+    code, out, err = cli(["graph", "-f", str(BOOKINFO), "-o", "json", "--find", "trafficshifting",
+                          "--hide", "ns = istio-system"])
+    assert code == 0, err
+    data = json.loads(out)
+    found = {n["id"] for n in data["nodes"] if n.get("found")}
+    assert found == {"svc:default/reviews"}
+    assert not any("istio-system" in n["id"] for n in data["nodes"])
+    code, out, _ = cli(["graph", "-f", str(BOOKINFO), "-o", "graphml", "--type", "service"])
+    assert code == 0 and out.startswith("<?xml") and "svc:default/reviews" in out
+    code, out, _ = cli(["graph", "-f", str(BOOKINFO), "-o", "dot"])
+    assert code == 0 and out.startswith("digraph meshctl {")
+
+
+def test_cli_graph_errors_have_exit_codes(cli, monkeypatch, tmp_path):
+    code, _, err = cli(["graph", "-f", str(BOOKINFO), "--hide", "name >> 3"])
+    assert code == 64 and "find/hide expression" in err and "Traceback" not in err
+    code, _, err = cli(["graph"])
+    assert code == 64 and "nothing to graph" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: x\n")
+    code, _, err = cli(["graph", "-f", str(bad)])
+    assert code == 65 and "bad.yaml" in err
+    # svg/png need graphviz's dot: without it, a clear message, exit 69, and DOT/JSON still work
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, _, err = cli(["graph", "-f", str(BOOKINFO), "-o", "svg"])
+    assert code == 69 and "graphviz 'dot' program is not installed" in err and "hint:" in err
+    code, out, _ = cli(["graph", "-f", str(BOOKINFO), "-o", "dot"])
+    assert code == 0 and out.startswith("digraph")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz 'dot' is not installed (the CI set-up installs it)")
+def test_cli_graph_svg_png_with_dot(cli):
+    code, out, err = cli(["graph", "-f", str(BOOKINFO), "-o", "svg"])
+    assert code == 0 and "<svg" in out and "reviews" in out, err

@@ -113,7 +113,13 @@ class MeshApp(App[None]):
             members = d.get("members") or [node_or_name]
             ns, _, name = members[0].split(":", 1)[1].partition("/")
             return f"{name}.{ns}"
-        if node_or_name.startswith(("svc:", "se:")):
+        if node_or_name.startswith(("svc:", "se:")) and self.snapshot is not None:
+            # A service has no proxy of its own: open the first workload behind it.
+            g = self.snapshot.graph
+            if node_or_name in g:
+                backends = sorted(b for b in g.successors(node_or_name) if b.startswith("wl:"))
+                if backends:
+                    return self._proxy_name(backends[0])
             return node_or_name.split(":", 1)[1]
         return node_or_name
 
