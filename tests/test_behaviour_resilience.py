@@ -228,3 +228,14 @@ spec:
     overflow = [r for r in replies if r.status == 503]
     assert overflow and all(r.headers.get("x-envoy-overloaded") == "true" for r in overflow)
     assert any(r.status == 200 for r in replies)
+
+
+def test_mesh_default_http_retry_policy_replaces_istios_default(tmp_path: object) -> None:
+    """MeshConfig ``defaultHttpRetryPolicy: {attempts: 0}`` turns the implicit 503 retries off."""
+    path = f"{tmp_path}/mesh.yaml"
+    with open(path, "w") as fh:
+        fh.write("defaultHttpRetryPolicy:\n  attempts: 0\n")
+    with BehaviourMesh(mesh_config=path) as mesh:
+        mesh.configure("")
+        r = mesh.call("b", "/?fail=1&key=m1")
+        assert r.status == 503 and len(seen_with(mesh, "key=m1")) == 1

@@ -28,14 +28,15 @@ class DemoSource(MeshSource):
     The demo's config is a resource list (example + generated Pods + applied changes), not files on disk.
     """
 
-    def __init__(self, resources: list[Resource]) -> None:
-        super().__init__([], loopback=True)
+    def __init__(self, resources: list[Resource], mesh_config: str | None = None) -> None:
+        super().__init__([], mesh_config=mesh_config, loopback=True)
         self.resources = list(resources)
 
     def load(self) -> None:
-        from meshctl.model import build_mesh
+        from meshctl.model import build_mesh, load_mesh_config
 
-        mesh = build_mesh(self.resources)  # raises file:line: field: message on bad config
+        mesh_config = load_mesh_config(self.mesh_config_path) if self.mesh_config_path else None
+        mesh = build_mesh(self.resources, mesh_config)  # raises file:line: field: message on bad config
         with self._lock:
             self.mesh = mesh
             self.generation += 1

@@ -56,6 +56,7 @@ class DemoOptions:
     log_level: str = "warning"
     ready_timeout: float = 60.0
     xds_mode: str = "delta"  # "delta" | "sotw"
+    mesh_config: str | None = None  # MeshConfig file (istio ConfigMap or MeshConfig YAML)
 
 
 @dataclass
@@ -138,7 +139,7 @@ class DemoMesh:
         if not self.workloads:
             raise InputError("the demo needs at least one Deployment to run", file=", ".join(opts.paths))
         self.resources = layer_pods(base, self.workloads)
-        source = DemoSource(self.resources)
+        source = DemoSource(self.resources, opts.mesh_config)
         source.load()
         for w in self.workloads:
             try:

@@ -163,14 +163,20 @@ class Reply:
 class BehaviourMesh:
     """Client sidecar ``a`` + echo backends; see the module docstring."""
 
-    def __init__(self, subnet: int | None = None, delta: bool = True, gateway: bool = False) -> None:
+    def __init__(
+        self,
+        subnet: int | None = None,
+        delta: bool = True,
+        gateway: bool = False,
+        mesh_config: str | None = None,
+    ) -> None:
         self.delta = delta  # delta xDS, or State of the World
         self.gateway = gateway  # the client is Istio's ingress gateway instead of sidecar ``a``
         self.subnet = subnet if subnet is not None else free_subnet()
         text = _base_yaml(self.subnet) + ("---\n" + _gateway_yaml(self.subnet) if gateway else "")
         self.base: list[Resource] = load_text(text, "<behaviour base>")
         self.echo: dict[str, EchoServer] = {}
-        self.source = DemoSource(self.base)
+        self.source = DemoSource(self.base, mesh_config)
         self.plane = ControlPlane(self.source, "127.0.0.1", 0, 0)
         self.registry = ProcessRegistry()
         self.envoy: EnvoyProcess | None = None

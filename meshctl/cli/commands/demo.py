@@ -88,6 +88,9 @@ Examples:
     help="xDS protocol variant.",
 )
 @click.option("--status-file", default=None, help=STATUS_FILE_HELP)
+@click.option(
+    "--meshconfig", "mesh_config", default=None, help="MeshConfig file (as for translate and xds serve)."
+)
 @click.option("--log-level", default="warning", show_default=True, help="Envoy log level.")
 @click.option(
     "--ready-timeout",
@@ -121,6 +124,7 @@ def command(ctx: click.Context, filenames: tuple[str, ...], **kw: Any) -> None:
         log_level=kw["log_level"],
         ready_timeout=kw["ready_timeout"],
         xds_mode=kw["xds_mode"],
+        mesh_config=kw["mesh_config"],
     )
     if filenames:
         opts.paths = list(filenames)
