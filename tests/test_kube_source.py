@@ -365,13 +365,3 @@ def test_crds_installed_later_are_picked_up(tmp_path: Path) -> None:
             assert ("DELETED", "VirtualService default/late") in rec.summary()
             assert any("VirtualService" in n for n in src.notes)
 
-
-def test_a_dropped_keepalive_connection_is_retried_once(emu: KubeEmulator, kubeconfig: str) -> None:
-    client = KubeClient.connect(kubeconfig)
-    try:
-        assert client.request("GET", "/api/v1/namespaces")["items"]
-        emu.stop()  # drops the pooled keep-alive connection
-        emu.start()
-        assert client.request("GET", "/api/v1/namespaces")["items"]
-    finally:
-        client.close()
