@@ -212,6 +212,6 @@ def translate_proxy(mesh: Any, proxy: Proxy) -> ProxyConfig:
         _gateway(mesh, proxy, pc)
     else:
         _sidecar(mesh, proxy, pc)
-        if proxy.loopback:
-            _apply_loopback(mesh, proxy, pc)
+    if proxy.loopback:  # gateways and sidecars both reach sidecar-injected workloads via their inbound port
+        _apply_loopback(mesh, proxy, pc)
     return pc
