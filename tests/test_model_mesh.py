@@ -496,3 +496,33 @@ def test_x_model_proxy_view(cli) -> None:  # noqa: ANN001
             "subsets": ["v1", "v2", "v3"]} in data["hosts"]
     code, _, err = cli(["x", "model", "-f", str(BOOKINFO), "--proxy", "nope"])
     assert code == 64 and "known:" in err
+
+
+def test_gateway_plaintext_http_servers_share_a_route_and_port_translation_opt_out() -> None:
+    m = mesh_of(deploy("gw", ns="gwns", labels="{istio: gw}", ports="[{containerPort: 8080}]")
+                + svc("gw", ns="gwns", selector="{istio: gw}", ports="[{name: http2, port: 80, targetPort: 8080}, {name: tcp, port: 9000}]")
+                + """---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: a, namespace: gwns, creationTimestamp: '2024-01-01T00:00:00Z'}
+spec:
+  selector: {istio: gw}
+  servers:
+  - {port: {number: 80, name: http, protocol: HTTP}, hosts: [a.com]}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: b, namespace: gwns, creationTimestamp: '2024-01-02T00:00:00Z'}
+spec:
+  selector: {istio: gw}
+  servers:
+  - {port: {number: 80, name: http2, protocol: HTTP2}, hosts: [b.com]}
+  - {port: {number: 80, name: tcp, protocol: TCP}, hosts: ['*']}
+  - {port: {number: 9000, name: tcp-a, protocol: TCP}, hosts: ['*']}
+  - {port: {number: 9000, name: tcp-b, protocol: TCP}, hosts: ['*']}
+""")
+    mg = m.merged_gateway(m.proxy("deploy/gw", "gwns"))
+    assert [(s.server.port.name, s.target_port, s.route_name) for s in mg.servers] == [
+        ("http", 8080, "http.8080"), ("http2", 8080, "http.8080"), ("tcp-a", 9000, None)]
+    assert sorted(s.server.port.name for s, _ in mg.rejected) == ["tcp", "tcp-b"]
+    assert {(k, len(v)) for k, v in mg.listeners().items()} == {(("", 8080), 2), (("", 9000), 1)}
