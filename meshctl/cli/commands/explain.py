@@ -11,7 +11,8 @@ import sys
 
 import click
 
-from meshctl.envoy.admin import DEFAULT_ADMIN_PORT, Target
+from meshctl.cli.commands.proxy_config import pod_options
+from meshctl.envoy.admin import Target
 from meshctl.errors import UsageError
 
 
@@ -49,10 +50,7 @@ from meshctl.errors import UsageError
 @click.option(
     "--port", type=int, default=None, help="Destination port to match listeners on (default: the URL's)."
 )
-@click.option("-n", "--namespace", default=None, help="Namespace of the pod target / of --proxy.")
-@click.option("--kubeconfig", default=None, envvar="KUBECONFIG", help="Path to the kubeconfig file.")
-@click.option("--context", "kube_context", default=None, help="The kubeconfig context to use.")
-@click.option("--proxy-admin-port", "admin_port", type=int, default=DEFAULT_ADMIN_PORT, show_default=True)
+@pod_options
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def command(
     args: tuple[str, ...],

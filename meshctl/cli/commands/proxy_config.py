@@ -50,8 +50,8 @@ class AliasGroup(click.Group):
         return (cmd.name if cmd else name), cmd, rest
 
 
-def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """TARGET argument and the flags that name where a proxy's config comes from."""
+def pod_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """How to reach a pod target: namespace, kubeconfig/context, the admin port in the pod."""
     f = click.option(
         "--proxy-admin-port",
         "admin_port",
@@ -64,7 +64,15 @@ def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--kubeconfig", default=None, envvar="KUBECONFIG", help="Path to the kubeconfig file.")(
         f
     )
-    f = click.option("-n", "--namespace", default=None, help="Namespace of the pod target.")(f)
+    f = click.option("-n", "--namespace", default=None, help="Namespace of the pod target (and of --proxy).")(
+        f
+    )
+    return f
+
+
+def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """TARGET argument and the flags that name where a proxy's config comes from."""
+    f = pod_options(f)
     f = click.option(
         "-f",
         "--file",
@@ -406,10 +414,7 @@ def log_cmd(level: str | None, reset: bool, **kw: Any) -> None:
     metavar="FILE",
     help="MeshConfig YAML for the intended side (or the istio ConfigMap).",
 )
-@click.option("-n", "--namespace", default=None, help="Namespace of the pod target and of --proxy.")
-@click.option("--kubeconfig", default=None, envvar="KUBECONFIG", help="Path to the kubeconfig file.")
-@click.option("--context", "kube_context", default=None, help="The kubeconfig context to use.")
-@click.option("--proxy-admin-port", "admin_port", type=int, default=DEFAULT_ADMIN_PORT, show_default=True)
+@pod_options
 @click.option(
     "-o", "--output", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
