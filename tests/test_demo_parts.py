@@ -313,3 +313,33 @@ def test_app_port_colliding_with_the_proxy_is_a_clear_input_error(tmp_path: obje
         demo.start()
     assert err.value.file == manifest and ":15000" in str(err.value) and err.value.exit_code == 65
     assert not [pid for pid in children_pids() if process_name(pid) == "envoy"]
+
+
+def test_every_demo_proxy_sends_to_sidecars_at_their_loopback_inbound_port() -> None:
+    """In loopback mode a pod's ``<ip>:<targetPort>`` is its own *outbound* listener, so every proxy's EDS (the
+    ingress gateway's too) must address injected pods at their inbound port (docs/translate.md, loopback table)."""
+    from types import SimpleNamespace
+
+    from meshctl.demo.controlplane import DemoSource
+    from meshctl.xds import types as T
+
+    resources = load_paths([str(BOOKINFO)])
+    workloads = plan_workloads(resources, subnet=1)
+    source = DemoSource(layer_pods(resources, workloads))
+    source.load()
+    sidecar_ips = {w.ip for w in workloads if not w.gateway}
+    for w in workloads:
+        snap = source.snapshot(w.node_id)
+        cfg = SimpleNamespace(endpoints=snap.messages(T.ENDPOINT))
+        wrong = [
+            (
+                cla.cluster_name,
+                f"{lb.endpoint.address.socket_address.address}:{lb.endpoint.address.socket_address.port_value}",
+            )
+            for cla in cfg.endpoints
+            for lle in cla.endpoints
+            for lb in lle.lb_endpoints
+            if lb.endpoint.address.socket_address.address in sidecar_ips
+            and lb.endpoint.address.socket_address.port_value == 9080
+        ]
+        assert not wrong, f"{w.pod} sends to sidecars' outbound listeners: {wrong[:3]}"
