@@ -165,3 +165,36 @@ def test_big_dump_fast_path_prints_the_same(
     monkeypatch.setattr(mod, "FAST_PATH_MIN", 1)
     fast = run_cli([*argv, "--file", path])
     assert slow == fast and slow[0] == 0 and slow[1].count("\n") >= 2
+
+
+def test_secret_spiffe_trust_domains(shared_dir: Any) -> None:
+    """A SPIFFE validator lists one CA row per trust domain; certificates get theirs from the SPIFFE ID."""
+    src = json.loads(
+        (
+            shared_dir / "conformance/istio-proxyconfig/cases/pc-secret-summary-istio/config_dump.json"
+        ).read_text()
+    )
+    active = src["configs"][0]["dynamic_active_secrets"]
+    root_pem = active[1]["secret"]["validation_context"]["trusted_ca"]["inline_bytes"]
+    active[1]["secret"]["validation_context"] = {
+        "custom_validator_config": {
+            "name": "envoy.tls.cert_validator.spiffe",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.SPIFFECertValidatorConfig",
+                "trust_domains": [
+                    {"name": "cluster.local", "trust_bundle": {"inline_bytes": root_pem}},
+                    {"name": "west.local", "trust_bundle": {"inline_bytes": root_pem}},
+                ],
+            },
+        }
+    }
+    src["configs"][0].pop("dynamic_warming_secrets")
+    code, out, err = run_cli(["pc", "secret", "--file", "-"], input=json.dumps(src))
+    assert code == 0, err
+    rows = [ln.split() for ln in out.splitlines()]
+    assert rows[0][-2:] == ["BEFORE", "TRUST"] or out.splitlines()[0].endswith("TRUST DOMAIN")
+    assert [(r[0], r[-1]) for r in rows[1:]] == [
+        ("default", "cluster.local"),
+        ("ROOTCA", "cluster.local"),
+        ("ROOTCA", "west.local"),
+    ]

@@ -7,6 +7,7 @@ required just to list secrets.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -23,6 +24,15 @@ class CertInfo:
     serial: str
     not_before: dt.datetime
     not_after: dt.datetime
+    uris: list[str] = dataclasses.field(default_factory=list)  # URI subject alternative names
+
+    @property
+    def trust_domain(self) -> str:
+        """The SPIFFE trust domain of the certificate's identity (``spiffe://<td>/ns/...``), if any."""
+        for u in self.uris:
+            if u.startswith("spiffe://"):
+                return u[len("spiffe://") :].split("/", 1)[0]
+        return ""
 
 
 def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
@@ -72,11 +82,52 @@ def parse_certificate(der: bytes) -> CertInfo:
     pos = se
     for _ in range(2):  # signature AlgorithmIdentifier, issuer Name
         _, _, pos = _tlv(der, pos)
-    _, vstart, _ = _tlv(der, pos)  # Validity
+    _, vstart, vend = _tlv(der, pos)  # Validity
     nb, p = _time(der, vstart)
     na, _ = _time(der, p)
     # Go prints the serial's big-endian magnitude bytes as hex (so a leading 0x01 byte shows as "01").
-    return CertInfo(serial.to_bytes((serial.bit_length() + 7) // 8, "big").hex(), nb, na)
+    info = CertInfo(serial.to_bytes((serial.bit_length() + 7) // 8, "big").hex(), nb, na)
+    try:
+        info.uris = _san_uris(der, vend)
+    except (ValueError, IndexError, UnicodeDecodeError):
+        pass
+    return info
+
+
+_SAN_OID = bytes([0x55, 0x1D, 0x11])  # 2.5.29.17 subjectAltName
+
+
+def _san_uris(der: bytes, pos: int) -> list[str]:
+    """URI SANs from the extensions that follow Validity (subject, SPKI, optional unique IDs, [3] extensions)."""
+    _, tbs_start, tbs_end = _tlv(der, _tlv(der, 0)[1])
+    for _ in range(2):  # subject Name, SubjectPublicKeyInfo
+        _, _, pos = _tlv(der, pos)
+    while pos < tbs_end:
+        tag, cs, ce = _tlv(der, pos)
+        pos = ce
+        if tag != 0xA3:  # skip [1]/[2] unique identifiers
+            continue
+        _, es, ee = _tlv(der, cs)  # Extensions SEQUENCE
+        p = es
+        while p < ee:
+            _, xs, xe = _tlv(der, p)  # Extension
+            p = xe
+            _, os_, oe = _tlv(der, xs)
+            if der[os_:oe] != _SAN_OID:
+                continue
+            q = oe
+            tag, vs, ve = _tlv(der, q)
+            if tag == 0x01:  # critical BOOLEAN
+                tag, vs, ve = _tlv(der, ve)
+            _, gs, ge = _tlv(der, vs)  # GeneralNames SEQUENCE inside the OCTET STRING
+            uris, g = [], gs
+            while g < ge:
+                gtag, ns, ne = _tlv(der, g)
+                if gtag == 0x86:  # [6] uniformResourceIdentifier
+                    uris.append(der[ns:ne].decode("ascii"))
+                g = ne
+            return uris
+    return []
 
 
 def certificates(pem: bytes) -> list[CertInfo]:
@@ -103,18 +154,18 @@ def _data_source_bytes(ds: Any) -> bytes:
     return b""
 
 
-def _trust_domains(secret: Any) -> str:
-    vc = secret.validation_context
-    cvc = vc.custom_validator_config
-    if not cvc.name or "spiffe" not in cvc.name.lower() and "SPIFFE" not in cvc.typed_config.type_url:
-        return ""
+def _spiffe_trust_domains(secret: Any) -> list[tuple[str, bytes]]:
+    """(trust domain, trust bundle PEM) of a SPIFFE certificate validator config, if the secret has one."""
+    cvc = secret.validation_context.custom_validator_config
+    if not cvc.name or ("spiffe" not in cvc.name.lower() and "SPIFFE" not in cvc.typed_config.type_url):
+        return []
     try:
         from envoy.extensions.transport_sockets.tls.v3 import tls_spiffe_validator_config_pb2 as sp
 
         cfg = sp.SPIFFECertValidatorConfig.FromString(cvc.typed_config.value)
     except Exception:
-        return ""
-    return ",".join(td.name for td in cfg.trust_domains)
+        return []
+    return [(td.name, _data_source_bytes(td.trust_bundle)) for td in cfg.trust_domains]
 
 
 def table(dump: ConfigDump, now: dt.datetime | None = None, *, with_name: bool = False) -> Table | None:
@@ -128,14 +179,26 @@ def table(dump: ConfigDump, now: dt.datetime | None = None, *, with_name: bool =
             name = item.name or secret.name
             chain = _data_source_bytes(secret.tls_certificate.certificate_chain)
             ca = _data_source_bytes(secret.validation_context.trusted_ca)
-            certs, kind = (
-                (certificates(chain), "Cert Chain") if chain else (certificates(ca), "CA") if ca else ([], "")
-            )
-            td = _trust_domains(secret)
-            if not certs:
-                rows.append([name, "", label, "false", "", "", ""])
+            # (type, first certificate or None, trust domain) per row; a SPIFFE validator lists one CA per domain
+            entries: list[tuple[str, CertInfo | None, str]] = []
+            if chain:
+                certs = certificates(chain)
+                entries.append(
+                    ("Cert Chain", certs[0] if certs else None, certs[0].trust_domain if certs else "")
+                )
+            elif ca:
+                certs = certificates(ca)
+                entries.append(("CA", certs[0] if certs else None, ""))
+            for td, bundle in _spiffe_trust_domains(secret):
+                certs = certificates(bundle)
+                entries.append(("CA", certs[0] if certs else None, td))
+            if not entries:
+                entries.append(("", None, ""))
+            for kind, c, td in entries:
                 domains.append(td)
-            for c in certs[:1]:  # like istioctl: the first certificate of the bundle (the leaf)
+                if c is None:
+                    rows.append([name, kind, label, "false", "", "", ""])
+                    continue
                 valid = c.not_before < now < c.not_after
                 rows.append(
                     [
@@ -148,7 +211,6 @@ def table(dump: ConfigDump, now: dt.datetime | None = None, *, with_name: bool =
                         _rfc3339(c.not_before),
                     ]
                 )
-                domains.append(td)
     if not rows:
         return None
     headers = ["RESOURCE NAME", "TYPE", "STATUS", "VALID CERT", "SERIAL NUMBER", "NOT AFTER", "NOT BEFORE"]
