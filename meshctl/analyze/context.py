@@ -131,10 +131,14 @@ class AnalysisContext:
         mesh_config_file: str | None = None,
         *,
         complete: bool = False,
+        mesh_networks: dict[str, Any] | None = None,
+        mesh_networks_file: str | None = None,
     ) -> None:
         self.all_resources = resources
         #: True when the resources are a whole cluster (``-k``): absence of a Service then proves it does not exist
         self.complete = complete
+        self.mesh_networks: dict[str, Any] = mesh_networks or {}
+        self.mesh_networks_file = mesh_networks_file
         self.mesh_config: dict[str, Any] = mesh_config or {}
         self.mesh_config_file = mesh_config_file
         self.messages: list[Message] = []

@@ -103,6 +103,8 @@ def analyze(
     suppressions: Iterable[Suppression] = (),
     output_threshold: Level = Level.INFO,
     complete: bool = False,
+    mesh_networks: dict[str, Any] | None = None,
+    mesh_networks_file: str | None = None,
 ) -> AnalysisResult:
     """Run ``analyzers`` (default: built-ins and plugins) over ``resources``.
 
@@ -116,7 +118,14 @@ def analyze(
         for cm in resources:
             if cm.kind == "ConfigMap" and cm.name == "istio" and (cm.namespace or "istio-system") in ("istio-system", ""):
                 mc = mesh_config_from_configmap(cm.obj, cm.file)
-    ctx = AnalysisContext(list(resources), mc, mesh_config_file, complete=complete)
+    mn = dict(mesh_networks or {})
+    if not mn:
+        for cm in resources:
+            if cm.kind == "ConfigMap" and cm.name == "istio" and (cm.namespace or "istio-system") in ("istio-system", ""):
+                raw = (cm.obj.get("data") or {}).get("meshNetworks")
+                loaded = yaml.safe_load(raw) if isinstance(raw, str) else None
+                mn = loaded if isinstance(loaded, dict) else {}
+    ctx = AnalysisContext(list(resources), mc, mesh_config_file, complete=complete, mesh_networks=mn, mesh_networks_file=mesh_networks_file)
     errors: list[str] = []
     for a in chosen:
         ctx.current_analyzer = a.name

@@ -42,6 +42,7 @@ def _load_kube(kubeconfig: str | None, context: str | None, namespace: str | Non
 @click.option("-n", "--namespace", "namespace", default=None, help="Namespace to analyze (default: the context's, else 'default').")
 @click.option("-A", "--all-namespaces", "all_namespaces", is_flag=True, help="Analyze all namespaces.")
 @click.option("--meshconfig", "meshconfig", default=None, type=str, help="MeshConfig YAML file to use.")
+@click.option("--meshnetworks", "meshnetworks", default=None, type=str, help="MeshNetworks YAML file to use.")
 @click.option("-o", "--output", "output", type=click.Choice(["text", "json", "yaml", "sarif", "github"]), default="text", show_default=True)
 @click.option("--output-threshold", default="Info", type=LEVELS, show_default=True, help="Lowest level of messages to print.")
 @click.option("--failure-threshold", default="Error", type=LEVELS, show_default=True, help="Lowest level of messages that makes the exit code 79.")
@@ -57,6 +58,7 @@ def command(
     namespace: str | None,
     all_namespaces: bool,
     meshconfig: str | None,
+    meshnetworks: str | None,
     output: str,
     output_threshold: str,
     failure_threshold: str,
@@ -112,6 +114,8 @@ def command(
             suppressions=suppressions,
             output_threshold=Level.parse(output_threshold),
             complete=use_kube,
+            mesh_networks=load_mesh_config_file(meshnetworks) if meshnetworks else None,
+            mesh_networks_file=meshnetworks,
         )
     shown = result.messages
     fail_level = Level.parse(failure_threshold)
