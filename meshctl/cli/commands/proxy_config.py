@@ -504,7 +504,16 @@ def diff_cmd(
         emit(result.to_json(left_label, right_label), "json")
     else:
         words = ("first", "second") if len(dumps) == 2 else ("intended", "actual")
-        sys.stdout.write(diff_lib.render_text(result, left_label, right_label, words))
+        text = diff_lib.render_text(result, left_label, right_label, words)
+        from meshctl.cli.output import stdout_is_terminal
+
+        if stdout_is_terminal():  # colour by line kind, only on a terminal
+            colours = {"- ": "red", "+ ": "green", "~ ": "yellow", "! ": "cyan", "In": "green", "Dr": "red"}
+            text = "".join(
+                click.style(ln, fg=colours.get(ln[:2])) if ln[:2] in colours else ln
+                for ln in text.splitlines(True)
+            )
+        sys.stdout.write(text)
     warn(intended)
     warn(actual)
     if not result.in_sync:
