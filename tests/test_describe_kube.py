@@ -1,0 +1,92 @@
+"""``describe pod`` against a live cluster (meshctl's Kubernetes API emulator): objects from the API server, the
+pod's DestinationRule/VirtualService from its real Envoy through a port-forward."""
+
+from __future__ import annotations
+
+import random
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import BOOKINFO, FIXTURES, run_cli
+
+sys.path.insert(0, str(FIXTURES / "pc"))
+
+import pcworld  # noqa: E402
+
+pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
+
+
+def _free_loopback_ip() -> str:
+    for _ in range(50):
+        ip = f"127.0.{random.randint(100, 250)}.{random.randint(10, 250)}"
+        try:
+            for port in (15001, 15006, 9080):
+                with socket.socket() as s:
+                    s.bind((ip, port))
+        except OSError:
+            continue
+        return ip
+    raise RuntimeError("no free loopback address")
+
+
+def test_describe_pod_live(tmp_path: Path) -> None:
+    from meshctl.envoy.runner import free_port, start_envoy
+    from meshctl.model import build_mesh
+    from meshctl.sources.kubernetes import load_cluster
+    from meshctl.testing.kubeapi import KubeEmulator
+    from meshctl.xds.bootstrap import istio_node_id, xds_bootstrap
+    from meshctl.xds.cache import SnapshotCache
+    from meshctl.xds.runtime import ServerThread
+    from meshctl.xds.source import MeshSource
+
+    ip = _free_loopback_ip()
+    emu = KubeEmulator()
+    emu.load([str(BOOKINFO)])
+    emu.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": "reviews-v1-0",
+                    "namespace": "default",
+                    "labels": {"app": "reviews", "version": "v1"},
+                },
+                "spec": {
+                    "containers": [{"name": "reviews", "image": "x", "ports": [{"containerPort": 9080}]}]
+                },
+                "status": {"phase": "Running", "podIP": ip},
+            }
+        ]
+    )
+    with emu:
+        kc = emu.write_kubeconfig(tmp_path / "kubeconfig")
+        source = MeshSource([], loopback=True)
+        source.mesh = build_mesh(list(load_cluster(kc)))
+        cache = SnapshotCache(resolver=source.resolve)
+        with ServerThread(cache, debug_port=None) as srv:
+            envoy = start_envoy(
+                xds_bootstrap(istio_node_id("reviews-v1-0", "default", ip=ip), xds_port=srv.port),
+                admin_port=free_port(),
+            )
+            try:
+                pcworld.wait(
+                    lambda: '"dynamic_route_configs"' in envoy.admin_get("/config_dump").decode(),
+                    what="config",
+                )
+                emu.add_port_forward("default", "reviews-v1-0", 15000, ("127.0.0.1", envoy.admin_port))
+                code, out, err = run_cli(
+                    ["describe", "pod", "reviews-v1-0", "-n", "default", "--kubeconfig", kc]
+                )
+            finally:
+                envoy.close()
+    assert code == 0, err
+    assert out.startswith("Pod: reviews-v1-0\n")
+    assert (
+        'DestinationRule: reviews for "reviews"\n   Matching subsets: v1\n      (Non-matching subsets v2,v3)'
+        in out
+    )
+    assert 'VirtualService: reviews\n   Route to host "reviews" subset "v1" with weight 90%' in out
+    assert "Effective PeerAuthentication:\n   Workload mTLS mode: PERMISSIVE" in out
