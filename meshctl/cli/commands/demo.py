@@ -170,6 +170,17 @@ def _restore_signal_handlers(previous: dict[int, Any]) -> None:
         signal.signal(sig, h)
 
 
+def _change_file(name: str) -> str:
+    """A bundled change file, as a path the user can paste from where they are."""
+    import os
+
+    from meshctl.demo.mesh import EXAMPLE
+
+    path = EXAMPLE.parent / "bookinfo-changes" / name
+    rel = os.path.relpath(path)
+    return rel if not rel.startswith("..") else str(path)
+
+
 def banner(info: dict[str, Any]) -> str:
     """What a new user needs after start-up: where things are and what to try next."""
     lines = ["", "meshctl demo mesh is up (Ctrl-C to stop)", ""]
@@ -192,7 +203,7 @@ def banner(info: dict[str, Any]) -> str:
     if sidecar:
         lines.append(f"  meshctl proxy-config routes --admin {sidecar['admin_url']}")
     lines.append(f"  meshctl tui --demo{sf}")
-    lines.append(f"  meshctl demo apply{sf} meshctl/examples/bookinfo-changes/reviews-v3.yaml")
+    lines.append(f"  meshctl demo apply{sf} {_change_file('reviews-v3.yaml')}")
     lines.append(f"  meshctl demo status{sf}")
     return "\n".join(lines) + "\n"
 
