@@ -135,7 +135,7 @@ def test_delete_removes_the_virtual_service_live(demo: DemoProcess) -> None:
     assert code == 0, err
     assert "VirtualService default/reviews deleted" in out
     # Without a VirtualService, reviews traffic is spread over every version (round robin per the DR).
-    seen = {served_reviews(mesh_page(demo)) for _ in range(12)}
+    seen = {served_reviews(mesh_page(demo)) for _ in range(30)}
     assert seen == {"reviews-v1-0", "reviews-v2-0", "reviews-v3-0"}
     code, _, err = cli(demo, "demo", "delete", str(CHANGES / "reviews-v3.yaml"))
     assert code == 65 and "VirtualService default/reviews is not in the running mesh" in err
