@@ -168,7 +168,7 @@ async def test_tui_proxy_tree_and_diff_on_the_demo(demo: dict[str, Any]) -> None
         clusters = next(n for n in ps.query_one("Tree").root.children if str(n.label).startswith("Clusters"))
         owned = [str(c.label) for c in clusters.children if "DestinationRule default/reviews" in str(c.label)]
         assert any(lbl.startswith("outbound|9080|v3|reviews.default.svc.cluster.local") for lbl in owned)
-        app.action_back()
+        app.action_go_back()
         app.run_command("diff productpage-v1")
         await app.workers.wait_for_complete()
         await pilot.pause()

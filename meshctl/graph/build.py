@@ -285,15 +285,15 @@ def finish(g: nx.DiGraph) -> nx.DiGraph:
     """Compute derived attributes: error percentages, health, per-node rates, traffic-source and idle flags."""
     for _, _, e in g.edges(data=True):
         rps = e["rps"]
-        codes = dict(e["codes"])
+        ecodes: dict[str, float] = dict(e["codes"])
         for flag, text in _FLAG_TEXT.items():
             hint = f"response flag {flag}: {text}"
             if flag in e["flags"] and hint not in e["hints"]:
                 e["hints"].append(hint)
-        e["err4xx"] = 100.0 * codes.get("4xx", 0.0) / rps if rps else 0.0
-        e["err5xx"] = 100.0 * (codes.get("5xx", 0.0) + codes.get("0", 0.0)) / rps if rps else 0.0
+        e["err4xx"] = 100.0 * ecodes.get("4xx", 0.0) / rps if rps else 0.0
+        e["err5xx"] = 100.0 * (ecodes.get("5xx", 0.0) + ecodes.get("0", 0.0)) / rps if rps else 0.0
         e["errpct"] = e["err4xx"] + e["err5xx"]
-        e["health"] = H.health_of(rps, codes) if e["traffic"] else H.IDLE
+        e["health"] = H.health_of(rps, ecodes) if e["traffic"] else H.IDLE
     total_out_by_node: dict[str, float] = {}
     for n, d in g.nodes(data=True):
         ins = list(g.in_edges(n, data=True))

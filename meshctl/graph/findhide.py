@@ -111,8 +111,8 @@ def _parse_term(text: str, expr: str) -> Term:
             target = "edge"
         return Term(target, operand, None, "", negate)
     operand = _canon(m.group("operand"))
-    target = _target(operand)
-    if target is None:
+    found = _target(operand)
+    if found is None:
         raise UsageError(f"find/hide expression {expr!r}: unknown operand {m.group('operand')!r} "
                          f"(known: {', '.join(OPERANDS)})", field="expression")
     value = m.group("value").strip().strip("'\"")
@@ -125,7 +125,7 @@ def _parse_term(text: str, expr: str) -> Term:
             raise UsageError(f"find/hide expression {expr!r}: {operand} needs a number, got {value!r}", field="expression") from None
     if not numeric and op in (">", ">=", "<", "<="):
         raise UsageError(f"find/hide expression {expr!r}: {op} needs a numeric operand, {operand} is text", field="expression")
-    return Term(target, operand, op, value)
+    return Term(found, operand, op, value)
 
 
 def parse(expr: str) -> Expression:
@@ -216,10 +216,11 @@ def _compare(actual: Any, op: str, value: str) -> bool:
             return op == "!="
         v = float(value)
         return {"=": a == v, "!=": a != v, ">": a > v, ">=": a >= v, "<": a < v, "<=": a <= v}.get(op, False)
-    a, v = str(actual).lower(), value.lower()
+    sa, sv = str(actual).lower(), value.lower()
     fn: dict[str, Callable[[], bool]] = {
-        "=": lambda: a == v, "!=": lambda: a != v, "^=": lambda: a.startswith(v), "!^=": lambda: not a.startswith(v),
-        "$=": lambda: a.endswith(v), "!$=": lambda: not a.endswith(v), "*=": lambda: v in a, "!*=": lambda: v not in a,
+        "=": lambda: sa == sv, "!=": lambda: sa != sv, "^=": lambda: sa.startswith(sv),
+        "!^=": lambda: not sa.startswith(sv), "$=": lambda: sa.endswith(sv), "!$=": lambda: not sa.endswith(sv),
+        "*=": lambda: sv in sa, "!*=": lambda: sv not in sa,
     }
     return fn[op]() if op in fn else False
 

@@ -246,11 +246,11 @@ def topology_from_resources(resources: Iterable[Resource]) -> Topology:
         if r.kind == "Service" and r.group == "":
             sel = r.spec.get("selector")
             host = fqdn(r.name, ns)
-            ports = [int(p.get("port")) for p in r.spec.get("ports") or [] if isinstance(p, dict) and p.get("port")]
+            ports = [int(p["port"]) for p in r.spec.get("ports") or [] if isinstance(p, dict) and p.get("port")]
             topo.services[host] = ServiceInfo(r.name, ns, host, dict(sel) if sel else None, ports, source=r)
         elif r.kind == "ServiceEntry":
             sel = _get(r.spec, "workloadSelector", "labels")
-            ports = [int(p.get("number")) for p in r.spec.get("ports") or [] if isinstance(p, dict) and p.get("number")]
+            ports = [int(p["number"]) for p in r.spec.get("ports") or [] if isinstance(p, dict) and p.get("number")]
             for h in r.spec.get("hosts") or []:
                 topo.services.setdefault(
                     h,
@@ -301,10 +301,10 @@ def topology_from_resources(resources: Iterable[Resource]) -> Topology:
                     if g == "mesh":
                         continue
                     gns, _, gname = g.rpartition("/")
-                    gw = gateways.get((gns or ns, gname))
-                    if gw is None:
+                    bound = gateways.get((gns or ns, gname))
+                    if bound is None:
                         continue
-                    sel = gw.spec.get("selector") or {}
+                    sel = bound.spec.get("selector") or {}
                     for w in topo.workloads.values():
                         if sel and all(w.labels.get(k) == v for k, v in sel.items()):
                             topo.gateway_routes.append((w, rd))

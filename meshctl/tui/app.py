@@ -44,7 +44,7 @@ class MeshApp(App[None]):
         Binding("colon", "command", ":cmd", show=True),
         Binding("slash", "filter", "/filter", show=True),
         Binding("question_mark", "help", "?help", show=True),
-        Binding("escape", "back", "Back", show=True),
+        Binding("escape", "go_back", "Back", show=True),
         Binding("q", "quit", "Quit", show=True),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False),
     ]
@@ -123,7 +123,8 @@ class MeshApp(App[None]):
             return node_or_name.split(":", 1)[1]
         return node_or_name
 
-    def action_back(self) -> None:
+    def action_go_back(self) -> None:
+        """Esc: back to the previous screen (never past the overview)."""
         if len(self.screen_stack) > 2:
             self.pop_screen()
 

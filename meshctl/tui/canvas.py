@@ -282,9 +282,9 @@ def paint(scene: Scene, g: nx.DiGraph, vx: int, vy: int, w: int, h: int, selecte
         if y >= len(scene.mask):
             break
         mrow = scene.mask[y][vx : vx + w]
-        n = len(mrow)
-        f.mask[ry][:n] = mrow
-        f.style[ry][:n] = [style_of.get(o) for o in scene.owner[y][vx : vx + w]]
+        cells = len(mrow)
+        f.mask[ry][:cells] = mrow
+        f.style[ry][:cells] = [style_of.get(o) for o in scene.owner[y][vx : vx + w]]
     if selected is not None:
         for r in visible:
             if selected in (r.a, r.b):
