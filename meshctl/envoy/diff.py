@@ -191,7 +191,7 @@ def _keyed(lst: list[Any]) -> dict[str, Any] | None:
     return None
 
 
-def deep_diff(a: Any, b: Any, path: str, out: list[FieldChange], owner_of: Any = None) -> None:
+def deep_diff(a: Any, b: Any, path: str, out: list[FieldChange]) -> None:
     """Append a FieldChange for every leaf where ``a`` and ``b`` differ (named lists matched by name)."""
     if a == b:
         return
@@ -203,7 +203,7 @@ def deep_diff(a: Any, b: Any, path: str, out: list[FieldChange], owner_of: Any =
             elif k not in a:
                 out.append(FieldChange(sub, None, b[k]))
             else:
-                deep_diff(a[k], b[k], sub, out, owner_of)
+                deep_diff(a[k], b[k], sub, out)
         return
     if isinstance(a, list) and isinstance(b, list):
         ka, kb = _keyed(a), _keyed(b)
@@ -219,15 +219,15 @@ def deep_diff(a: Any, b: Any, path: str, out: list[FieldChange], owner_of: Any =
                 elif name not in ka:
                     out.append(FieldChange(sub, None, kb[name]))
                 else:
-                    deep_diff(ka[name], kb[name], sub, out, owner_of)
+                    deep_diff(ka[name], kb[name], sub, out)
             return
         if len(a) == len(b):
             for i, (x, y) in enumerate(zip(a, b, strict=True)):
-                deep_diff(x, y, f"{path}[{i}]", out, owner_of)
+                deep_diff(x, y, f"{path}[{i}]", out)
             return
         n = min(len(a), len(b))
         for i in range(n):
-            deep_diff(a[i], b[i], f"{path}[{i}]", out, owner_of)
+            deep_diff(a[i], b[i], f"{path}[{i}]", out)
         for i in range(n, len(a)):
             out.append(FieldChange(f"{path}[{i}]", a[i], None))
         for i in range(n, len(b)):
