@@ -119,8 +119,15 @@ class ClusterBuilder:
         self.scope = mesh.sidecar_scope(proxy)
 
     # ---------------------------------------------------------------------------------------- common
-    def _base(self, name: str, ctype: int, port: ServicePort, svc: Service | None,
-              lb_endpoints: list[ec_pb2.LocalityLbEndpoints] | None, services_md: list[Service]) -> tuple[cluster_pb2.Cluster, ClusterOptions] | None:
+    def _base(
+        self,
+        name: str,
+        ctype: int,
+        port: ServicePort,
+        svc: Service | None,
+        lb_endpoints: list[ec_pb2.LocalityLbEndpoints] | None,
+        services_md: list[Service],
+    ) -> tuple[cluster_pb2.Cluster, ClusterOptions] | None:
         """``buildCluster``: name, type, alt_stat_name, DNS settings, inline endpoints, upstream protocol."""
         c = C(name=name, type=ctype)  # type: ignore[arg-type]
         c.common_lb_config.SetInParent()
@@ -129,7 +136,9 @@ class ClusterBuilder:
             c.dns_lookup_family = C.V4_ONLY
             cfg = cares_dns_resolver_pb2.CaresDnsResolverConfig()
             cfg.udp_max_queries.value = CARES_UDP_MAX_QUERIES
-            c.typed_dns_resolver_config.CopyFrom(extension_pb2.TypedExtensionConfig(name="envoy.network.dns_resolver.cares"))
+            c.typed_dns_resolver_config.CopyFrom(
+                extension_pb2.TypedExtensionConfig(name="envoy.network.dns_resolver.cares")
+            )
             c.typed_dns_resolver_config.typed_config.Pack(cfg)
             c.dns_jitter.CopyFrom(duration_pb2.Duration())
             c.dns_refresh_rate.CopyFrom(dur(self.mc.dns_refresh_rate))
@@ -144,17 +153,32 @@ class ClusterBuilder:
                 lb_endpoints = [first]
             c.load_assignment.cluster_name = name
             c.load_assignment.endpoints.extend(lb_endpoints)
-        elif ctype == C.ORIGINAL_DST and svc is not None and isinstance(port.target_port, int) and svc.registry == "External" \
-                and port.target_port != port.port:
+        elif (
+            ctype == C.ORIGINAL_DST
+            and svc is not None
+            and isinstance(port.target_port, int)
+            and svc.registry == "External"
+            and port.target_port != port.port
+        ):
             c.original_dst_lb_config.upstream_port_override.value = port.target_port
         opts = ClusterOptions()
         set_upstream_protocol(opts, port.protocol, self.sidecar)
         _services_metadata(c, services_md)
         return c, opts
 
-    def _apply_outbound_policy(self, c: cluster_pb2.Cluster, opts: ClusterOptions, policy: EffectivePolicy | None,
-                               svc: Service, port: ServicePort, sni: str, sans: list[str],
-                               dr: MergedDestinationRule | None, *, tls: bool = True) -> str | None:
+    def _apply_outbound_policy(
+        self,
+        c: cluster_pb2.Cluster,
+        opts: ClusterOptions,
+        policy: EffectivePolicy | None,
+        svc: Service,
+        port: ServicePort,
+        sni: str,
+        sans: list[str],
+        dr: MergedDestinationRule | None,
+        *,
+        tls: bool = True,
+    ) -> str | None:
         """``applyTrafficPolicy`` for an outbound cluster; returns the TLS mode applied.
 
         ``tls=False`` for SNI-DNAT clusters, which forward the client's TLS untouched."""
@@ -164,12 +188,24 @@ class ClusterBuilder:
         apply_outlier_detection(c, p.outlier_detection)
         apply_load_balancer(c, p.load_balancer, self.mc)
         mtls_mode = self._service_mtls_mode(svc, port, p)
-        auto = bool(self.mc.enable_auto_mtls) and not svc.mesh_external and mtls_mode not in ("UNKNOWN", "DISABLE")
+        auto = (
+            bool(self.mc.enable_auto_mtls)
+            and not svc.mesh_external
+            and mtls_mode not in ("UNKNOWN", "DISABLE")
+        )
         use_credential = not self.sidecar or (dr is not None and dr.selector is not None)
         mode = None
         if tls:
-            mode = apply_upstream_tls(c, opts, p.tls, sni=sni, sans=sans, auto_mtls=auto,
-                                      external_registry=svc.registry == "External", use_credential=use_credential)
+            mode = apply_upstream_tls(
+                c,
+                opts,
+                p.tls,
+                sni=sni,
+                sans=sans,
+                auto_mtls=auto,
+                external_registry=svc.registry == "External",
+                use_credential=use_credential,
+            )
             apply_proxy_protocol(c, p.proxy_protocol)
         if c.type == C.ORIGINAL_DST:
             c.lb_policy = C.CLUSTER_PROVIDED
@@ -183,31 +219,48 @@ class ClusterBuilder:
         have a sidecar; then the namespace/mesh PeerAuthentication mode (PERMISSIVE by default)."""
         if svc.mesh_external:
             return "UNKNOWN"
-        if svc.resolution is Resolution.PASSTHROUGH or (p.load_balancer is not None and p.load_balancer.simple == "PASSTHROUGH"):
+        if svc.resolution is Resolution.PASSTHROUGH or (
+            p.load_balancer is not None and p.load_balancer.simple == "PASSTHROUGH"
+        ):
             eps = self.mesh.endpoints(svc, port)
             if not eps or any(e.tls_mode == "disabled" for e in eps):
                 return "DISABLE"
         return self.mesh.peer_auth.namespace_mode(svc.namespace)
 
-    def _dns_endpoints(self, svc: Service, port: ServicePort, subset_labels: dict[str, str] | None) -> list[ec_pb2.LocalityLbEndpoints]:
+    def _dns_endpoints(
+        self, svc: Service, port: ServicePort, subset_labels: dict[str, str] | None
+    ) -> list[ec_pb2.LocalityLbEndpoints]:
         cla = load_assignment(self.mesh, self.proxy, "", svc, port.port, subset_labels)
         return list(cla.endpoints)
 
     # ---------------------------------------------------------------------------------------- outbound
-    def outbound(self, svc: Service, port: ServicePort, dr: MergedDestinationRule | None, sans: list[str],
-                 *, sni_dnat: bool = False) -> list[cluster_pb2.Cluster]:
+    def outbound(
+        self,
+        svc: Service,
+        port: ServicePort,
+        dr: MergedDestinationRule | None,
+        sans: list[str],
+        *,
+        sni_dnat: bool = False,
+    ) -> list[cluster_pb2.Cluster]:
         """The default cluster of (service, port) and one per DR subset. ``sni_dnat``: the
         ``outbound_.<port>_.<subset>_.<host>`` clusters of AUTO_PASSTHROUGH gateways (no TLS origination)."""
         ctype = discovery_type(self.proxy, svc)
         naming = sni_name if sni_dnat else outbound_cluster_name
         name = naming(port.port, "", svc.hostname)
         dns = ctype in (C.STRICT_DNS, C.LOGICAL_DNS)
-        built = self._base(name, ctype, port, svc, self._dns_endpoints(svc, port, None) if dns else None, [svc])
+        built = self._base(
+            name, ctype, port, svc, self._dns_endpoints(svc, port, None) if dns else None, [svc]
+        )
         if built is None:
             return []
         c, opts = built
-        policy = with_mesh_defaults(port_policy(dr.spec.traffic_policy, port.port) if dr and dr.spec else None, self.mc)
-        mode = self._apply_outbound_policy(c, opts, policy, svc, port, sni_name(port.port, "", svc.hostname), sans, dr, tls=not sni_dnat)
+        policy = with_mesh_defaults(
+            port_policy(dr.spec.traffic_policy, port.port) if dr and dr.spec else None, self.mc
+        )
+        mode = self._apply_outbound_policy(
+            c, opts, policy, svc, port, sni_name(port.port, "", svc.hostname), sans, dr, tls=not sni_dnat
+        )
         _eds_config(c)
         if svc.mesh_external:
             _set_istio_fields(c, {"external": True})
@@ -221,17 +274,33 @@ class ClusterBuilder:
             return out
         for ss in dr.subsets:
             spolicy = subset_policy(policy, ss.traffic_policy, port.port)
-            s_passthrough = ss.traffic_policy is not None and ss.traffic_policy.load_balancer is not None \
+            s_passthrough = (
+                ss.traffic_policy is not None
+                and ss.traffic_policy.load_balancer is not None
                 and ss.traffic_policy.load_balancer.simple == "PASSTHROUGH"
+            )
             stype = C.ORIGINAL_DST if s_passthrough else ctype
             sname = naming(port.port, ss.name, svc.hostname)
-            lbe = self._dns_endpoints(svc, port, dict(ss.labels)) if stype in (C.STRICT_DNS, C.LOGICAL_DNS) else None
+            lbe = (
+                self._dns_endpoints(svc, port, dict(ss.labels))
+                if stype in (C.STRICT_DNS, C.LOGICAL_DNS)
+                else None
+            )
             sbuilt = self._base(sname, stype, port, svc, lbe, [svc])
             if sbuilt is None:
                 continue
             sc, sopts = sbuilt
-            smode = self._apply_outbound_policy(sc, sopts, spolicy, svc, port, sni_name(port.port, ss.name, svc.hostname), sans, dr,
-                                                tls=not sni_dnat)
+            smode = self._apply_outbound_policy(
+                sc,
+                sopts,
+                spolicy,
+                svc,
+                port,
+                sni_name(port.port, ss.name, svc.hostname),
+                sans,
+                dr,
+                tls=not sni_dnat,
+            )
             _eds_config(sc)
             if svc.mesh_external:
                 _set_istio_fields(sc, {"external": True})
@@ -273,12 +342,22 @@ class ClusterBuilder:
 
     # ---------------------------------------------------------------------------------------- special
     def blackhole(self) -> cluster_pb2.Cluster:
-        c = C(name=BLACKHOLE_CLUSTER, type=C.STATIC, lb_policy=C.ROUND_ROBIN, alt_stat_name=alt_stat_name(BLACKHOLE_CLUSTER))
+        c = C(
+            name=BLACKHOLE_CLUSTER,
+            type=C.STATIC,
+            lb_policy=C.ROUND_ROBIN,
+            alt_stat_name=alt_stat_name(BLACKHOLE_CLUSTER),
+        )
         c.connect_timeout.CopyFrom(dur(self.mc.connect_timeout))
         return c
 
     def passthrough(self, name: str = PASSTHROUGH_CLUSTER) -> cluster_pb2.Cluster:
-        c = C(name=name, type=C.ORIGINAL_DST, lb_policy=C.CLUSTER_PROVIDED, alt_stat_name=alt_stat_name(PASSTHROUGH_CLUSTER))
+        c = C(
+            name=name,
+            type=C.ORIGINAL_DST,
+            lb_policy=C.CLUSTER_PROVIDED,
+            alt_stat_name=alt_stat_name(PASSTHROUGH_CLUSTER),
+        )
         hpo = hpo_pb2.HttpProtocolOptions()
         hpo.common_http_protocol_options.idle_timeout.CopyFrom(duration_pb2.Duration(seconds=300))
         hpo.use_downstream_protocol_config.http_protocol_options.SetInParent()
@@ -289,25 +368,36 @@ class ClusterBuilder:
 
     def inbound_passthrough(self) -> cluster_pb2.Cluster:
         c = self.passthrough(INBOUND_PASSTHROUGH_CLUSTER)
-        c.upstream_bind_config.source_address.CopyFrom(address_pb2.SocketAddress(address=INBOUND_PASSTHROUGH_BIND, port_value=0))
+        c.upstream_bind_config.source_address.CopyFrom(
+            address_pb2.SocketAddress(address=INBOUND_PASSTHROUGH_BIND, port_value=0)
+        )
         return c
 
     # ---------------------------------------------------------------------------------------- inbound
-    def _inbound(self, cluster_port: int, bind: str, endpoint_port: int, targets: list[ServiceTarget],
-                 protocol: Protocol, svc: Service | None) -> cluster_pb2.Cluster:
+    def _inbound(
+        self,
+        cluster_port: int,
+        bind: str,
+        endpoint_port: int,
+        targets: list[ServiceTarget],
+        protocol: Protocol,
+        svc: Service | None,
+    ) -> cluster_pb2.Cluster:
         lbe = None
         if bind:
             llb = ec_pb2.LocalityLbEndpoints()
             e = llb.lb_endpoints.add()
             if bind.startswith("unix://"):
-                e.endpoint.address.pipe.path = bind[len("unix://"):]
+                e.endpoint.address.pipe.path = bind[len("unix://") :]
             else:
                 e.endpoint.address.socket_address.address = bind
                 e.endpoint.address.socket_address.port_value = endpoint_port
             lbe = [llb]
         ctype = C.STATIC if lbe else C.ORIGINAL_DST
         port = ServicePort(name="", port=cluster_port, protocol=protocol)
-        built = self._base(inbound_cluster_name(cluster_port), ctype, port, None, lbe, [t.service for t in targets])
+        built = self._base(
+            inbound_cluster_name(cluster_port), ctype, port, None, lbe, [t.service for t in targets]
+        )
         assert built is not None
         c, opts = built
         if ctype == C.ORIGINAL_DST:
@@ -326,7 +416,9 @@ class ClusterBuilder:
         if ctype == C.ORIGINAL_DST:
             c.lb_policy = C.CLUSTER_PROVIDED
         if bind not in ("127.0.0.1", "::1") and not self.proxy.loopback:
-            c.upstream_bind_config.source_address.CopyFrom(address_pb2.SocketAddress(address=INBOUND_PASSTHROUGH_BIND, port_value=0))
+            c.upstream_bind_config.source_address.CopyFrom(
+                address_pb2.SocketAddress(address=INBOUND_PASSTHROUGH_BIND, port_value=0)
+            )
         opts.finish(c)
         return c
 
@@ -344,7 +436,11 @@ class ClusterBuilder:
                 bind, ep_port = self._default_endpoint(ing.default_endpoint)
                 match = [t for t in targets if t.target_port == ing.port.number]
                 proto = _parse_proto(ing.port.protocol)
-                out.append(self._inbound(ing.port.number, bind, ep_port, match, proto, match[0].service if match else None))
+                out.append(
+                    self._inbound(
+                        ing.port.number, bind, ep_port, match, proto, match[0].service if match else None
+                    )
+                )
             return out
         by_port: dict[int, list[ServiceTarget]] = {}
         for t in targets:

@@ -46,15 +46,20 @@ def sds_config(name: str, *, ads: bool = False) -> secret_pb2.SdsSecretConfig:
 
 def _build_sds_config(name: str, ads: bool) -> secret_pb2.SdsSecretConfig:
     if ads:
-        cs = config_source_pb2.ConfigSource(ads=config_source_pb2.AggregatedConfigSource(),
-                                            resource_api_version=config_source_pb2.V3)
+        cs = config_source_pb2.ConfigSource(
+            ads=config_source_pb2.AggregatedConfigSource(), resource_api_version=config_source_pb2.V3
+        )
     else:
         cs = config_source_pb2.ConfigSource(
             api_config_source=config_source_pb2.ApiConfigSource(
                 api_type=config_source_pb2.ApiConfigSource.GRPC,
                 set_node_on_first_message_only=True,
                 transport_api_version=config_source_pb2.V3,
-                grpc_services=[grpc_service_pb2.GrpcService(envoy_grpc=grpc_service_pb2.GrpcService.EnvoyGrpc(cluster_name=SDS_CLUSTER))],
+                grpc_services=[
+                    grpc_service_pb2.GrpcService(
+                        envoy_grpc=grpc_service_pb2.GrpcService.EnvoyGrpc(cluster_name=SDS_CLUSTER)
+                    )
+                ],
             ),
             initial_fetch_timeout=duration_pb2.Duration(),
             resource_api_version=config_source_pb2.V3,
@@ -93,12 +98,20 @@ def istio_mutual_socket(sni: str, sans: tuple[str, ...], h2: bool) -> base_pb2.T
     merges concatenated encodings, so this equals serializing the full message (and is much cheaper per cluster)."""
     ts = base_pb2.TransportSocket(name=TLS_SOCKET)
     ts.typed_config.type_url = _TLS_TYPE_URL
-    ts.typed_config.value = _istio_mutual_template(sans, h2) + tls_pb2.UpstreamTlsContext(sni=sni).SerializeToString()
+    ts.typed_config.value = (
+        _istio_mutual_template(sans, h2) + tls_pb2.UpstreamTlsContext(sni=sni).SerializeToString()
+    )
     return ts
 
 
-def _originate_context(tls: ClientTLSSettings, opts: ClusterOptions, mutual: bool, sans: list[str],
-                       external: bool, use_credential: bool) -> tls_pb2.UpstreamTlsContext:
+def _originate_context(
+    tls: ClientTLSSettings,
+    opts: ClusterOptions,
+    mutual: bool,
+    sans: list[str],
+    external: bool,
+    use_credential: bool,
+) -> tls_pb2.UpstreamTlsContext:
     ctx = tls_pb2.UpstreamTlsContext(common_tls_context=_common(), sni=tls.sni or "")
     auto_sni = not tls.sni
     auto_san = auto_sni and not tls.subject_alt_names and not tls.insecure_skip_verify
@@ -112,13 +125,19 @@ def _originate_context(tls: ClientTLSSettings, opts: ClusterOptions, mutual: boo
     common = ctx.common_tls_context
     if tls.credential_name and use_credential:
         if mutual:
-            common.tls_certificate_sds_secret_configs.append(sds_config(f"kubernetes://{tls.credential_name}", ads=True))
+            common.tls_certificate_sds_secret_configs.append(
+                sds_config(f"kubernetes://{tls.credential_name}", ads=True)
+            )
         cv = common.combined_validation_context
         cv.default_validation_context.match_subject_alt_names.extend(_exact(san_list))
-        cv.validation_context_sds_secret_config.CopyFrom(sds_config(f"kubernetes://{tls.credential_name}-cacert", ads=True))
+        cv.validation_context_sds_secret_config.CopyFrom(
+            sds_config(f"kubernetes://{tls.credential_name}-cacert", ads=True)
+        )
     else:
         if mutual and tls.client_certificate and tls.private_key:
-            common.tls_certificate_sds_secret_configs.append(sds_config(f"file-cert:{tls.client_certificate}~{tls.private_key}"))
+            common.tls_certificate_sds_secret_configs.append(
+                sds_config(f"file-cert:{tls.client_certificate}~{tls.private_key}")
+            )
         if tls.insecure_skip_verify:
             common.validation_context.SetInParent()
         else:
@@ -126,7 +145,9 @@ def _originate_context(tls: ClientTLSSettings, opts: ClusterOptions, mutual: boo
             cv.default_validation_context.match_subject_alt_names.extend(_exact(san_list))
             if tls.ca_crl:
                 cv.default_validation_context.crl.filename = tls.ca_crl
-            cv.validation_context_sds_secret_config.CopyFrom(sds_config(f"file-root:{tls.ca_certificates or 'system'}"))
+            cv.validation_context_sds_secret_config.CopyFrom(
+                sds_config(f"file-root:{tls.ca_certificates or 'system'}")
+            )
     if opts.is_h2:
         common.alpn_protocols.append("h2")
     return ctx
@@ -143,7 +164,9 @@ def raw_buffer_socket() -> base_pb2.TransportSocket:
 
 
 _TLS_TYPE_URL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
-_DISABLED_MATCH = cluster_pb2.Cluster.TransportSocketMatch(name="tlsMode-disabled", transport_socket=raw_buffer_socket())
+_DISABLED_MATCH = cluster_pb2.Cluster.TransportSocketMatch(
+    name="tlsMode-disabled", transport_socket=raw_buffer_socket()
+)
 _DISABLED_MATCH.match.SetInParent()
 
 
@@ -188,7 +211,11 @@ def apply_proxy_protocol(c: cluster_pb2.Cluster, pp: ProxyProtocol | None) -> No
     """Wrap the cluster's transport socket(s) in ``upstream_proxy_protocol`` (DR ``proxyProtocol``)."""
     if pp is None:
         return
-    version = proxy_protocol_pb2.ProxyProtocolConfig.V2 if pp.version == "V2" else proxy_protocol_pb2.ProxyProtocolConfig.V1
+    version = (
+        proxy_protocol_pb2.ProxyProtocolConfig.V2
+        if pp.version == "V2"
+        else proxy_protocol_pb2.ProxyProtocolConfig.V1
+    )
 
     def wrap(inner: base_pb2.TransportSocket) -> base_pb2.TransportSocket:
         msg = upstream_proxy_protocol_pb2.ProxyProtocolUpstreamTransport(transport_socket=inner)
