@@ -57,6 +57,9 @@ class DemoOptions:
     ready_timeout: float = 60.0
     xds_mode: str = "delta"  # "delta" | "sotw"
     mesh_config: str | None = None  # MeshConfig file (istio ConfigMap or MeshConfig YAML)
+    log_dir: str | None = (
+        None  # keep each Envoy's bootstrap and log here (default: a temp dir removed on exit)
+    )
 
 
 @dataclass
@@ -111,7 +114,11 @@ class DemoMesh:
         self.load: LoadGenerator | None = None
         self.ingress_url: str | None = None
         self.applied: list[dict[str, Any]] = []
-        self.workdir = tempfile.mkdtemp(prefix="meshctl-demo-")
+        if self.options.log_dir:  # kept after exit: Envoy configs and logs for a post-mortem
+            os.makedirs(self.options.log_dir, exist_ok=True)
+            self.workdir = os.path.abspath(self.options.log_dir)
+        else:
+            self.workdir = tempfile.mkdtemp(prefix="meshctl-demo-")
         self.started_at = time.time()
         self._apply_lock = threading.Lock()
         self._closed = False
@@ -347,7 +354,8 @@ class DemoMesh:
                     os.unlink(self._status_path)
             except (OSError, ValueError):
                 pass
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not self.options.log_dir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> DemoMesh:
         return self

@@ -91,6 +91,7 @@ Examples:
 @click.option(
     "--meshconfig", "mesh_config", default=None, help="MeshConfig file (as for translate and xds serve)."
 )
+@click.option("--log-dir", default=None, help="Keep each Envoy's bootstrap and log in this directory.")
 @click.option("--log-level", default="warning", show_default=True, help="Envoy log level.")
 @click.option(
     "--ready-timeout",
@@ -125,6 +126,7 @@ def command(ctx: click.Context, filenames: tuple[str, ...], **kw: Any) -> None:
         ready_timeout=kw["ready_timeout"],
         xds_mode=kw["xds_mode"],
         mesh_config=kw["mesh_config"],
+        log_dir=kw["log_dir"],
     )
     if filenames:
         opts.paths = list(filenames)
