@@ -386,3 +386,18 @@ status: {podIP: 10.1.1.1, phase: Running}
     ]
     bare = next(v for v in rc.virtual_hosts if v.name == "test:80")
     assert list(bare.domains)[0] == "test"
+
+
+def test_tcp_destination_rule_settings_and_cidr_services(data_app: ProxyConfig) -> None:
+    t = tcp_of(listener(data_app, "10.0.5.7_6380").filter_chains[0])
+    assert t.cluster == "outbound|6380||cache.data.svc.cluster.local"
+    assert t.idle_timeout.seconds == 30 and t.max_downstream_connection_duration.seconds == 3600
+    assert t.hash_policy[0].HasField("source_ip")
+    # a CIDR-addressed ServiceEntry: wildcard listener, prefix_ranges chain, passthrough default
+    lis = listener(data_app, "0.0.0.0_6380")
+    (chain,) = lis.filter_chains
+    assert [(p.address_prefix, p.prefix_len.value) for p in chain.filter_chain_match.prefix_ranges] == [
+        ("192.168.10.0", 24)
+    ]
+    assert tcp_of(chain).cluster == "outbound|6380||legacy.internal"
+    assert tcp_of(lis.default_filter_chain).cluster == "BlackHoleCluster"

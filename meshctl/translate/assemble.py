@@ -71,6 +71,33 @@ def make_hash_policy(mesh: Any, proxy: Proxy, lookup: Any) -> Any:
     return hash_policy
 
 
+def make_tcp_settings(mesh: Any, proxy: Proxy, lookup: Any) -> Any:
+    """``tcp_settings(host, port)``: DR ``connectionPool.tcp`` for a destination (tcp_proxy idle/max duration)."""
+    has_tcp = any(
+        c.spec.traffic_policy is not None
+        and any(
+            p is not None and p.connection_pool is not None and p.connection_pool.tcp is not None
+            for p in [c.spec.traffic_policy, *(c.spec.traffic_policy.port_level_settings or [])]
+        )
+        for c in mesh.destination_rules
+    )
+    if not has_tcp:
+        return lambda host, port: None
+    cache: dict[tuple[str, int], Any] = {}
+
+    def tcp_settings(host: str, port: int) -> Any:
+        if (host, port) not in cache:
+            svc = lookup(host)
+            dr = mesh.destination_rule(proxy, svc) if svc is not None else None
+            tp = dr.spec.traffic_policy if dr is not None and dr.spec is not None else None
+            pol = _policy_for_port(tp, port)
+            cp = getattr(pol, "connection_pool", None)
+            cache[(host, port)] = cp.tcp if cp is not None else None
+        return cache[(host, port)]
+
+    return tcp_settings
+
+
 def _vs_infos(configs: list[Any]) -> list[VSInfo]:
     return [VSInfo(c.name, c.namespace, c.spec, c.ref.istio_path) for c in configs]
 
@@ -127,6 +154,7 @@ def _sidecar(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
         services=services,
         virtual_services=_vs_infos(scope.virtual_services),
         hash_policy=make_hash_policy(mesh, proxy, lookup),
+        tcp_settings=make_tcp_settings(mesh, proxy, lookup),
         registry_only=scope.registry_only,
         mesh_default_retry=mesh.mesh_config.default_http_retry_policy,
     )
@@ -138,6 +166,7 @@ def _sidecar(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
             services=e.services,
             virtual_services=_vs_infos(sorted(e.virtual_services, key=lambda c: c.resource.sort_key())),
             hash_policy=view.hash_policy,
+            tcp_settings=view.tcp_settings,
             registry_only=scope.registry_only,
             mesh_default_retry=view.mesh_default_retry,
         )

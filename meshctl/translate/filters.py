@@ -28,7 +28,7 @@ from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from envoy.extensions.request_id.uuid.v3 import uuid_pb2
 from google.protobuf import wrappers_pb2
 
-from meshctl.translate.protoutil import boolv, pack, seconds
+from meshctl.translate.protoutil import boolv, duration, pack, seconds
 
 HCM = "envoy.filters.network.http_connection_manager"
 TCP_PROXY = "envoy.filters.network.tcp_proxy"
@@ -120,6 +120,7 @@ def tcp_proxy_filter(
     weighted: Iterable[tuple[str, int]] | None = None,
     hash_source_ip: bool = False,
     idle_timeout: object | None = None,
+    max_connection_duration: object | None = None,
 ) -> lc.Filter:
     """tcp_proxy to one cluster (stat_prefix = cluster name) or weighted clusters (stat_prefix = ``vs.ns``)."""
     tp = tcp_proxy_pb2.TcpProxy(stat_prefix=stat_prefix or cluster or "")
@@ -131,9 +132,9 @@ def tcp_proxy_filter(
     if hash_source_ip:
         tp.hash_policy.add().source_ip.SetInParent()
     if idle_timeout is not None:
-        from meshctl.translate.protoutil import duration
-
         tp.idle_timeout.CopyFrom(duration(idle_timeout))
+    if max_connection_duration is not None:
+        tp.max_downstream_connection_duration.CopyFrom(duration(max_connection_duration))
     return lc.Filter(name=TCP_PROXY, typed_config=pack(tp))
 
 

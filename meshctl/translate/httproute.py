@@ -44,6 +44,8 @@ class SidecarView:
     services: list[Service]
     virtual_services: list[VSInfo]
     hash_policy: Callable[[str, int], rc.RouteAction.HashPolicy | None] = lambda h, p: None
+    #: DR ``connectionPool.tcp`` (TCPSettings) for a destination, for tcp_proxy idle/max-duration
+    tcp_settings: Callable[[str, int], Any] = lambda h, p: None
     registry_only: bool = False
     mesh_default_retry: Any = None
     domain_suffix: str = "cluster.local"

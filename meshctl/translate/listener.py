@@ -48,7 +48,7 @@ from meshctl.translate.inbound import (
     loopback_inbound_port,
     virtual_inbound,
 )
-from meshctl.translate.protoutil import boolv, seconds
+from meshctl.translate.protoutil import boolv, seconds, u32
 from meshctl.translate.route import VSInfo, _gateway_name
 from meshctl.translate.util import outbound_cluster_name
 
@@ -70,20 +70,18 @@ class _OutListener:
     http_rds: str | None = None
     tcp_chains: list[lc.FilterChain] = field(default_factory=list)
     needs_tls_inspector: bool = False
-    sni_seen: set[str] = field(default_factory=set)
     catch_all_tcp: bool = False
 
 
 def _l4_applies(match: Any, vs: VSInfo, port: int, view: SidecarView) -> bool:
-    if match.port and match.port != port:
-        return False
-    if match.source_labels and any(view.proxy.labels.get(k) != v for k, v in match.source_labels.items()):
-        return False
-    if match.source_namespace and match.source_namespace != view.proxy.namespace:
-        return False
+    """Istio ``matchTCP``/``matchTLS``: gateways (``mesh``), source labels, port and namespace must all fit."""
     if match.gateways and "mesh" not in {_gateway_name(g, vs.namespace) for g in match.gateways}:
         return False
-    return True
+    if any(view.proxy.labels.get(k) != v for k, v in (match.source_labels or {}).items()):
+        return False
+    if match.port and match.port != port:
+        return False
+    return not match.source_namespace or match.source_namespace == view.proxy.namespace
 
 
 def _dest_cluster(dest: Any, svc_port: int, ports_of: Callable[[str], list[int] | None]) -> str:
@@ -94,27 +92,34 @@ def _dest_cluster(dest: Any, svc_port: int, ports_of: Callable[[str], list[int] 
     return outbound_cluster_name(number, dest.subset, dest.host)
 
 
-def _tcp_filter_for_routes(
-    routes: list[Any], vs: VSInfo, port: int, view: SidecarView, hash_ip: bool
-) -> lc.Filter:
+def _single_destination(view: SidecarView, cluster: str, host: str, port: int) -> lc.Filter:
+    """Istio ``buildOutboundNetworkFiltersWithSingleDestination``: stat prefix = cluster, DR source-IP hashing,
+    DR ``connectionPool.tcp`` idleTimeout / maxConnectionDuration."""
+    tcp = view.tcp_settings(host, port)
+    f = tcp_proxy_filter(
+        cluster,
+        hash_source_ip=_hash_source_ip(view, host, port),
+        idle_timeout=getattr(tcp, "idle_timeout", None),
+        max_connection_duration=getattr(tcp, "max_connection_duration", None),
+    )
+    return f
+
+
+def _routes_filter(routes: list[Any], vs: VSInfo, port: int, view: SidecarView) -> lc.Filter:
+    """Istio ``buildOutboundNetworkFilters``: one destination -> single-destination tcp_proxy, else weighted."""
     dests = [r for r in routes if (r.weight or 0) > 0] if len(routes) > 1 else routes
     if len(dests) == 1:
-        return tcp_proxy_filter(
-            _dest_cluster(dests[0].destination, port, view.service_ports), hash_source_ip=hash_ip
-        )
+        d = dests[0].destination
+        return _single_destination(view, _dest_cluster(d, port, view.service_ports), d.host, port)
     weighted = [(_dest_cluster(d.destination, port, view.service_ports), int(d.weight or 0)) for d in dests]
-    return tcp_proxy_filter(
-        stat_prefix=f"{vs.name}.{vs.namespace}", weighted=weighted, hash_source_ip=hash_ip
-    )
+    return tcp_proxy_filter(stat_prefix=f"{vs.name}.{vs.namespace}", weighted=weighted)
 
 
-def _vs_for(view: SidecarView, svc: Service) -> VSInfo | None:
+def _configs_for(view: SidecarView, svc: Service) -> list[VSInfo]:
+    """Istio ``getConfigsForHost``: every VS (precedence order) with a host matching the service."""
     from meshctl.model.hosts import host_matches
 
-    return next(
-        (vs for vs in view.virtual_services if any(host_matches(h, svc.hostname) for h in vs.spec.hosts)),
-        None,
-    )
+    return [vs for vs in view.virtual_services if any(host_matches(h, svc.hostname) for h in vs.spec.hosts)]
 
 
 def _hash_source_ip(view: SidecarView, host: str, port: int) -> bool:
@@ -126,65 +131,99 @@ def _hash_source_ip(view: SidecarView, host: str, port: int) -> bool:
     )
 
 
-def tcp_chains(view: SidecarView, svc: Service, port: int, wildcard: bool) -> list[lc.FilterChain]:
-    """TCP chains for a TCP service port: VS ``tcp[]`` rules (destinationSubnets -> prefix_ranges), else default."""
-    vs = _vs_for(view, svc)
-    hash_ip = _hash_source_ip(view, svc.hostname, port)
-    chains: list[lc.FilterChain] = []
-    if vs is not None:
-        for rule in vs.spec.tcp:
-            matches = [m for m in rule.match if _l4_applies(m, vs, port, view)]
-            if rule.match and not matches:
-                continue
-            subnets = [s for m in matches for s in m.destination_subnets]
-            chain = lc.FilterChain(
-                filters=[_tcp_filter_for_routes(list(rule.route), vs, port, view, hash_ip)]
-            )
-            if subnets:
-                for cidr in subnets:
-                    ip, _, plen = cidr.partition("/")
-                    chain.filter_chain_match.prefix_ranges.add(
-                        address_prefix=ip,
-                        prefix_len=base_pb2_u32(int(plen or (32 if ":" not in ip else 128))),
-                    )
-                chains.append(chain)
-                continue
-            chains.append(chain)
-            return chains
-    chains.append(
-        lc.FilterChain(
-            filters=[
-                tcp_proxy_filter(outbound_cluster_name(port, None, svc.hostname), hash_source_ip=hash_ip)
-            ]
+def _add_cidrs(chain: lc.FilterChain, cidrs: list[str]) -> None:
+    for cidr in sorted(cidrs):
+        ip, _, plen = cidr.partition("/")
+        if ip in ("0.0.0.0", "::"):
+            continue
+        chain.filter_chain_match.prefix_ranges.add(
+            address_prefix=ip, prefix_len=u32(int(plen or (32 if ":" not in ip else 128)))
         )
+
+
+def _default_chain(
+    view: SidecarView, svc: Service, port: int, sni: list[str], cidrs: list[str]
+) -> lc.FilterChain:
+    """The chain to the service's own cluster (port = its only port, else the listener port)."""
+    cport = svc.ports[0].port if len(svc.ports) == 1 else port
+    chain = lc.FilterChain(
+        filters=[
+            _single_destination(view, outbound_cluster_name(cport, None, svc.hostname), svc.hostname, port)
+        ]
     )
+    chain.filter_chain_match.server_names.extend(sorted(sni))
+    _add_cidrs(chain, cidrs)
+    return chain
+
+
+def tcp_chains(
+    view: SidecarView, svc: Service, port: int, wildcard: bool, cidrs: list[str] = ()
+) -> list[lc.FilterChain]:  # type: ignore[assignment]
+    """Istio ``buildSidecarOutboundTCPFilterChainOpts``: VS ``tcp[]`` rules in order; a rule without match, or a
+    fitting match without ``destinationSubnets``, is terminal; subnet-only matches become ``prefix_ranges``
+    chains; without a terminal rule the service's default chain closes the list."""
+    chains: list[lc.FilterChain] = []
+    default_added = False
+    for vs in _configs_for(view, svc):
+        for rule in vs.spec.tcp:
+            if not rule.match:
+                ch = lc.FilterChain(
+                    filters=[_routes_filter(list(rule.route), vs, port, view)], metadata=vs.metadata
+                )
+                _add_cidrs(ch, list(cidrs))
+                chains.append(ch)
+                return chains
+            subnets: list[str] = []
+            for m in rule.match:
+                if not _l4_applies(m, vs, port, view):
+                    continue
+                if not m.destination_subnets:
+                    ch = lc.FilterChain(
+                        filters=[_routes_filter(list(rule.route), vs, port, view)], metadata=vs.metadata
+                    )
+                    _add_cidrs(ch, list(cidrs))
+                    chains.append(ch)
+                    return chains
+                subnets.extend(m.destination_subnets)
+            if subnets:
+                ch = lc.FilterChain(filters=[_routes_filter(list(rule.route), vs, port, view)])
+                _add_cidrs(ch, subnets)
+                chains.append(ch)
+                if sorted(subnets) == sorted(cidrs):
+                    default_added = True
+    if not default_added:
+        chains.append(_default_chain(view, svc, port, [], list(cidrs)))
     return chains
 
 
-def base_pb2_u32(v: int) -> Any:
-    from meshctl.translate.protoutil import u32
-
-    return u32(v)
-
-
-def tls_chains(view: SidecarView, svc: Service, port: int, wildcard: bool) -> list[lc.FilterChain]:
-    """TLS chains for a TLS/HTTPS service port: VS ``tls[]`` SNI rules, else one chain to the service cluster."""
-    vs = _vs_for(view, svc)
+def tls_chains(
+    view: SidecarView, svc: Service, port: int, wildcard: bool, cidrs: list[str] = ()
+) -> list[lc.FilterChain]:  # type: ignore[assignment]
+    """Istio ``buildSidecarOutboundTLSFilterChainOpts``: a chain per fitting VS ``tls[].match`` (first one per
+    SNI+subnet set wins), else one chain to the service's cluster, matching its hostname as SNI when the
+    listener is wildcard-bound."""
     chains: list[lc.FilterChain] = []
-    if vs is not None:
+    handled: set[str] = set()
+    for vs in _configs_for(view, svc):
         for rule in vs.spec.tls:
-            matches = [m for m in rule.match if _l4_applies(m, vs, port, view)]
-            if not matches:
-                continue
-            snis = sorted({h for m in matches for h in m.sni_hosts})
-            chain = lc.FilterChain(filters=[_tcp_filter_for_routes(list(rule.route), vs, port, view, False)])
-            chain.filter_chain_match.server_names.extend(snis)
-            chains.append(chain)
+            for m in rule.match:
+                if not _l4_applies(m, vs, port, view):
+                    continue
+                subnets = list(m.destination_subnets) or list(cidrs)
+                key = ",".join(m.sni_hosts) + "|" + ",".join(m.destination_subnets)
+                if key in handled:
+                    continue
+                handled.add(key)
+                ch = lc.FilterChain(
+                    filters=[_routes_filter(list(rule.route), vs, port, view)], metadata=vs.metadata
+                )
+                if "*" not in m.sni_hosts:
+                    ch.filter_chain_match.server_names.extend(sorted(m.sni_hosts))
+                _add_cidrs(ch, subnets)
+                chains.append(ch)
     if not chains:
-        chain = lc.FilterChain(filters=[tcp_proxy_filter(outbound_cluster_name(port, None, svc.hostname))])
-        if wildcard:
-            chain.filter_chain_match.server_names.append(svc.hostname)
-        chains.append(chain)
+        sni = [svc.hostname] if (wildcard or cidrs) else []
+        chains.append(_default_chain(view, svc, port, sni, list(cidrs)))
     return chains
 
 
@@ -235,40 +274,29 @@ def outbound_listeners(
                 lis = get(bind or WILDCARD, port)
                 if lis.http_rds is None:
                     lis.http_rds = str(port)
-                if proto.is_unsupported and not lis.catch_all_tcp:
-                    # sniffed without a VIP: Istio adds the service's TCP chain (it becomes the default chain)
-                    lis.tcp_chains.extend(tcp_chains(view, svc, port, wildcard=True))
-                    lis.catch_all_tcp = True
+                if proto.is_unsupported:
+                    # sniffed without a VIP: Istio adds the service's TCP chains (match-all: the default chain)
+                    for ch in tcp_chains(view, svc, port, wildcard=True):
+                        if not any(ex.filter_chain_match == ch.filter_chain_match for ex in lis.tcp_chains):
+                            lis.catch_all_tcp |= _is_match_all(ch)
+                            lis.tcp_chains.append(ch)
             elif proto.is_unsupported and vip:
                 lis = get(vip, port)
                 if lis.http_rds is None and not lis.tcp_chains:
                     lis.http_rds, chains = _sniffed_chains(view, svc, port)
                     lis.tcp_chains.extend(chains)
-            elif proto.is_tls:
+            else:  # TCP-like and TLS: Istio merges chains unless an identical match already exists
+                cidrs = [] if bind else [a for a in svc.addresses if "/" in a]
                 addr = vip or WILDCARD
                 if addr == WILDCARD and port in RESERVED_PORTS:
                     continue
                 lis = get(addr, port)
-                for ch in tls_chains(view, svc, port, wildcard=addr == WILDCARD):
-                    names = set(ch.filter_chain_match.server_names)
-                    if addr == WILDCARD and (not names or names & lis.sni_seen):
-                        continue
-                    if addr != WILDCARD and not names and lis.catch_all_tcp:
-                        continue
-                    lis.sni_seen |= names
-                    lis.catch_all_tcp |= not names
-                    lis.needs_tls_inspector |= bool(names)
-                    lis.tcp_chains.append(ch)
-            else:  # TCP-like
-                addr = vip or WILDCARD
-                if addr == WILDCARD and port in RESERVED_PORTS:
-                    continue
-                lis = get(addr, port)
-                if lis.catch_all_tcp or (addr == WILDCARD and lis.http_rds is not None):
-                    continue  # TCP over TCP/HTTP on the wildcard without a distinguishing CIDR: later service dropped
-                for ch in tcp_chains(view, svc, port, wildcard=addr == WILDCARD):
-                    if not ch.filter_chain_match.prefix_ranges:
-                        lis.catch_all_tcp = True
+                build = tls_chains if proto.is_tls else tcp_chains
+                for ch in build(view, svc, port, wildcard=addr == WILDCARD, cidrs=cidrs):
+                    if any(ex.filter_chain_match == ch.filter_chain_match for ex in lis.tcp_chains):
+                        continue  # conflict: the later service is dropped (pilot_conflict_outbound_listener_*)
+                    lis.catch_all_tcp |= _is_match_all(ch)
+                    lis.needs_tls_inspector |= bool(ch.filter_chain_match.server_names)
                     lis.tcp_chains.append(ch)
 
     out: list[listener_pb2.Listener] = []
