@@ -125,13 +125,17 @@ def main() -> int:
     print(f"yaml.load_all (CSafeLoader)        : {t_yaml * 1000:8.1f} ms   <- basis")
     print(f"validate {count} VS+DR (plain dicts) : {t_plain * 1000:8.1f} ms")
     print(f"validate {count} VS+DR (line-aware)  : {t_lines * 1000:8.1f} ms   <- what build_mesh does")
-    print(f"build_mesh                         : {t_build * 1000:8.1f} ms   ({len(mesh.services)} services, "
-          f"{len(mesh.workloads)} workloads, {len(mesh.virtual_services)} VS, {len(mesh.destination_rules)} DR)")
+    print(
+        f"build_mesh                         : {t_build * 1000:8.1f} ms   ({len(mesh.services)} services, "
+        f"{len(mesh.workloads)} workloads, {len(mesh.virtual_services)} VS, {len(mesh.destination_rules)} DR)"
+    )
     per_1000 = t_lines * scale
     ratio = t_build / t_yaml
     ok = per_1000 < VALIDATE_TARGET_S and ratio <= BUILD_RATIO_TARGET
-    print(f"SUMMARY model: validate 1000 VS+1000 DR {per_1000 * 1000:.0f} ms (target < {VALIDATE_TARGET_S * 1000:.0f}), "
-          f"build_mesh {ratio:.2f}x CSafeLoader (target <= {BUILD_RATIO_TARGET}x): {'PASS' if ok else 'FAIL'}")
+    print(
+        f"SUMMARY model: validate 1000 VS+1000 DR {per_1000 * 1000:.0f} ms (target < {VALIDATE_TARGET_S * 1000:.0f}), "
+        f"build_mesh {ratio:.2f}x CSafeLoader (target <= {BUILD_RATIO_TARGET}x): {'PASS' if ok else 'FAIL'}"
+    )
     return 0 if ok else 1
 
 

@@ -21,31 +21,53 @@ spec:
 
 
 def test_camel_and_snake_names_both_accepted() -> None:
-    a = VirtualService.model_validate({"hosts": ["a"], "http": [{"route": [{"destination": {"host": "a"}}], "corsPolicy": {"allowMethods": ["GET"]}}]})
-    b = VirtualService.model_validate({"hosts": ["a"], "http": [{"route": [{"destination": {"host": "a"}}], "cors_policy": {"allow_methods": ["GET"]}}]})
+    a = VirtualService.model_validate(
+        {
+            "hosts": ["a"],
+            "http": [{"route": [{"destination": {"host": "a"}}], "corsPolicy": {"allowMethods": ["GET"]}}],
+        }
+    )
+    b = VirtualService.model_validate(
+        {
+            "hosts": ["a"],
+            "http": [{"route": [{"destination": {"host": "a"}}], "cors_policy": {"allow_methods": ["GET"]}}],
+        }
+    )
     assert a == b
     assert a.http[0].cors_policy.allow_methods == ["GET"]
-    dr = DestinationRule.model_validate({"host": "r", "trafficPolicy": {"outlierDetection": {"consecutive5xxErrors": 7},
-                                                                       "connectionPool": {"http": {"http1MaxPendingRequests": 3}}}})
+    dr = DestinationRule.model_validate(
+        {
+            "host": "r",
+            "trafficPolicy": {
+                "outlierDetection": {"consecutive5xxErrors": 7},
+                "connectionPool": {"http": {"http1MaxPendingRequests": 3}},
+            },
+        }
+    )
     assert dr.traffic_policy.outlier_detection.consecutive_5xx_errors == 7
     assert dr.traffic_policy.connection_pool.http.http1_max_pending_requests == 3
 
 
 def test_int_fields_accept_quoted_integers_like_protojson() -> None:
-    vs = VirtualService.model_validate({"http": [{"route": [{"destination": {"host": "a", "port": {"number": "9080"}}, "weight": "5"}]}]})
+    vs = VirtualService.model_validate(
+        {"http": [{"route": [{"destination": {"host": "a", "port": {"number": "9080"}}, "weight": "5"}]}]}
+    )
     assert vs.http[0].route[0].weight == 5
     assert vs.http[0].route[0].destination.port.number == 9080
 
 
 def test_errors_name_file_line_and_field() -> None:
-    r = one(VS_HEAD + """  hosts: [a]
+    r = one(
+        VS_HEAD
+        + """  hosts: [a]
   http:
   - route:
     - destination: {host: a}
       weight: 5
     - destination: {host: b}
       weight: x
-""")
+"""
+    )
     with pytest.raises(InputError) as ei:
         validate(r)
     e = ei.value
@@ -55,17 +77,22 @@ def test_errors_name_file_line_and_field() -> None:
 
 
 def test_several_errors_reported_together_with_user_spelling() -> None:
-    r = one(VS_HEAD + """  hosts: [a]
+    r = one(
+        VS_HEAD
+        + """  hosts: [a]
   http:
   - retries: {attempts: 3, per_try_timeout: 2q}
     bogus: 1
     corsPolicy: {allowCredentials: "true"}
     fault: {abort: {httpStatus: 500, percentage: {value: 10}}}
-""")
+"""
+    )
     with pytest.raises(ErrorList) as ei:
         validate(r)
     msgs = [str(e) for e in ei.value.errors]
-    assert any(m.startswith("t.yaml:7: spec.http[0].retries.per_try_timeout: invalid duration '2q'") for m in msgs)
+    assert any(
+        m.startswith("t.yaml:7: spec.http[0].retries.per_try_timeout: invalid duration '2q'") for m in msgs
+    )
     assert "t.yaml:8: spec.http[0].bogus: unknown field" in msgs
     assert "t.yaml:9: spec.http[0].corsPolicy.allowCredentials: must be true or false" in msgs
 
@@ -88,7 +115,11 @@ spec:
 
 def test_required_fields_and_string_match_oneof() -> None:
     with pytest.raises(InputError) as ei:
-        validate(one("apiVersion: networking.istio.io/v1alpha3\nkind: DestinationRule\nmetadata: {name: d}\nspec: {subsets: []}\n"))
+        validate(
+            one(
+                "apiVersion: networking.istio.io/v1alpha3\nkind: DestinationRule\nmetadata: {name: d}\nspec: {subsets: []}\n"
+            )
+        )
     assert ei.value.field == "spec.host" and "required" in ei.value.message
     with pytest.raises(InputError) as ei:
         validate(one(VS_HEAD + "  http:\n  - match:\n    - uri: {exact: /a, prefix: /b}\n"))
@@ -105,7 +136,10 @@ def test_port_range_and_bool_strictness() -> None:
         VirtualService.model_validate({"http": [{"match": [{"ignoreUriCase": "yes"}]}]})
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("1s", 1.0), ("1.5s", 1.5), ("100ms", 0.1), ("1h", 3600.0), ("1h30m", 5400.0), ("250us", 0.00025)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("1s", 1.0), ("1.5s", 1.5), ("100ms", 0.1), ("1h", 3600.0), ("1h30m", 5400.0), ("250us", 0.00025)],
+)
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
@@ -130,7 +164,8 @@ def test_mesh_config_defaults_are_istios() -> None:
 
 
 def test_kind_and_security_models() -> None:
-    pa = validate(one("""apiVersion: security.istio.io/v1
+    pa = validate(
+        one("""apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: {name: p, namespace: foo}
 spec:
@@ -138,5 +173,6 @@ spec:
   mtls: {mode: STRICT}
   portLevelMtls:
     "8080": {mode: DISABLE}
-"""))
+""")
+    )
     assert pa.mtls.mode == "STRICT" and pa.port_level_mtls[8080].mode == "DISABLE"

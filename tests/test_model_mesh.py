@@ -15,7 +15,13 @@ def mesh_of(text: str, mesh_config: MeshConfig | None = None):  # noqa: ANN201
     return build_mesh(load_text(text, "m.yaml"), mesh_config)
 
 
-def svc(name: str, ns: str = "default", ports: str = "[{name: http, port: 80}]", extra: str = "", selector: str = "") -> str:
+def svc(
+    name: str,
+    ns: str = "default",
+    ports: str = "[{name: http, port: 80}]",
+    extra: str = "",
+    selector: str = "",
+) -> str:
     sel = f"\n  selector: {selector}" if selector else f"\n  selector: {{app: {name}}}"
     return f"""---
 apiVersion: v1
@@ -26,7 +32,13 @@ spec:
 """
 
 
-def deploy(name: str, ns: str = "default", labels: str = "", ports: str = "[{containerPort: 80}]", annotations: str = "{}") -> str:
+def deploy(
+    name: str,
+    ns: str = "default",
+    labels: str = "",
+    ports: str = "[{containerPort: 80}]",
+    annotations: str = "{}",
+) -> str:
     labels = labels or f"{{app: {name.split('-')[0]}}}"
     return f"""---
 apiVersion: apps/v1
@@ -53,21 +65,37 @@ def test_bookinfo_services_hosts_protocols_and_stable_vips(bookinfo) -> None:  #
     assert "reviews.default.svc.cluster.local" in hosts and "books.example.com" in hosts
     gw = bookinfo.service("istio-ingressgateway.istio-system.svc.cluster.local")
     assert [(p.port, p.protocol, p.target_port) for p in gw.ports] == [
-        (15021, Protocol.UNSUPPORTED, 15021), (80, Protocol.HTTP2, 8080), (443, Protocol.HTTPS, 8443)]
+        (15021, Protocol.UNSUPPORTED, 15021),
+        (80, Protocol.HTTP2, 8080),
+        (443, Protocol.HTTPS, 8443),
+    ]
     reviews = bookinfo.service("reviews.default.svc.cluster.local")
     assert reviews.vip and reviews.vip.startswith("10.") and reviews.extra["synthetic_vip"]
     again = build_mesh(load_paths([str(BOOKINFO)]))
     assert again.service("reviews.default.svc.cluster.local").vip == reviews.vip  # stable across builds
     assert len({s.vip for s in bookinfo.services if s.vip}) == len([s for s in bookinfo.services if s.vip])
     books = bookinfo.service("books.example.com")
-    assert books.resolution is Resolution.DNS_LB and books.mesh_external and books.ports[0].protocol is Protocol.TLS
+    assert (
+        books.resolution is Resolution.DNS_LB
+        and books.mesh_external
+        and books.ports[0].protocol is Protocol.TLS
+    )
 
 
-@pytest.mark.parametrize(("name", "app", "port", "expected"), [
-    ("http-web", None, 80, Protocol.HTTP), ("grpc-web-x", None, 80, Protocol.GRPC_WEB), ("tcp", None, 80, Protocol.TCP),
-    ("web", None, 80, Protocol.UNSUPPORTED), ("web", None, 3306, Protocol.TCP), ("web", "http2", 80, Protocol.HTTP2),
-    ("x", "kubernetes.io/h2c", 80, Protocol.HTTP2), ("HTTPS", None, 443, Protocol.HTTPS), ("redis", None, 6379, Protocol.REDIS),
-])
+@pytest.mark.parametrize(
+    ("name", "app", "port", "expected"),
+    [
+        ("http-web", None, 80, Protocol.HTTP),
+        ("grpc-web-x", None, 80, Protocol.GRPC_WEB),
+        ("tcp", None, 80, Protocol.TCP),
+        ("web", None, 80, Protocol.UNSUPPORTED),
+        ("web", None, 3306, Protocol.TCP),
+        ("web", "http2", 80, Protocol.HTTP2),
+        ("x", "kubernetes.io/h2c", 80, Protocol.HTTP2),
+        ("HTTPS", None, 443, Protocol.HTTPS),
+        ("redis", None, 6379, Protocol.REDIS),
+    ],
+)
 def test_port_protocol_detection(name: str, app: str | None, port: int, expected: Protocol) -> None:
     from meshctl.model.protocol import kube_port_protocol
 
@@ -78,7 +106,11 @@ def test_headless_externalname_udp_and_explicit_cluster_ip() -> None:
     m = mesh_of(
         svc("db", extra="\n  clusterIP: None")
         + svc("alias", extra="\n  type: ExternalName\n  externalName: db.default.svc.cluster.local")
-        + svc("dns", ports="[{name: dns, port: 53, protocol: UDP}, {name: tcp-dns, port: 53}]", extra="\n  clusterIP: 10.0.0.10")
+        + svc(
+            "dns",
+            ports="[{name: dns, port: 53, protocol: UDP}, {name: tcp-dns, port: 53}]",
+            extra="\n  clusterIP: 10.0.0.10",
+        )
     )
     db = m.service("db.default.svc.cluster.local")
     assert db.headless and db.resolution is Resolution.PASSTHROUGH and db.addresses == []
@@ -111,22 +143,33 @@ spec:
 
 # ----------------------------------------------------------------------------------------------- workloads
 def test_workloads_synthetic_instances_injection_and_pods_win() -> None:
-    text = (svc("web", selector="{app: web}", ports="[{name: http, port: 80, targetPort: web-port}]")
-            + deploy("web-v1", labels="{app: web, version: v1}", ports="[{containerPort: 8080, name: web-port}]")
-            + deploy("legacy", labels="{app: legacy}", annotations='{sidecar.istio.io/inject: "false"}')
-            + deploy("api", labels="{app: api}")
-            + """---
+    text = (
+        svc("web", selector="{app: web}", ports="[{name: http, port: 80, targetPort: web-port}]")
+        + deploy("web-v1", labels="{app: web, version: v1}", ports="[{containerPort: 8080, name: web-port}]")
+        + deploy("legacy", labels="{app: legacy}", annotations='{sidecar.istio.io/inject: "false"}')
+        + deploy("api", labels="{app: api}")
+        + """---
 apiVersion: v1
 kind: Pod
 metadata: {name: api-abc, namespace: default, labels: {app: api, istio-locality: us-east1.zone-a}}
 spec: {containers: [{name: c}]}
 status: {podIP: 10.1.2.3, phase: Running}
-""")
+"""
+    )
     m = mesh_of(text)
     names = {(w.kind, w.name) for w in m.workloads}
-    assert ("Deployment", "web-v1") in names and ("Pod", "api-abc") in names and ("Deployment", "api") not in names
+    assert (
+        ("Deployment", "web-v1") in names
+        and ("Pod", "api-abc") in names
+        and ("Deployment", "api") not in names
+    )
     web = next(w for w in m.workloads if w.name == "web-v1")
-    assert web.ip and web.ip.startswith("10.244.") and web.service_account == "sa-web-v1" and web.sidecar_injected
+    assert (
+        web.ip
+        and web.ip.startswith("10.244.")
+        and web.service_account == "sa-web-v1"
+        and web.sidecar_injected
+    )
     legacy = next(w for w in m.workloads if w.name == "legacy")
     assert not legacy.sidecar_injected and legacy.tls_mode == "disabled"
     pod = next(w for w in m.workloads if w.name == "api-abc")
@@ -138,13 +181,20 @@ status: {podIP: 10.1.2.3, phase: Running}
 
 
 def test_namespace_without_injection_label_disables_sidecar() -> None:
-    m = mesh_of("apiVersion: v1\nkind: Namespace\nmetadata: {name: plain}\n" + deploy("x", ns="plain")
-                + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: meshed, labels: {istio-injection: enabled}}\n" + deploy("y", ns="meshed"))
+    m = mesh_of(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: plain}\n"
+        + deploy("x", ns="plain")
+        + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: meshed, labels: {istio-injection: enabled}}\n"
+        + deploy("y", ns="meshed")
+    )
     assert {w.name: w.sidecar_injected for w in m.workloads} == {"x": False, "y": True}
 
 
 def test_endpoint_slices_take_precedence_over_selector() -> None:
-    m = mesh_of(svc("web") + deploy("web") + """---
+    m = mesh_of(
+        svc("web")
+        + deploy("web")
+        + """---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata: {name: web-x, namespace: default, labels: {kubernetes.io/service-name: web}}
@@ -154,9 +204,13 @@ endpoints:
   conditions: {ready: true}
 - addresses: [10.9.9.8]
   conditions: {ready: false}
-""")
+"""
+    )
     eps = m.endpoints(m.service("web.default.svc.cluster.local"))
-    assert [(e.address, e.port, e.healthy) for e in eps] == [("10.9.9.9", 8081, True), ("10.9.9.8", 8081, False)]
+    assert [(e.address, e.port, e.healthy) for e in eps] == [
+        ("10.9.9.9", 8081, True),
+        ("10.9.9.8", 8081, False),
+    ]
 
 
 # ----------------------------------------------------------------------------------------------- configs
@@ -164,14 +218,18 @@ def test_virtual_service_shortnames_resolved_relative_to_its_namespace(bookinfo)
     reviews = next(v for v in bookinfo.virtual_services if v.name == "reviews")
     assert reviews.spec.hosts == ["reviews.default.svc.cluster.local"]
     assert reviews.spec.gateways == ["mesh"]
-    assert {d.destination.host for r in reviews.spec.http for d in r.route} == {"reviews.default.svc.cluster.local"}
+    assert {d.destination.host for r in reviews.spec.http for d in r.route} == {
+        "reviews.default.svc.cluster.local"
+    }
     bookinfo_vs = next(v for v in bookinfo.virtual_services if v.name == "bookinfo")
     assert bookinfo_vs.spec.gateways == ["default/bookinfo-gateway"]
     # the loaded resource keeps what the user wrote
     assert bookinfo_vs.resource.spec["http"][0]["route"][0]["destination"]["host"] == "productpage"
     from meshctl.model.hosts import resolve_shortname
 
-    assert resolve_shortname("reviews.prod", "default") == "reviews.prod"  # Istio: dotted names are taken as FQDN
+    assert (
+        resolve_shortname("reviews.prod", "default") == "reviews.prod"
+    )  # Istio: dotted names are taken as FQDN
 
 
 def test_virtual_service_delegation_merges_matches() -> None:
@@ -219,10 +277,19 @@ def dr(name: str, ns: str, host: str, body: str = "", created: str = "") -> str:
 
 
 def test_destination_rule_lookup_order_and_export_to() -> None:
-    text = (svc("web", ns="app") + deploy("web", ns="app") + deploy("client", ns="client")
-            + dr("in-svc-ns", "app", "web.app.svc.cluster.local", "  subsets: [{name: a}]\n")
-            + dr("in-root", "istio-system", "'*.local'", "  subsets: [{name: r}]\n")
-            + dr("in-client-ns", "client", "web.app.svc.cluster.local", "  subsets: [{name: c}]\n  exportTo: ['.']\n"))
+    text = (
+        svc("web", ns="app")
+        + deploy("web", ns="app")
+        + deploy("client", ns="client")
+        + dr("in-svc-ns", "app", "web.app.svc.cluster.local", "  subsets: [{name: a}]\n")
+        + dr("in-root", "istio-system", "'*.local'", "  subsets: [{name: r}]\n")
+        + dr(
+            "in-client-ns",
+            "client",
+            "web.app.svc.cluster.local",
+            "  subsets: [{name: c}]\n  exportTo: ['.']\n",
+        )
+    )
     m = mesh_of(text)
     web = m.service("web.app.svc.cluster.local")
     client = m.proxy("deploy/client")
@@ -230,13 +297,24 @@ def test_destination_rule_lookup_order_and_export_to() -> None:
     assert m.destination_rule(m.proxy("deploy/web"), web).configs[0].name == "in-svc-ns"
     other = mesh_of(svc("x", ns="other") + deploy("x", ns="other") + text)
     xsvc = other.service("x.other.svc.cluster.local")
-    assert other.destination_rule(other.proxy("deploy/x"), xsvc).configs[0].name == "in-root"  # wildcard in root ns
+    assert (
+        other.destination_rule(other.proxy("deploy/x"), xsvc).configs[0].name == "in-root"
+    )  # wildcard in root ns
 
 
 def test_destination_rules_merge_subsets_first_policy_wins() -> None:
-    m = mesh_of(svc("web") + deploy("web")
-                + dr("b-second", "default", "web", "  trafficPolicy: {loadBalancer: {simple: RANDOM}}\n  subsets: [{name: v1}, {name: v2}]\n", "2024-01-02T00:00:00Z")
-                + dr("a-first", "default", "web", "  subsets: [{name: v1, labels: {x: y}}]\n", "2024-01-01T00:00:00Z"))
+    m = mesh_of(
+        svc("web")
+        + deploy("web")
+        + dr(
+            "b-second",
+            "default",
+            "web",
+            "  trafficPolicy: {loadBalancer: {simple: RANDOM}}\n  subsets: [{name: v1}, {name: v2}]\n",
+            "2024-01-02T00:00:00Z",
+        )
+        + dr("a-first", "default", "web", "  subsets: [{name: v1, labels: {x: y}}]\n", "2024-01-01T00:00:00Z")
+    )
     merged = m.destination_rule(None, m.service("web.default.svc.cluster.local"))
     assert [c.name for c in merged.configs] == ["a-first", "b-second"]
     assert [s.name for s in merged.subsets] == ["v1", "v2"] and merged.subset("v1").labels == {"x": "y"}
@@ -245,9 +323,13 @@ def test_destination_rules_merge_subsets_first_policy_wins() -> None:
 
 
 def test_workload_selector_destination_rule_wins_for_selected_proxy() -> None:
-    m = mesh_of(svc("web") + deploy("web") + deploy("special", labels="{app: special}")
-                + dr("plain", "default", "web")
-                + dr("sel", "default", "web", "  workloadSelector: {matchLabels: {app: special}}\n"))
+    m = mesh_of(
+        svc("web")
+        + deploy("web")
+        + deploy("special", labels="{app: special}")
+        + dr("plain", "default", "web")
+        + dr("sel", "default", "web", "  workloadSelector: {matchLabels: {app: special}}\n")
+    )
     web = m.service("web.default.svc.cluster.local")
     assert m.destination_rule(m.proxy("deploy/special"), web).configs[0].name == "sel"
     assert m.destination_rule(m.proxy("deploy/web"), web).configs[0].name == "plain"
@@ -263,33 +345,57 @@ spec:
 
 
 def test_sidecar_scope_selection_and_egress_hosts() -> None:
-    base = (svc("a", ns="ns1") + svc("b", ns="ns1") + svc("c", ns="ns2", extra="") + deploy("a", ns="ns1") + deploy("b", ns="ns1")
-            + svc("hidden", ns="ns2").replace("metadata: {name: hidden, namespace: ns2}",
-                                               "metadata: {name: hidden, namespace: ns2, annotations: {networking.istio.io/exportTo: '.'}}"))
+    base = (
+        svc("a", ns="ns1")
+        + svc("b", ns="ns1")
+        + svc("c", ns="ns2", extra="")
+        + deploy("a", ns="ns1")
+        + deploy("b", ns="ns1")
+        + svc("hidden", ns="ns2").replace(
+            "metadata: {name: hidden, namespace: ns2}",
+            "metadata: {name: hidden, namespace: ns2, annotations: {networking.istio.io/exportTo: '.'}}",
+        )
+    )
     m = mesh_of(base)
     default_scope = m.sidecar_scope(m.proxy("deploy/a"))
     assert default_scope.config is None
     assert {s.name for s in default_scope.services} == {"a", "b", "c"}  # hidden is exported to ns2 only
-    m2 = mesh_of(base + SIDECAR.format(name="ns-wide", ns="ns1", body="  egress: [{hosts: ['./*']}]\n")
-                 + SIDECAR.format(name="for-b", ns="ns1", body="  workloadSelector: {labels: {app: b}}\n"
-                                  "  egress: [{hosts: ['ns2/*', '~/*']}]\n  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n"))
+    m2 = mesh_of(
+        base
+        + SIDECAR.format(name="ns-wide", ns="ns1", body="  egress: [{hosts: ['./*']}]\n")
+        + SIDECAR.format(
+            name="for-b",
+            ns="ns1",
+            body="  workloadSelector: {labels: {app: b}}\n"
+            "  egress: [{hosts: ['ns2/*', '~/*']}]\n  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n",
+        )
+    )
     sa = m2.sidecar_scope(m2.proxy("deploy/a"))
-    assert sa.config.name == "ns-wide" and {s.name for s in sa.services} == {"a", "b"} and not sa.registry_only
+    assert (
+        sa.config.name == "ns-wide" and {s.name for s in sa.services} == {"a", "b"} and not sa.registry_only
+    )
     sb = m2.sidecar_scope(m2.proxy("deploy/b"))
     assert sb.config.name == "for-b" and {s.name for s in sb.services} == {"c"} and sb.registry_only
 
 
 def test_root_namespace_sidecar_and_implicit_vs_destinations() -> None:
-    text = (svc("a") + svc("b") + svc("c") + deploy("a")
-            + SIDECAR.format(name="default", ns="istio-system", body="  egress: [{hosts: ['./a.default.svc.cluster.local']}]\n")
-            + """---
+    text = (
+        svc("a")
+        + svc("b")
+        + svc("c")
+        + deploy("a")
+        + SIDECAR.format(
+            name="default", ns="istio-system", body="  egress: [{hosts: ['./a.default.svc.cluster.local']}]\n"
+        )
+        + """---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: a, namespace: default}
 spec:
   hosts: [a]
   http: [{route: [{destination: {host: c}}]}]
-""")
+"""
+    )
     m = mesh_of(text)
     scope = m.sidecar_scope(m.proxy("deploy/a"))
     assert scope.config.key == "istio-system/default"
@@ -303,13 +409,20 @@ def test_gateway_proxy_and_server_target_ports(bookinfo) -> None:  # noqa: ANN00
     assert gw.type is ProxyType.ROUTER and gw.node_id.startswith("router~")
     mg = bookinfo.merged_gateway(gw)
     [server] = mg.servers
-    assert (server.port, server.target_port, server.route_name, server.kind) == (80, 8080, "http.8080", "http")
+    assert (server.port, server.target_port, server.route_name, server.kind) == (
+        80,
+        8080,
+        "http.8080",
+        "http",
+    )
     assert [v.name for v in bookinfo.gateway_virtual_services(gw)] == ["bookinfo"]
     assert bookinfo.merged_gateway(bookinfo.proxy("deploy/productpage-v1")) is None
 
 
 def test_gateway_merge_rejects_conflicts_and_names_https_routes() -> None:
-    m = mesh_of(deploy("gw", ns="gwns", labels="{istio: gw}") + """---
+    m = mesh_of(
+        deploy("gw", ns="gwns", labels="{istio: gw}")
+        + """---
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: one, namespace: gwns, creationTimestamp: '2024-01-01T00:00:00Z'}
@@ -328,10 +441,14 @@ spec:
   - {port: {number: 8443, name: https-b, protocol: HTTPS}, hosts: [a.com, b.com], tls: {mode: SIMPLE, credentialName: b}}
   - {port: {number: 9000, name: http, protocol: HTTP}, hosts: ['*']}
   - {port: {number: 8443, name: https-c, protocol: HTTPS}, hosts: [c.com], tls: {mode: PASSTHROUGH}}
-""")
+"""
+    )
     mg = m.merged_gateway(m.proxy("deploy/gw", "gwns"))
     assert [(s.gateway.name, s.server.port.name, s.route_name) for s in mg.servers] == [
-        ("one", "https-a", "https.8443.https-a.one.gwns"), ("one", "tcp", None), ("two", "https-c", None)]
+        ("one", "https-a", "https.8443.https-a.one.gwns"),
+        ("one", "tcp", None),
+        ("two", "https-c", None),
+    ]
     reasons = {s.server.port.name: r for s, r in mg.rejected}
     assert "duplicate host a.com" in reasons["https-b"] and "conflicts" in reasons["http"]
 
@@ -344,10 +461,17 @@ kind: PeerAuthentication
 metadata: {{name: {name}, namespace: {ns}}}
 spec:
 {body}"""
-    m = mesh_of(deploy("a") + deploy("b", ns="other")
-                + pa.format(name="mesh", ns="istio-system", body="  mtls: {mode: STRICT}\n")
-                + pa.format(name="ns", ns="default", body="  mtls: {mode: UNSET}\n")
-                + pa.format(name="wl", ns="default", body="  selector: {matchLabels: {app: a}}\n  mtls: {mode: PERMISSIVE}\n  portLevelMtls: {'8080': {mode: DISABLE}}\n"))
+    m = mesh_of(
+        deploy("a")
+        + deploy("b", ns="other")
+        + pa.format(name="mesh", ns="istio-system", body="  mtls: {mode: STRICT}\n")
+        + pa.format(name="ns", ns="default", body="  mtls: {mode: UNSET}\n")
+        + pa.format(
+            name="wl",
+            ns="default",
+            body="  selector: {matchLabels: {app: a}}\n  mtls: {mode: PERMISSIVE}\n  portLevelMtls: {'8080': {mode: DISABLE}}\n",
+        )
+    )
     a = next(w for w in m.workloads if w.name == "a")
     b = next(w for w in m.workloads if w.name == "b")
     assert m.mtls_mode(a, 80) == "PERMISSIVE" and m.mtls_mode(a, 8080) == "DISABLE"
@@ -368,13 +492,16 @@ def test_proxy_targets_and_errors(bookinfo) -> None:  # noqa: ANN001
 
 
 def test_pod_owned_by_deployment_resolves_through_deploy_target() -> None:
-    m = mesh_of(deploy("web", labels="{app: web}") + """---
+    m = mesh_of(
+        deploy("web", labels="{app: web}")
+        + """---
 apiVersion: v1
 kind: Pod
 metadata: {name: web-5d9c-abcde, namespace: default, labels: {app: web}}
 spec: {containers: [{name: c}]}
 status: {podIP: 10.0.0.7}
-""")
+"""
+    )
     assert m.proxy("deploy/web").workload.name == "web-5d9c-abcde"
 
 
@@ -382,15 +509,18 @@ def test_invalid_config_reports_all_errors_with_positions() -> None:
     from meshctl.errors import ErrorList
 
     with pytest.raises(ErrorList) as ei:
-        mesh_of(dr("x", "default", "web", "  trafficPolicy: {loadBalancer: {simple: NOPE}}\n")
-                + "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\nspec: {hosts: [a], htp: []}\n")
+        mesh_of(
+            dr("x", "default", "web", "  trafficPolicy: {loadBalancer: {simple: NOPE}}\n")
+            + "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\nspec: {hosts: [a], htp: []}\n"
+        )
     assert [e.field for e in ei.value.errors] == ["spec.trafficPolicy.loadBalancer.simple", "spec.htp"]
     assert all(e.file == "m.yaml" and e.line for e in ei.value.errors)
 
 
 # ----------------------------------------------------------------------------------------------- meshconfig
 def test_mesh_config_from_configmap_and_errors() -> None:
-    mc = parse_mesh_config("""apiVersion: v1
+    mc = parse_mesh_config(
+        """apiVersion: v1
 kind: ConfigMap
 metadata: {name: istio, namespace: istio-system}
 data:
@@ -398,10 +528,19 @@ data:
     rootNamespace: istio-config
     enableAutoMtls: false
     outboundTrafficPolicy: {mode: REGISTRY_ONLY}
-""", "cm.yaml")
-    assert mc.root_namespace == "istio-config" and mc.enable_auto_mtls is False and mc.outbound_traffic_policy.mode == "REGISTRY_ONLY"
+""",
+        "cm.yaml",
+    )
+    assert (
+        mc.root_namespace == "istio-config"
+        and mc.enable_auto_mtls is False
+        and mc.outbound_traffic_policy.mode == "REGISTRY_ONLY"
+    )
     with pytest.raises(InputError) as ei:
-        parse_mesh_config("apiVersion: v1\nkind: ConfigMap\ndata:\n  mesh: |-\n    connectTimeout: 10\n    accessLogFile: /dev/stdout\n", "cm.yaml")
+        parse_mesh_config(
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n  mesh: |-\n    connectTimeout: 10\n    accessLogFile: /dev/stdout\n",
+            "cm.yaml",
+        )
     assert (ei.value.line, ei.value.field) == (5, "data.mesh.connectTimeout")
     with pytest.raises(InputError) as ei:
         parse_mesh_config("defaultConfig: {}\nconectTimeout: 1s\n", "mesh.yaml")
@@ -422,20 +561,28 @@ def test_x_model_cli(cli, tmp_path) -> None:  # noqa: ANN001
     rv = next(s for s in data["services"] if s["host"] == "reviews.default.svc.cluster.local")
     assert rv["destinationRule"] == "default/reviews" and len(rv["endpoints"]) == 3
     bad = tmp_path / "bad.yaml"
-    bad.write_text("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\nspec:\n  host: 5\n")
+    bad.write_text(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\nspec:\n  host: 5\n"
+    )
     code, out, err = cli(["x", "model", "-f", str(bad)])
     assert code == 65 and f"{bad}:5: spec.host: must be a string" in err
 
 
 def test_mesh_default_export_to() -> None:
-    text = (svc("web", ns="app") + deploy("web", ns="app") + deploy("client", ns="client")
-            + dr("web", "app", "web.app.svc.cluster.local", "  subsets: [{name: a}]\n"))
+    text = (
+        svc("web", ns="app")
+        + deploy("web", ns="app")
+        + deploy("client", ns="client")
+        + dr("web", "app", "web.app.svc.cluster.local", "  subsets: [{name: a}]\n")
+    )
     mc = MeshConfig(default_service_export_to=["."], default_destination_rule_export_to=["."])
     m = mesh_of(text, mc)
     client = m.proxy("deploy/client")
     assert "web.app.svc.cluster.local" not in {s.hostname for s in m.sidecar_scope(client).services}
     web = m.service("web.app.svc.cluster.local")
-    assert m.destination_rule(client, web) is None and m.destination_rule(m.proxy("deploy/web"), web) is not None
+    assert (
+        m.destination_rule(client, web) is None and m.destination_rule(m.proxy("deploy/web"), web) is not None
+    )
 
 
 def test_real_pod_name_resolves_to_its_controller_template(bookinfo) -> None:  # noqa: ANN001
@@ -474,7 +621,10 @@ spec:
 """)
     vm = m.service("vm.example.internal")
     eps = {(e.address, e.port, e.tls_mode, e.service_account, e.locality) for e in m.endpoints(vm)}
-    assert eps == {("10.10.0.1", 7070, "istio", "vm-sa", "us/a"), ("10.10.0.2", 9090, "disabled", "default", "")}
+    assert eps == {
+        ("10.10.0.1", 7070, "istio", "vm-sa", "us/a"),
+        ("10.10.0.2", 9090, "disabled", "default", ""),
+    }
     proxy = m.proxy("workloadentry/vm-1")
     assert proxy.ip == "10.10.0.1" and proxy.namespace == "vms"
     assert [t.target_port for t in m.service_targets(proxy.workload)] == [7070]
@@ -486,22 +636,36 @@ spec:
 def test_x_model_proxy_view(cli) -> None:  # noqa: ANN001
     import json
 
-    code, out, err = cli(["x", "model", "-f", str(BOOKINFO), "--proxy", "deploy/istio-ingressgateway", "-n", "istio-system"])
+    code, out, err = cli(
+        ["x", "model", "-f", str(BOOKINFO), "--proxy", "deploy/istio-ingressgateway", "-n", "istio-system"]
+    )
     assert code == 0, err
     assert "http.8080" in out and "default/bookinfo-gateway" in out and "INBOUND" not in out
     code, out, _ = cli(["x", "model", "-f", str(BOOKINFO), "--proxy", "reviews-v1", "-o", "json"])
     data = json.loads(out)
-    assert data["type"] == "sidecar" and data["inbound"] == [{"port": 9080, "service": "reviews.default.svc.cluster.local", "mtls": "PERMISSIVE"}]
-    assert {"host": "reviews.default.svc.cluster.local", "namespace": "default", "destinationRule": "default/reviews",
-            "subsets": ["v1", "v2", "v3"]} in data["hosts"]
+    assert data["type"] == "sidecar" and data["inbound"] == [
+        {"port": 9080, "service": "reviews.default.svc.cluster.local", "mtls": "PERMISSIVE"}
+    ]
+    assert {
+        "host": "reviews.default.svc.cluster.local",
+        "namespace": "default",
+        "destinationRule": "default/reviews",
+        "subsets": ["v1", "v2", "v3"],
+    } in data["hosts"]
     code, _, err = cli(["x", "model", "-f", str(BOOKINFO), "--proxy", "nope"])
     assert code == 64 and "known:" in err
 
 
 def test_gateway_plaintext_http_servers_share_a_route_and_port_translation_opt_out() -> None:
-    m = mesh_of(deploy("gw", ns="gwns", labels="{istio: gw}", ports="[{containerPort: 8080}]")
-                + svc("gw", ns="gwns", selector="{istio: gw}", ports="[{name: http2, port: 80, targetPort: 8080}, {name: tcp, port: 9000}]")
-                + """---
+    m = mesh_of(
+        deploy("gw", ns="gwns", labels="{istio: gw}", ports="[{containerPort: 8080}]")
+        + svc(
+            "gw",
+            ns="gwns",
+            selector="{istio: gw}",
+            ports="[{name: http2, port: 80, targetPort: 8080}, {name: tcp, port: 9000}]",
+        )
+        + """---
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: a, namespace: gwns, creationTimestamp: '2024-01-01T00:00:00Z'}
@@ -520,9 +684,13 @@ spec:
   - {port: {number: 80, name: tcp, protocol: TCP}, hosts: ['*']}
   - {port: {number: 9000, name: tcp-a, protocol: TCP}, hosts: ['*']}
   - {port: {number: 9000, name: tcp-b, protocol: TCP}, hosts: ['*']}
-""")
+"""
+    )
     mg = m.merged_gateway(m.proxy("deploy/gw", "gwns"))
     assert [(s.server.port.name, s.target_port, s.route_name) for s in mg.servers] == [
-        ("http", 8080, "http.8080"), ("http2", 8080, "http.8080"), ("tcp-a", 9000, None)]
+        ("http", 8080, "http.8080"),
+        ("http2", 8080, "http.8080"),
+        ("tcp-a", 9000, None),
+    ]
     assert sorted(s.server.port.name for s, _ in mg.rejected) == ["tcp", "tcp-b"]
     assert {(k, len(v)) for k, v in mg.listeners().items()} == {(("", 8080), 2), (("", 9000), 1)}

@@ -606,27 +606,35 @@ def _bootstrap(clusters: list[dict]) -> dict:
 def test_auto_passthrough_gateway_gets_sni_dnat_clusters() -> None:
     from meshctl.translate.endpoint import build_endpoints
 
-    text = (svc("web") + deploy("web", labels="{app: web, version: v1}") + deploy("plain", labels="{app: web, version: v0}",
-                                                                               annotations='{sidecar.istio.io/inject: "false"}')
-            + deploy("ew", ns="istio-system", labels="{istio: eastwestgateway}")
-            + dr("web", "default", "web", "  subsets: [{name: v1, labels: {version: v1}}]\n")
-            + """---
+    text = (
+        svc("web")
+        + deploy("web", labels="{app: web, version: v1}")
+        + deploy("plain", labels="{app: web, version: v0}", annotations='{sidecar.istio.io/inject: "false"}')
+        + deploy("ew", ns="istio-system", labels="{istio: eastwestgateway}")
+        + dr("web", "default", "web", "  subsets: [{name: v1, labels: {version: v1}}]\n")
+        + """---
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: cross-network, namespace: istio-system}
 spec:
   selector: {istio: eastwestgateway}
   servers: [{port: {number: 15443, name: tls, protocol: TLS}, tls: {mode: AUTO_PASSTHROUGH}, hosts: ['*.local']}]
-""")
+"""
+    )
     m = build_mesh(load_text(text, "c.yaml"))
     p = m.proxy("deploy/ew", "istio-system")
     cs = {c.name: c for c in build_clusters(m, p)}
     dnat = cs["outbound_.80_._.web.default.svc.cluster.local"]
     assert dnat.type == C.EDS and dnat.eds_cluster_config.service_name == dnat.name
     assert not dnat.HasField("transport_socket") and not dnat.transport_socket_matches  # TLS passes through
-    assert "outbound_.80_.v1_.web.default.svc.cluster.local" in cs and "outbound|80||web.default.svc.cluster.local" in cs
+    assert (
+        "outbound_.80_.v1_.web.default.svc.cluster.local" in cs
+        and "outbound|80||web.default.svc.cluster.local" in cs
+    )
     eds = {e.cluster_name: e for e in build_endpoints(m, p, list(cs.values()))}
-    ips = [e.endpoint.address.socket_address.address for g in eds[dnat.name].endpoints for e in g.lb_endpoints]
+    ips = [
+        e.endpoint.address.socket_address.address for g in eds[dnat.name].endpoints for e in g.lb_endpoints
+    ]
     web_ip = next(w.ip for w in m.workloads if w.name == "web")
     assert ips == [web_ip]  # the non-injected endpoint is filtered out
     names = [c.name for c in build_clusters(m, m.proxy("deploy/web"))]
@@ -634,10 +642,16 @@ spec:
 
 
 def test_headless_service_auto_mtls_follows_its_endpoints() -> None:
-    injected = svc("db", extra="\n  clusterIP: None") + deploy("db") + deploy("client", labels="{app: client}")
+    injected = (
+        svc("db", extra="\n  clusterIP: None") + deploy("db") + deploy("client", labels="{app: client}")
+    )
     c = clusters_of(injected, "deploy/client")["outbound|80||db.default.svc.cluster.local"]
     assert c.type == C.ORIGINAL_DST and not c.transport_socket_matches
-    assert c.transport_socket.name == "envoy.transport_sockets.tls"  # every endpoint has a sidecar: plain mTLS socket
-    mixed = injected + deploy("db-legacy", labels="{app: db}", annotations='{sidecar.istio.io/inject: "false"}')
+    assert (
+        c.transport_socket.name == "envoy.transport_sockets.tls"
+    )  # every endpoint has a sidecar: plain mTLS socket
+    mixed = injected + deploy(
+        "db-legacy", labels="{app: db}", annotations='{sidecar.istio.io/inject: "false"}'
+    )
     c = clusters_of(mixed, "deploy/client")["outbound|80||db.default.svc.cluster.local"]
     assert not c.HasField("transport_socket") and not c.transport_socket_matches

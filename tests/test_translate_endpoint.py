@@ -241,13 +241,24 @@ def test_port_level_settings_drop_proxy_protocol() -> None:
     from meshctl.model.api import TrafficPolicy
     from meshctl.translate.cluster_policy import port_policy, subset_policy
 
-    tp = TrafficPolicy.model_validate({"proxyProtocol": {"version": "V2"}, "loadBalancer": {"simple": "RANDOM"},
-                                       "portLevelSettings": [{"port": {"number": 80}, "tls": {"mode": "DISABLE"}}]})
+    tp = TrafficPolicy.model_validate(
+        {
+            "proxyProtocol": {"version": "V2"},
+            "loadBalancer": {"simple": "RANDOM"},
+            "portLevelSettings": [{"port": {"number": 80}, "tls": {"mode": "DISABLE"}}],
+        }
+    )
     assert port_policy(tp, 80).proxy_protocol is None and port_policy(tp, 81).proxy_protocol.version == "V2"
-    sub = TrafficPolicy.model_validate({"connectionPool": {"tcp": {"maxConnections": 1}},
-                                        "portLevelSettings": [{"port": {"number": 81}, "loadBalancer": {"simple": "ROUND_ROBIN"}}]})
+    sub = TrafficPolicy.model_validate(
+        {
+            "connectionPool": {"tcp": {"maxConnections": 1}},
+            "portLevelSettings": [{"port": {"number": 81}, "loadBalancer": {"simple": "ROUND_ROBIN"}}],
+        }
+    )
     merged = subset_policy(port_policy(tp, 81), sub, 81)
-    assert merged.load_balancer.simple == "ROUND_ROBIN" and merged.connection_pool is None  # subset port-level replaces all four
+    assert (
+        merged.load_balancer.simple == "ROUND_ROBIN" and merged.connection_pool is None
+    )  # subset port-level replaces all four
     assert merged.proxy_protocol.version == "V2"
     merged80 = subset_policy(port_policy(tp, 80), sub, 80)
     assert merged80.connection_pool.tcp.max_connections == 1 and merged80.tls.mode == "DISABLE"

@@ -63,8 +63,15 @@ def make_config(resource: Resource, spec: Any, default_export_to: tuple[str, ...
         default_export_to=default_export_to,
         resource=resource,
         spec=spec,
-        ref=ConfigRef(kind=resource.kind, name=resource.name, namespace=resource.namespace or "default",
-                      group=group, version="v1", file=resource.file, line=resource.line),
+        ref=ConfigRef(
+            kind=resource.kind,
+            name=resource.name,
+            namespace=resource.namespace or "default",
+            group=group,
+            version="v1",
+            file=resource.file,
+            line=resource.line,
+        ),
     )
 
 
@@ -122,8 +129,14 @@ def resolve_virtual_service(cfg: Config[VirtualService]) -> Config[VirtualServic
             out.append(_cp(tr, **upd))
         return out
 
-    resolved = _cp(vs, hosts=[resolve_shortname(h, ns) for h in vs.hosts], gateways=gws(vs.gateways) or ["mesh"],
-                   http=http, tcp=l4(vs.tcp), tls=l4(vs.tls))
+    resolved = _cp(
+        vs,
+        hosts=[resolve_shortname(h, ns) for h in vs.hosts],
+        gateways=gws(vs.gateways) or ["mesh"],
+        http=http,
+        tcp=l4(vs.tcp),
+        tls=l4(vs.tls),
+    )
     return Config(resource=cfg.resource, spec=resolved, ref=cfg.ref, default_export_to=cfg.default_export_to)
 
 
@@ -190,13 +203,24 @@ def merge_http_route(root: HTTPRoute, dele: HTTPRoute) -> HTTPRoute | None:
         merged.name = root.name
     elif root.name:
         merged.name = f"{root.name}-{merged.name}"
-    for f in ("rewrite", "timeout", "retries", "fault", "mirror", "mirror_percentage", "cors_policy", "headers"):
+    for f in (
+        "rewrite",
+        "timeout",
+        "retries",
+        "fault",
+        "mirror",
+        "mirror_percentage",
+        "cors_policy",
+        "headers",
+    ):
         if getattr(merged, f) is None and getattr(root, f) is not None:
             setattr(merged, f, getattr(root, f))
     return merged
 
 
-def merge_delegates(roots: list[Config[VirtualService]], delegates: dict[str, Config[VirtualService]]) -> list[Config[VirtualService]]:
+def merge_delegates(
+    roots: list[Config[VirtualService]], delegates: dict[str, Config[VirtualService]]
+) -> list[Config[VirtualService]]:
     """Root VSs with every ``http[].delegate`` replaced by the delegate's merged routes (missing/hidden → dropped)."""
     out = []
     for cfg in roots:
@@ -217,5 +241,7 @@ def merge_delegates(roots: list[Config[VirtualService]], delegates: dict[str, Co
                 if m is not None:
                     routes.append(m)
         vs.http = routes
-        out.append(Config(resource=cfg.resource, spec=vs, ref=cfg.ref, default_export_to=cfg.default_export_to))
+        out.append(
+            Config(resource=cfg.resource, spec=vs, ref=cfg.ref, default_export_to=cfg.default_export_to)
+        )
     return out

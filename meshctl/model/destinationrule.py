@@ -67,7 +67,12 @@ class MergedDestinationRule:
 
 
 class DestinationRuleIndex:
-    def __init__(self, configs: list[Config[DestinationRule]], root_namespace: str, default_export_to: tuple[str, ...] = ("*",)) -> None:
+    def __init__(
+        self,
+        configs: list[Config[DestinationRule]],
+        root_namespace: str,
+        default_export_to: tuple[str, ...] = ("*",),
+    ) -> None:
         del default_export_to  # carried by each Config (Config.export_to)
         self.root_namespace = root_namespace
         self._wild: dict[str, list[str]] = {}
@@ -86,7 +91,9 @@ class DestinationRuleIndex:
                 g.add(cfg)
                 groups.append(g)
 
-    def _in_ns(self, ns: str, hostname: str, proxy_ns: str, proxy_labels: dict[str, str]) -> MergedDestinationRule | None:
+    def _in_ns(
+        self, ns: str, hostname: str, proxy_ns: str, proxy_labels: dict[str, str]
+    ) -> MergedDestinationRule | None:
         hosts = self.by_ns.get(ns)
         if not hosts:
             return None
@@ -108,7 +115,9 @@ class DestinationRuleIndex:
             w = self._wild[ns] = [h for h in self.by_ns.get(ns, {}) if h.startswith("*")]
         return w
 
-    def lookup(self, proxy_ns: str, proxy_labels: dict[str, str], service: Service) -> MergedDestinationRule | None:
+    def lookup(
+        self, proxy_ns: str, proxy_labels: dict[str, str], service: Service
+    ) -> MergedDestinationRule | None:
         """The DR that applies to ``service`` for a proxy in ``proxy_ns`` with ``proxy_labels``."""
         for ns in dict.fromkeys((proxy_ns, service.namespace, self.root_namespace)):
             g = self._in_ns(ns, service.hostname, proxy_ns, proxy_labels)

@@ -30,9 +30,21 @@ def _target_port(sp: ServicePort, w: Workload) -> int | None:
     return w.ports.get(tp)
 
 
-def _endpoint(svc: Service, sp: ServicePort, w: Workload | None, address: str, port: int, *, labels: dict[str, str],
-              healthy: bool = True, tls_mode: str | None = None, locality: str | None = None, weight: int | None = None,
-              sa: str | None = None, network: str | None = None) -> Endpoint:
+def _endpoint(
+    svc: Service,
+    sp: ServicePort,
+    w: Workload | None,
+    address: str,
+    port: int,
+    *,
+    labels: dict[str, str],
+    healthy: bool = True,
+    tls_mode: str | None = None,
+    locality: str | None = None,
+    weight: int | None = None,
+    sa: str | None = None,
+    network: str | None = None,
+) -> Endpoint:
     return Endpoint(
         address=address,
         port=port,
@@ -56,18 +68,27 @@ class EndpointIndex:
     def __init__(self) -> None:
         self.by_service: dict[ServiceKey, list[Endpoint]] = defaultdict(list)
 
-    def get(self, svc: Service, port: ServicePort | None = None, subset_labels: dict[str, str] | None = None,
-            *, healthy_only: bool = False) -> list[Endpoint]:
+    def get(
+        self,
+        svc: Service,
+        port: ServicePort | None = None,
+        subset_labels: dict[str, str] | None = None,
+        *,
+        healthy_only: bool = False,
+    ) -> list[Endpoint]:
         eps = self.by_service.get((svc.hostname, svc.namespace), [])
         return [
-            e for e in eps
+            e
+            for e in eps
             if (port is None or e.service_port == port.port)
             and (not subset_labels or labels_match(subset_labels, e.labels))
             and (e.healthy or not healthy_only)
         ]
 
 
-def build_endpoint_index(services: list[Service], workloads: list[Workload], resources: list[Resource]) -> EndpointIndex:
+def build_endpoint_index(
+    services: list[Service], workloads: list[Workload], resources: list[Resource]
+) -> EndpointIndex:
     idx = EndpointIndex()
     slices: dict[tuple[str, str], list[Resource]] = defaultdict(list)
     eps_objs: dict[tuple[str, str], Resource] = {}
@@ -115,17 +136,46 @@ def build_endpoint_index(services: list[Service], workloads: list[Workload], res
                         p = we.ports[sp.name]
                     else:
                         p = sp.target_port if isinstance(sp.target_port, int) else sp.port
-                    out.append(_endpoint(
-                        svc, sp, None, we.address or svc.hostname, p, labels=labels,
-                        tls_mode=labels.get("security.istio.io/tlsMode", "disabled"),
-                        locality=(we.locality or "") or locality_of(labels), weight=we.weight or 1,
-                        sa=we.service_account or "", network=we.network or ""))
-            if se is not None and not se.endpoints and not svc.selector and svc.resolution in (
-                    Resolution.DNS_LB, Resolution.DNS_ROUND_ROBIN_LB) and not svc.hostname.startswith("*"):
+                    out.append(
+                        _endpoint(
+                            svc,
+                            sp,
+                            None,
+                            we.address or svc.hostname,
+                            p,
+                            labels=labels,
+                            tls_mode=labels.get("security.istio.io/tlsMode", "disabled"),
+                            locality=(we.locality or "") or locality_of(labels),
+                            weight=we.weight or 1,
+                            sa=we.service_account or "",
+                            network=we.network or "",
+                        )
+                    )
+            if (
+                se is not None
+                and not se.endpoints
+                and not svc.selector
+                and svc.resolution in (Resolution.DNS_LB, Resolution.DNS_ROUND_ROBIN_LB)
+                and not svc.hostname.startswith("*")
+            ):
                 # DNS ServiceEntry without endpoints: the proxy resolves the host itself
                 for sp in svc.ports:
                     p = sp.target_port if isinstance(sp.target_port, int) else sp.port
-                    out.append(_endpoint(svc, sp, None, svc.hostname, p, labels={}, tls_mode="disabled", locality="", weight=1, sa="", network=""))
+                    out.append(
+                        _endpoint(
+                            svc,
+                            sp,
+                            None,
+                            svc.hostname,
+                            p,
+                            labels={},
+                            tls_mode="disabled",
+                            locality="",
+                            weight=1,
+                            sa="",
+                            network="",
+                        )
+                    )
             if svc.selector:
                 for w in _selected(by_label, svc.namespace, svc.selector):
                     if not w.ip:
@@ -139,13 +189,17 @@ def build_endpoint_index(services: list[Service], workloads: list[Workload], res
     return idx
 
 
-def _selected(by_label: dict[tuple[str, str, str], list[Workload]], ns: str, selector: dict[str, str]) -> list[Workload]:
+def _selected(
+    by_label: dict[tuple[str, str, str], list[Workload]], ns: str, selector: dict[str, str]
+) -> list[Workload]:
     """Workloads in ``ns`` whose labels include ``selector`` (indexed on the selector's first label)."""
     k, v = next(iter(selector.items()))
     return [w for w in by_label.get((ns, k, v), ()) if labels_match(selector, w.labels)]
 
 
-def _find_workload(addr: str, target_ref: Any, ns: str, by_pod: dict[tuple[str, str], Workload], by_ip: dict[str, Workload]) -> Workload | None:
+def _find_workload(
+    addr: str, target_ref: Any, ns: str, by_pod: dict[tuple[str, str], Workload], by_ip: dict[str, Workload]
+) -> Workload | None:
     if isinstance(target_ref, dict) and target_ref.get("name"):
         w = by_pod.get((str(target_ref.get("namespace") or ns), str(target_ref["name"])))
         if w:
@@ -153,9 +207,19 @@ def _find_workload(addr: str, target_ref: Any, ns: str, by_pod: dict[tuple[str, 
     return by_ip.get(addr)
 
 
-def _from_slices(svc: Service, slices: list[Resource], by_pod: dict[tuple[str, str], Workload], by_ip: dict[str, Workload], out: list[Endpoint]) -> None:
+def _from_slices(
+    svc: Service,
+    slices: list[Resource],
+    by_pod: dict[tuple[str, str], Workload],
+    by_ip: dict[str, Workload],
+    out: list[Endpoint],
+) -> None:
     for r in slices:
-        ports = {str(p.get("name") or ""): int(p["port"]) for p in r.obj.get("ports") or [] if isinstance(p, dict) and "port" in p}
+        ports = {
+            str(p.get("name") or ""): int(p["port"])
+            for p in r.obj.get("ports") or []
+            if isinstance(p, dict) and "port" in p
+        }
         for e in r.obj.get("endpoints") or []:
             if not isinstance(e, dict):
                 continue
@@ -165,8 +229,18 @@ def _from_slices(svc: Service, slices: list[Resource], by_pod: dict[tuple[str, s
                 labels = w.labels if w else {}
                 for sp in svc.ports:
                     if sp.name in ports:
-                        out.append(_endpoint(svc, sp, w, str(addr), ports[sp.name], labels=labels, healthy=ready,
-                                             locality=w.locality if w else _slice_locality(e)))
+                        out.append(
+                            _endpoint(
+                                svc,
+                                sp,
+                                w,
+                                str(addr),
+                                ports[sp.name],
+                                labels=labels,
+                                healthy=ready,
+                                locality=w.locality if w else _slice_locality(e),
+                            )
+                        )
 
 
 def _slice_locality(e: dict[str, Any]) -> str:
@@ -174,11 +248,21 @@ def _slice_locality(e: dict[str, Any]) -> str:
     return f"/{zone}" if zone else ""
 
 
-def _from_endpoints(svc: Service, r: Resource, by_pod: dict[tuple[str, str], Workload], by_ip: dict[str, Workload], out: list[Endpoint]) -> None:
+def _from_endpoints(
+    svc: Service,
+    r: Resource,
+    by_pod: dict[tuple[str, str], Workload],
+    by_ip: dict[str, Workload],
+    out: list[Endpoint],
+) -> None:
     for sub in r.obj.get("subsets") or []:
         if not isinstance(sub, dict):
             continue
-        ports = {str(p.get("name") or ""): int(p["port"]) for p in sub.get("ports") or [] if isinstance(p, dict) and "port" in p}
+        ports = {
+            str(p.get("name") or ""): int(p["port"])
+            for p in sub.get("ports") or []
+            if isinstance(p, dict) and "port" in p
+        }
         for key, ready in (("addresses", True), ("notReadyAddresses", False)):
             for a in sub.get(key) or []:
                 if not isinstance(a, dict) or not a.get("ip"):
@@ -186,4 +270,14 @@ def _from_endpoints(svc: Service, r: Resource, by_pod: dict[tuple[str, str], Wor
                 w = _find_workload(str(a["ip"]), a.get("targetRef"), svc.namespace, by_pod, by_ip)
                 for sp in svc.ports:
                     if sp.name in ports:
-                        out.append(_endpoint(svc, sp, w, str(a["ip"]), ports[sp.name], labels=w.labels if w else {}, healthy=ready))
+                        out.append(
+                            _endpoint(
+                                svc,
+                                sp,
+                                w,
+                                str(a["ip"]),
+                                ports[sp.name],
+                                labels=w.labels if w else {},
+                                healthy=ready,
+                            )
+                        )

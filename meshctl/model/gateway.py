@@ -159,7 +159,9 @@ def _can_merge(new: Protocol, existing: Protocol) -> bool:
     return (new.is_http or new is existing) and existing.is_http
 
 
-def merge_gateways(workload: Workload, gateways: list[Config[Gateway]], services: list[Service]) -> MergedGateway:
+def merge_gateways(
+    workload: Workload, gateways: list[Config[Gateway]], services: list[Service]
+) -> MergedGateway:
     """``mergeGateways`` for one gateway workload (servers accepted in creation order, conflicts rejected)."""
     mg = MergedGateway(gateways=gateways_for(workload, gateways))
     gateway_ports: set[int] = set()
@@ -171,7 +173,9 @@ def merge_gateways(workload: Workload, gateways: list[Config[Gateway]], services
         for i, server in enumerate(g.spec.servers):
             for tp in resolve_target_ports(server.port.number, workload, services):
                 gs = GatewayServer(gateway=g, server=server, index=i, target_port=tp)
-                reason = _merge_one(gs, tp, gateway_ports, plaintext, non_plaintext_binds, tls_hosts, route_names)
+                reason = _merge_one(
+                    gs, tp, gateway_ports, plaintext, non_plaintext_binds, tls_hosts, route_names
+                )
                 if reason:
                     mg.rejected.append((gs, reason))
                 else:
@@ -179,8 +183,15 @@ def merge_gateways(workload: Workload, gateways: list[Config[Gateway]], services
     return mg
 
 
-def _merge_one(gs: GatewayServer, tp: int, gateway_ports: set[int], plaintext: dict[int, GatewayServer],
-               non_plaintext_binds: dict[int, set[str]], tls_hosts: dict[int, dict[str, str]], route_names: set[str]) -> str | None:
+def _merge_one(
+    gs: GatewayServer,
+    tp: int,
+    gateway_ports: set[int],
+    plaintext: dict[int, GatewayServer],
+    non_plaintext_binds: dict[int, set[str]],
+    tls_hosts: dict[int, dict[str, str]],
+    route_names: set[str],
+) -> str | None:
     """Accept ``gs`` (None) or say why it is rejected, updating the merge state like Istio does."""
     route = gs.route_name or ""
     if gs.server.tls is not None:
@@ -194,8 +205,10 @@ def _merge_one(gs: GatewayServer, tp: int, gateway_ports: set[int], plaintext: d
         current = plaintext.get(tp)
         if current is not None:
             if not _can_merge(gs.protocol, current.protocol) and current.bind == gs.bind:
-                return (f"conflicts with {current.server.port.protocol} server {current.server.port.name or ''} "
-                        f"on port {tp} ({current.gateway.key})")
+                return (
+                    f"conflicts with {current.server.port.protocol} server {current.server.port.name or ''} "
+                    f"on port {tp} ({current.gateway.key})"
+                )
             if not route and current.bind == gs.bind:
                 return f"a server already listens on port {tp} ({current.gateway.key}) and this one has no route name"
             if route:

@@ -81,9 +81,11 @@ class Mesh:
         configs: dict[str, list[Config[Any]]] = defaultdict(list)
         errors: list[MeshctlError] = []
         mc = self.mesh_config
-        default_export = {"VirtualService": tuple(mc.default_virtual_service_export_to or ["*"]),
-                          "DestinationRule": tuple(mc.default_destination_rule_export_to or ["*"]),
-                          "ServiceEntry": tuple(mc.default_service_export_to or ["*"])}
+        default_export = {
+            "VirtualService": tuple(mc.default_virtual_service_export_to or ["*"]),
+            "DestinationRule": tuple(mc.default_destination_rule_export_to or ["*"]),
+            "ServiceEntry": tuple(mc.default_service_export_to or ["*"]),
+        }
         for r in resources:
             if spec_model(r) is None:
                 continue
@@ -110,12 +112,20 @@ class Mesh:
 
         # VirtualServices: resolved, delegates merged into roots. Delegates (no hosts) are kept apart.
         resolved = [resolve_virtual_service(c) for c in configs["VirtualService"]]
-        self.delegate_virtual_services: list[Config[VirtualService]] = [c for c in resolved if not c.spec.hosts]
+        self.delegate_virtual_services: list[Config[VirtualService]] = [
+            c for c in resolved if not c.spec.hosts
+        ]
         delegates = {c.key: c for c in self.delegate_virtual_services}
-        self.virtual_services: list[Config[VirtualService]] = merge_delegates([c for c in resolved if c.spec.hosts], delegates)
+        self.virtual_services: list[Config[VirtualService]] = merge_delegates(
+            [c for c in resolved if c.spec.hosts], delegates
+        )
 
         # registry
-        services = [kube_service(r, default_export["ServiceEntry"]) for r in resources if r.kind == "Service" and r.group == ""]
+        services = [
+            kube_service(r, default_export["ServiceEntry"])
+            for r in resources
+            if r.kind == "Service" and r.group == ""
+        ]
         assign_vips(services)
         for c in self.service_entries:
             services.extend(service_entry_services(c.resource, c.spec, default_export["ServiceEntry"]))
@@ -124,12 +134,16 @@ class Mesh:
         for s in self.services:
             self.services_by_host[s.hostname].append(s)
 
-        self.workloads: list[Workload] = build_workloads(resources, [(c.resource, c.spec) for c in self.workload_entries])
+        self.workloads: list[Workload] = build_workloads(
+            resources, [(c.resource, c.spec) for c in self.workload_entries]
+        )
         for w in self.workloads:  # gateway pods carry an Istio proxy even when not injected
             if gateways_for(w, self.gateways) and "security.istio.io/tlsMode" not in w.labels:
                 w.sidecar_injected = True
         self.endpoint_index: EndpointIndex = build_endpoint_index(self.services, self.workloads, resources)
-        self.dr_index = DestinationRuleIndex(self.destination_rules, self.root_namespace, default_export["DestinationRule"])
+        self.dr_index = DestinationRuleIndex(
+            self.destination_rules, self.root_namespace, default_export["DestinationRule"]
+        )
         self.peer_auth = PeerAuthIndex(self.peer_authentications, self.root_namespace)
         self._scopes: dict[tuple[str, str, str], SidecarScope] = {}
 
@@ -141,8 +155,14 @@ class Mesh:
                 return s
         return None
 
-    def endpoints(self, service: Service, port: ServicePort | int | None = None, subset_labels: dict[str, str] | None = None,
-                  *, healthy_only: bool = False) -> list[Endpoint]:
+    def endpoints(
+        self,
+        service: Service,
+        port: ServicePort | int | None = None,
+        subset_labels: dict[str, str] | None = None,
+        *,
+        healthy_only: bool = False,
+    ) -> list[Endpoint]:
         """Endpoints of ``service`` (optionally one service port, optionally filtered by subset labels)."""
         sp = service.port_by_number(port) if isinstance(port, int) else port
         if isinstance(port, int) and sp is None:
@@ -153,7 +173,11 @@ class Mesh:
         """Services (and ports) selecting ``workload``: what its sidecar serves inbound."""
         out = []
         for s in self.services:
-            if not s.selector or s.namespace != workload.namespace or not labels_match(s.selector, workload.labels):
+            if (
+                not s.selector
+                or s.namespace != workload.namespace
+                or not labels_match(s.selector, workload.labels)
+            ):
                 continue
             for p in s.ports:
                 tp: int | None
@@ -178,7 +202,11 @@ class Mesh:
 
     def sidecar_scope(self, proxy: Proxy) -> SidecarScope:
         """What ``proxy`` sees. Gateways get the default scope of their namespace (Sidecars do not apply)."""
-        key = (proxy.namespace, proxy.type.value, ",".join(f"{k}={v}" for k, v in sorted(proxy.labels.items())))
+        key = (
+            proxy.namespace,
+            proxy.type.value,
+            ",".join(f"{k}={v}" for k, v in sorted(proxy.labels.items())),
+        )
         sc = self._scopes.get(key)
         if sc is None:
             sc = build_sidecar_scope(
@@ -233,40 +261,73 @@ class Mesh:
         if sep:
             kinds = TARGET_KINDS.get(kind.lower())
             if kinds is None:
-                raise UsageError(f"unknown target kind {kind!r} in {target!r}; use one of: pod/, deploy/, sts/, ds/, workloadentry/")
+                raise UsageError(
+                    f"unknown target kind {kind!r} in {target!r}; use one of: pod/, deploy/, sts/, ds/, workloadentry/"
+                )
         else:
             name = target
         ns = namespace
-        cands = [w for w in self.workloads if w.name == name and (kinds is None or w.kind in kinds) and (ns is None or w.namespace == ns)]
+        cands = [
+            w
+            for w in self.workloads
+            if w.name == name and (kinds is None or w.kind in kinds) and (ns is None or w.namespace == ns)
+        ]
         if not cands and "." in name and ns is None:
             n, _, n_ns = name.rpartition(".")
-            cands = [w for w in self.workloads if w.name == n and w.namespace == n_ns and (kinds is None or w.kind in kinds)]
+            cands = [
+                w
+                for w in self.workloads
+                if w.name == n and w.namespace == n_ns and (kinds is None or w.kind in kinds)
+            ]
         if not cands and kinds and "Pod" not in kinds:
             # a controller resolved through the pods its selector matches
             for r in self.resources:
                 if r.kind in kinds and r.name == name and (ns is None or r.namespace == ns):
                     sel = r.spec.get("selector") or {}
                     match = sel.get("matchLabels") if isinstance(sel, dict) and "matchLabels" in sel else sel
-                    cands = [w for w in self.workloads if w.kind == "Pod" and w.namespace == r.namespace and match and labels_match(match, w.labels)]
+                    cands = [
+                        w
+                        for w in self.workloads
+                        if w.kind == "Pod"
+                        and w.namespace == r.namespace
+                        and match
+                        and labels_match(match, w.labels)
+                    ]
                     if cands:
                         break
         if not cands and (kinds is None or "Pod" in kinds):
             # a real pod name (``reviews-v1-5d9c8b7f4-x2x9z``) for a controller the input only has as a template
-            ctrl = [w for w in self.workloads if w.kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
-                    and name.startswith(w.name + "-") and (ns is None or w.namespace == ns)]
+            ctrl = [
+                w
+                for w in self.workloads
+                if w.kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
+                and name.startswith(w.name + "-")
+                and (ns is None or w.namespace == ns)
+            ]
             cands = sorted(ctrl, key=lambda w: -len(w.name))[:1]
         if not cands:
-            known = ", ".join(sorted({f"{self._target_name(w)}.{w.namespace}" for w in self.workloads})) or "(none)"
+            known = (
+                ", ".join(sorted({f"{self._target_name(w)}.{w.namespace}" for w in self.workloads}))
+                or "(none)"
+            )
             where = f" in namespace {ns}" if ns else ""
             raise UsageError(f"no workload {target!r}{where}; known: {known}")
         if len({w.namespace for w in cands}) > 1:
-            raise UsageError(f"{target!r} exists in several namespaces ({', '.join(sorted({w.namespace for w in cands}))}); pass a namespace")
+            raise UsageError(
+                f"{target!r} exists in several namespaces ({', '.join(sorted({w.namespace for w in cands}))}); pass a namespace"
+            )
         return self._make_proxy(cands[0])
 
     @staticmethod
     def _target_name(w: Workload) -> str:
-        prefix = {"Pod": "pod", "Deployment": "deploy", "StatefulSet": "sts", "DaemonSet": "ds", "ReplicaSet": "rs",
-                  "WorkloadEntry": "workloadentry"}.get(w.kind, w.kind.lower())
+        prefix = {
+            "Pod": "pod",
+            "Deployment": "deploy",
+            "StatefulSet": "sts",
+            "DaemonSet": "ds",
+            "ReplicaSet": "rs",
+            "WorkloadEntry": "workloadentry",
+        }.get(w.kind, w.kind.lower())
         return f"{prefix}/{w.name}"
 
     def __repr__(self) -> str:

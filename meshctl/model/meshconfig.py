@@ -39,7 +39,9 @@ def parse_mesh_config(text: str, filename: str) -> MeshConfig:
     if not docs:
         return MeshConfig()
     if len(docs) > 1:
-        raise InputError("expected one MeshConfig document", file=filename, line=getattr(docs[1], "line", None))
+        raise InputError(
+            "expected one MeshConfig document", file=filename, line=getattr(docs[1], "line", None)
+        )
     doc = docs[0]
     if not isinstance(doc, dict):
         raise InputError("MeshConfig must be a mapping", file=filename, line=getattr(doc, "line", None))
@@ -48,10 +50,16 @@ def parse_mesh_config(text: str, filename: str) -> MeshConfig:
         data = doc.get("data") or {}
         mesh_text = data.get("mesh") if isinstance(data, dict) else None
         if mesh_text is None:
-            raise InputError("ConfigMap has no data.mesh", file=filename, line=getattr(doc, "line", None), field="data")
+            raise InputError(
+                "ConfigMap has no data.mesh", file=filename, line=getattr(doc, "line", None), field="data"
+            )
         if not isinstance(mesh_text, str):
-            raise InputError("must be a string holding the MeshConfig YAML", file=filename, field="data.mesh",
-                             line=getattr(data, "key_lines", {}).get("mesh"))
+            raise InputError(
+                "must be a string holding the MeshConfig YAML",
+                file=filename,
+                field="data.mesh",
+                line=getattr(data, "key_lines", {}).get("mesh"),
+            )
         inner = parse_documents(mesh_text, filename)
         doc = inner[0] if inner and inner[0] is not None else LDict()
         key_line = getattr(data, "key_lines", {}).get("mesh")
@@ -61,7 +69,9 @@ def parse_mesh_config(text: str, filename: str) -> MeshConfig:
         prefix = "data.mesh"
         if not isinstance(doc, dict):
             raise InputError("data.mesh must hold a mapping", file=filename, line=key_line, field="data.mesh")
-    return validate_data(MeshConfig, doc, file=filename, prefix=prefix, lines={"data": {"mesh": doc}} if prefix else doc)
+    return validate_data(
+        MeshConfig, doc, file=filename, prefix=prefix, lines={"data": {"mesh": doc}} if prefix else doc
+    )
 
 
 def load_mesh_config(path: str) -> MeshConfig:

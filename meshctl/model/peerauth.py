@@ -21,7 +21,14 @@ class PeerAuthIndex:
         self._mode_cache: dict[tuple[int, int | None], str] = {}
 
     def _ns_policy(self, ns: str) -> Config[PeerAuthentication] | None:
-        return next((c for c in self.configs if c.namespace == ns and not (c.spec.selector and c.spec.selector.match_labels)), None)
+        return next(
+            (
+                c
+                for c in self.configs
+                if c.namespace == ns and not (c.spec.selector and c.spec.selector.match_labels)
+            ),
+            None,
+        )
 
     def _mode(self, pa: Config[PeerAuthentication] | None, mode: str) -> str:
         if pa is not None and pa.spec.mtls is not None and pa.spec.mtls.mode != "UNSET":
@@ -40,9 +47,14 @@ class PeerAuthIndex:
 
     def workload_policy(self, w: Workload) -> Config[PeerAuthentication] | None:
         return next(
-            (c for c in self.configs
-             if c.namespace == w.namespace and c.spec.selector and c.spec.selector.match_labels
-             and labels_match(c.spec.selector.match_labels, w.labels)),
+            (
+                c
+                for c in self.configs
+                if c.namespace == w.namespace
+                and c.spec.selector
+                and c.spec.selector.match_labels
+                and labels_match(c.spec.selector.match_labels, w.labels)
+            ),
             None,
         )
 

@@ -33,14 +33,20 @@ def parse_protocol(name: str | None) -> Protocol:
     return _NAMES.get(name.lower(), Protocol.UNSUPPORTED)
 
 
-def kube_port_protocol(port: int, name: str | None, proto: str | None = "TCP", app_protocol: str | None = None) -> Protocol:
+def kube_port_protocol(
+    port: int, name: str | None, proto: str | None = "TCP", app_protocol: str | None = None
+) -> Protocol:
     """``ConvertProtocol`` for a Kubernetes Service/container port."""
     if (proto or "TCP").upper() == "UDP":
         return Protocol.UDP
     n = name or ""
     if app_protocol:
         n = app_protocol
-        special = {"kubernetes.io/h2c": Protocol.HTTP2, "kubernetes.io/ws": Protocol.HTTP, "kubernetes.io/wss": Protocol.HTTPS}
+        special = {
+            "kubernetes.io/h2c": Protocol.HTTP2,
+            "kubernetes.io/ws": Protocol.HTTP,
+            "kubernetes.io/wss": Protocol.HTTPS,
+        }
         if n in special:
             return special[n]
     if n[:8].lower() == "grpc-web":

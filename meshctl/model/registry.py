@@ -71,7 +71,15 @@ def kube_service(r: Resource, default_export_to: tuple[str, ...] = ("*",)) -> Se
             tp = number
         elif isinstance(tp, str) and tp.isdigit():
             tp = int(tp)
-        ports.append(ServicePort(name=str(p.get("name") or ""), port=number, protocol=proto, target_port=tp, app_protocol=p.get("appProtocol")))
+        ports.append(
+            ServicePort(
+                name=str(p.get("name") or ""),
+                port=number,
+                protocol=proto,
+                target_port=tp,
+                app_protocol=p.get("appProtocol"),
+            )
+        )
     svc = Service(
         hostname=fqdn(r.name, ns),
         namespace=ns,
@@ -103,16 +111,28 @@ def assign_vips(services: list[Service]) -> None:
     used = {a for s in services for a in s.addresses}
     alloc = AddressAllocator(_VIP_NET, used)
     for s in sorted(services, key=lambda s: (s.namespace, s.name)):
-        if s.registry == "Kubernetes" and not s.addresses and not s.headless and s.resolution is not Resolution.ALIAS:
+        if (
+            s.registry == "Kubernetes"
+            and not s.addresses
+            and not s.headless
+            and s.resolution is not Resolution.ALIAS
+        ):
             s.addresses = [alloc.allocate(f"{s.namespace}/{s.name}")]
             s.extra["synthetic_vip"] = True
 
 
-def service_entry_services(r: Resource, se: ServiceEntry, default_export_to: tuple[str, ...] = ("*",)) -> list[Service]:
+def service_entry_services(
+    r: Resource, se: ServiceEntry, default_export_to: tuple[str, ...] = ("*",)
+) -> list[Service]:
     """One Service per ServiceEntry host (endpoints are resolved by the endpoint index)."""
     ns = r.namespace or "default"
     ports = [
-        ServicePort(name=p.name or "", port=p.number, protocol=parse_protocol(p.protocol), target_port=p.target_port or None)
+        ServicePort(
+            name=p.name or "",
+            port=p.number,
+            protocol=parse_protocol(p.protocol),
+            target_port=p.target_port or None,
+        )
         for p in se.ports
     ]
     ports = [p for p in ports if p.protocol is not Protocol.UDP]

@@ -106,7 +106,9 @@ class SidecarScope:
         return self.outbound_traffic_policy.mode == "REGISTRY_ONLY"
 
 
-def select_sidecar(sidecars: list[Config[Sidecar]], proxy_ns: str, labels: dict[str, str], root_ns: str) -> Config[Sidecar] | None:
+def select_sidecar(
+    sidecars: list[Config[Sidecar]], proxy_ns: str, labels: dict[str, str], root_ns: str
+) -> Config[Sidecar] | None:
     ns_wide = None
     for c in sidecars:
         if c.namespace != proxy_ns:
@@ -119,7 +121,14 @@ def select_sidecar(sidecars: list[Config[Sidecar]], proxy_ns: str, labels: dict[
             ns_wide = c
     if ns_wide is not None:
         return ns_wide
-    return next((c for c in sidecars if c.namespace == root_ns and not (c.spec.workload_selector and c.spec.workload_selector.labels)), None)
+    return next(
+        (
+            c
+            for c in sidecars
+            if c.namespace == root_ns and not (c.spec.workload_selector and c.spec.workload_selector.labels)
+        ),
+        None,
+    )
 
 
 def _dedupe(services: list[Service], proxy_ns: str) -> list[Service]:
@@ -159,7 +168,9 @@ def build_sidecar_scope(
     for spec in specs:
         hosts = parse_egress_hosts(spec.hosts, proxy_ns) if spec is not None else [("*", "*")]
         el = EgressListener(spec=spec, hosts=hosts)
-        el.virtual_services = [v for v in mesh_vs if any(_host_selected(hosts, v.namespace, h) for h in v.spec.hosts)]
+        el.virtual_services = [
+            v for v in mesh_vs if any(_host_selected(hosts, v.namespace, h) for h in v.spec.hosts)
+        ]
         chosen = [s for s in visible if _host_selected(hosts, s.namespace, s.hostname)]
         names = {s.hostname for s in chosen}
         for v in el.virtual_services:  # implicit imports of VS destinations
@@ -170,7 +181,11 @@ def build_sidecar_scope(
                         names.add(d.destination.host)
         el.services = _dedupe(chosen, proxy_ns)
         listeners.append(el)
-    otp = cfg.spec.outbound_traffic_policy if cfg is not None and cfg.spec.outbound_traffic_policy else OutboundTrafficPolicy.model_validate({"mode": mesh_outbound_mode})
+    otp = (
+        cfg.spec.outbound_traffic_policy
+        if cfg is not None and cfg.spec.outbound_traffic_policy
+        else OutboundTrafficPolicy.model_validate({"mode": mesh_outbound_mode})
+    )
     return SidecarScope(
         namespace=proxy_ns,
         config=cfg,

@@ -42,7 +42,14 @@ class Protocol(str, enum.Enum):  # noqa: UP042 (str() stays "Protocol.X"; caller
 
     @property
     def is_tcp(self) -> bool:
-        return self in (Protocol.TCP, Protocol.HTTPS, Protocol.TLS, Protocol.MONGO, Protocol.REDIS, Protocol.MYSQL)
+        return self in (
+            Protocol.TCP,
+            Protocol.HTTPS,
+            Protocol.TLS,
+            Protocol.MONGO,
+            Protocol.REDIS,
+            Protocol.MYSQL,
+        )
 
     @property
     def is_tls(self) -> bool:
@@ -222,7 +229,9 @@ class ConfigRef:
     @property
     def istio_path(self) -> str:
         """``/apis/networking.istio.io/v1/namespaces/<ns>/virtual-service/<name>`` (kind kebab-cased)."""
-        return f"/apis/{self.group}/{self.version}/namespaces/{self.namespace}/{_kebab(self.kind)}/{self.name}"
+        return (
+            f"/apis/{self.group}/{self.version}/namespaces/{self.namespace}/{_kebab(self.kind)}/{self.name}"
+        )
 
     @property
     def short(self) -> str:

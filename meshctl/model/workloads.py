@@ -72,8 +72,16 @@ def _injection(labels: dict[str, str], annotations: dict[str, str], ns_labels: d
     return ns_labels.get("istio-injection") == "enabled" or "istio.io/rev" in ns_labels
 
 
-def _pod_workload(name: str, ns: str, kind: str, meta: dict[str, Any], spec: dict[str, Any], ip: str | None,
-                  ns_labels: dict[str, str] | None, r: Resource) -> Workload:
+def _pod_workload(
+    name: str,
+    ns: str,
+    kind: str,
+    meta: dict[str, Any],
+    spec: dict[str, Any],
+    ip: str | None,
+    ns_labels: dict[str, str] | None,
+    r: Resource,
+) -> Workload:
     labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
     annotations = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()}
     named, numbers = _container_ports(spec)
@@ -94,7 +102,9 @@ def _pod_workload(name: str, ns: str, kind: str, meta: dict[str, Any], spec: dic
     )
 
 
-def build_workloads(resources: list[Resource], workload_entries: list[tuple[Resource, WorkloadEntry]]) -> list[Workload]:
+def build_workloads(
+    resources: list[Resource], workload_entries: list[tuple[Resource, WorkloadEntry]]
+) -> list[Workload]:
     """All workload instances, in a stable order (namespace, name)."""
     namespaces = {r.name: dict(r.labels) for r in resources if r.kind == "Namespace"}
     out: list[Workload] = []
@@ -102,9 +112,13 @@ def build_workloads(resources: list[Resource], workload_entries: list[tuple[Reso
     for r in pods:
         ns = r.namespace or "default"
         status: dict[str, Any] = r.obj["status"] if isinstance(r.obj.get("status"), dict) else {}
-        w = _pod_workload(r.name, ns, "Pod", r.metadata, r.spec, status.get("podIP") or None, namespaces.get(ns), r)
+        w = _pod_workload(
+            r.name, ns, "Pod", r.metadata, r.spec, status.get("podIP") or None, namespaces.get(ns), r
+        )
         phase = status.get("phase")
-        conds = {c.get("type"): c.get("status") for c in status.get("conditions") or [] if isinstance(c, dict)}
+        conds = {
+            c.get("type"): c.get("status") for c in status.get("conditions") or [] if isinstance(c, dict)
+        }
         w.ready = phase in (None, "Running") and conds.get("Ready", "True") == "True"
         out.append(w)
     owned_rs = set()

@@ -67,10 +67,14 @@ def port_policy(tp: TrafficPolicy | None, port: int) -> EffectivePolicy | None:
     pl = _port_level_policy(tp, port)
     if pl is not None:
         return pl
-    return EffectivePolicy(tp.load_balancer, tp.connection_pool, tp.outlier_detection, tp.tls, tp.proxy_protocol, tp.tunnel)
+    return EffectivePolicy(
+        tp.load_balancer, tp.connection_pool, tp.outlier_detection, tp.tls, tp.proxy_protocol, tp.tunnel
+    )
 
 
-def subset_policy(base: EffectivePolicy | None, subset_tp: TrafficPolicy | None, port: int) -> EffectivePolicy | None:
+def subset_policy(
+    base: EffectivePolicy | None, subset_tp: TrafficPolicy | None, port: int
+) -> EffectivePolicy | None:
     """``MergeSubsetTrafficPolicy``: the subset's policy (its port-level entry if one matches) overrides field by
     field; with a matching subset port-level entry all four of connectionPool/outlierDetection/loadBalancer/tls
     are replaced, even by nothing."""

@@ -34,7 +34,9 @@ class IstioModel(BaseModel):
 class LooseModel(BaseModel):
     """For messages meshctl only carries through (AuthorizationPolicy rules, ProxyConfig, providers)."""
 
-    model_config = ConfigDict(alias_generator=proto_json_name, populate_by_name=True, extra="allow", protected_namespaces=())
+    model_config = ConfigDict(
+        alias_generator=proto_json_name, populate_by_name=True, extra="allow", protected_namespaces=()
+    )
 
 
 # --- durations --------------------------------------------------------------------------------------------

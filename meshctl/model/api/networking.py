@@ -405,7 +405,10 @@ class ServerTLSSettings(IstioModel):
         ca_certificates: Str | None = None
 
     https_redirect: Bool = False
-    mode: Literal["PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"] | None = None
+    mode: (
+        Literal["PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"]
+        | None
+    ) = None
     server_certificate: Str | None = None
     private_key: Str | None = None
     ca_certificates: Str | None = None

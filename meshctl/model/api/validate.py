@@ -57,12 +57,18 @@ def validate(resource: Resource) -> Any:
         return cached
     model = spec_model(resource)
     if model is None:
-        raise InputError(f"{resource.kind} ({resource.api_version}) is not a typed Istio config kind", file=resource.file, line=resource.line)
+        raise InputError(
+            f"{resource.kind} ({resource.api_version}) is not a typed Istio config kind",
+            file=resource.file,
+            line=resource.line,
+        )
     raw = resource.obj.get("spec")
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise InputError("must be a mapping", file=resource.file, line=resource.pos("spec").line, field="spec")
+        raise InputError(
+            "must be a mapping", file=resource.file, line=resource.pos("spec").line, field="spec"
+        )
     try:
         typed = model.model_validate(raw)
     except ValidationError as exc:
@@ -71,12 +77,21 @@ def validate(resource: Resource) -> Any:
     return typed
 
 
-def validate_data(model: type[BaseModel], data: Any, *, file: str | None = None, prefix: str = "", lines: Any = None) -> Any:
+def validate_data(
+    model: type[BaseModel], data: Any, *, file: str | None = None, prefix: str = "", lines: Any = None
+) -> Any:
     """Validate plain (optionally line-aware) data against ``model`` with the same error mapping (MeshConfig)."""
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
-        fake = Resource(api_version="v1", kind="Data", name="", namespace=None, obj=lines if lines is not None else {}, file=file)
+        fake = Resource(
+            api_version="v1",
+            kind="Data",
+            name="",
+            namespace=None,
+            obj=lines if lines is not None else {},
+            file=file,
+        )
         raise errors_from_pydantic(exc, fake, prefix=prefix, data=data) from None
 
 
