@@ -406,3 +406,112 @@ def test_source_labels_and_port_matches(mesh: BehaviourMesh) -> None:
 """)
     )
     assert mesh.spread(10) == {"b-v2-0": 10}
+
+
+@pytest.mark.parametrize(
+    ("case", "http", "expected"),
+    [
+        (
+            "vs04-host-in-destination",
+            """  - route:
+    - destination: {host: b}
+      headers: {request: {set: {Host: my-custom-authority}}}
+""",
+            {"my-custom-authority"},
+        ),
+        (
+            "vs05-authority-in-destination",
+            """  - route:
+    - destination: {host: b}
+      headers: {request: {set: {":authority": my-custom-authority}}}
+""",
+            {"my-custom-authority"},
+        ),
+        (
+            "vs06-route-level-wins",
+            """  - headers: {request: {set: {":authority": route-authority}}}
+    route:
+    - destination: {host: b}
+      headers: {request: {set: {Host: dest-authority}}}
+""",
+            {"route-authority"},
+        ),
+        (
+            "vs07-route-level-wins-over-split",
+            """  - headers: {request: {set: {":authority": route-authority}}}
+    route:
+    - destination: {host: b}
+      weight: 50
+      headers: {request: {set: {Host: dest-authority}}}
+    - destination: {host: b}
+      weight: 50
+""",
+            {"route-authority"},
+        ),
+        (
+            "vs08-multi-destination",
+            """  - route:
+    - destination: {host: b}
+      weight: 50
+      headers: {request: {set: {Host: dest-authority}}}
+    - destination: {host: b}
+      weight: 50
+      headers: {request: {set: {Host: dest-authority}}}
+""",
+            {"dest-authority"},
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) and v.startswith("vs") else "",
+)
+def test_vs04_to_vs08_authority_rewrites(
+    mesh: BehaviourMesh, case: str, http: str, expected: set[str]
+) -> None:
+    mesh.configure(vs(http))
+    assert {mesh.call("b").host for _ in range(8)} == expected, case
+
+
+def test_vs10_vs11_redirect_scheme_and_derived_port(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - match:
+    - uri: {exact: /https}
+    redirect: {derivePort: FROM_REQUEST_PORT, scheme: https}
+  - match:
+    - uri: {exact: /foo}
+    redirect: {derivePort: FROM_REQUEST_PORT}
+  - match:
+    - uri: {exact: /code}
+    redirect: {uri: /moved, authority: elsewhere, redirectCode: 308}
+""")
+    )
+    r = mesh.call("b", "/https")
+    assert r.status == 301 and r.headers["location"] == "https://b:8080/https"
+    assert mesh.call("b", "/foo").headers["location"] == "http://b:8080/foo"
+    assert mesh.call("b:8080", "/foo").headers["location"] == "http://b:8080/foo"
+    r = mesh.call("b", "/code")
+    assert r.status == 308 and r.headers["location"] == "http://elsewhere/moved"
+
+
+def test_vs13_header_name_with_every_tchar(mesh: BehaviourMesh) -> None:
+    name = "a!#$%&'*+-.^_`|~z"
+    mesh.configure(
+        vs(f"""  - match:
+    - headers: {{"{name}": {{exact: why}}}}
+    route:
+    - destination: {{host: b}}
+""")
+    )
+    assert mesh.call("b").status == 404
+    assert mesh.call("b", headers={name: "why"}).status == 200
+
+
+def test_regex_uri_rewrite(mesh: BehaviourMesh) -> None:
+    mesh.configure(
+        vs("""  - match:
+    - uri: {prefix: /service/}
+    rewrite:
+      uriRegexRewrite: {match: "^/service/([^/]+)(/.*)$", rewrite: "\\\\2/instance/\\\\1"}
+    route:
+    - destination: {host: b}
+""")
+    )
+    assert mesh.call("b", "/service/foo/v1/api").url == "/v1/api/instance/foo"
