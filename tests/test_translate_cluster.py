@@ -553,12 +553,23 @@ def test_real_envoy_accepts_every_cluster(envoy_bin: str) -> None:  # noqa: ARG0
     ):
         m = build_mesh(resources)
         for target, ns in targets:
-            cs = [
-                json_format.MessageToDict(c, preserving_proto_field_name=True)
-                for c in build_clusters(m, m.proxy(target, ns))
-            ]
+            proxy = m.proxy(target, ns)
+            built = build_clusters(m, proxy)
+            cs = [json_format.MessageToDict(c, preserving_proto_field_name=True) for c in built]
             r = validate_config(_bootstrap(cs))
             assert r.ok, f"{target}: {r.output[-2000:]}"
+            # EDS as Envoy would receive it: each assignment inlined into a STATIC copy of its cluster
+            from meshctl.translate.endpoint import build_endpoints
+
+            static = []
+            for cla in build_endpoints(m, proxy, built):
+                c = cluster_pb2.Cluster(name="eds-" + cla.cluster_name, type=C.STATIC)
+                c.connect_timeout.seconds = 1
+                c.load_assignment.CopyFrom(cla)
+                c.load_assignment.cluster_name = c.name
+                static.append(json_format.MessageToDict(c, preserving_proto_field_name=True))
+            r = validate_config(_bootstrap(static))
+            assert r.ok, f"{target} EDS: {r.output[-2000:]}"
 
 
 def _bootstrap(clusters: list[dict]) -> dict:
