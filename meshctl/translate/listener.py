@@ -164,26 +164,22 @@ def tcp_chains(
     chains; without a terminal rule the service's default chain closes the list."""
     chains: list[lc.FilterChain] = []
     default_added = False
+
+    def terminal(vs: VSInfo, rule: Any) -> list[lc.FilterChain]:
+        ch = lc.FilterChain(filters=[_routes_filter(list(rule.route), vs, port, view)], metadata=vs.metadata)
+        _add_cidrs(ch, list(cidrs))
+        return [*chains, ch]
+
     for vs in _configs_for(view, svc):
         for rule in vs.spec.tcp:
             if not rule.match:
-                ch = lc.FilterChain(
-                    filters=[_routes_filter(list(rule.route), vs, port, view)], metadata=vs.metadata
-                )
-                _add_cidrs(ch, list(cidrs))
-                chains.append(ch)
-                return chains
+                return terminal(vs, rule)
             subnets: list[str] = []
             for m in rule.match:
                 if not _l4_applies(m, vs, port, view):
                     continue
                 if not m.destination_subnets:
-                    ch = lc.FilterChain(
-                        filters=[_routes_filter(list(rule.route), vs, port, view)], metadata=vs.metadata
-                    )
-                    _add_cidrs(ch, list(cidrs))
-                    chains.append(ch)
-                    return chains
+                    return terminal(vs, rule)
                 subnets.extend(m.destination_subnets)
             if subnets:
                 ch = lc.FilterChain(filters=[_routes_filter(list(rule.route), vs, port, view)])
