@@ -694,3 +694,17 @@ spec:
     ]
     assert sorted(s.server.port.name for s, _ in mg.rejected) == ["tcp", "tcp-b"]
     assert {(k, len(v)) for k, v in mg.listeners().items()} == {(("", 8080), 2), (("", 9000), 1)}
+
+
+def test_publish_not_ready_addresses_keeps_endpoints_healthy() -> None:
+    pod = """---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, namespace: default, labels: {app: db}}
+spec: {containers: [{name: c}]}
+status: {podIP: 10.3.3.3, conditions: [{type: Ready, status: "False"}]}
+"""
+    m = mesh_of(svc("db") + pod)
+    assert [e.healthy for e in m.endpoints(m.service("db.default.svc.cluster.local"))] == [False]
+    m = mesh_of(svc("db", extra="\n  publishNotReadyAddresses: true") + pod)
+    assert [e.healthy for e in m.endpoints(m.service("db.default.svc.cluster.local"))] == [True]

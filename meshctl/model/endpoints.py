@@ -186,6 +186,14 @@ def build_endpoint_index(
                         else:
                             p = sp.target_port if isinstance(sp.target_port, int) else sp.port
                         out.append(_endpoint(svc, sp, w, w.ip, p, labels=w.labels, healthy=w.ready))
+    for svc in services:  # publishNotReadyAddresses: Kubernetes (and Istio) treat every endpoint as ready
+        if (
+            svc.source is not None
+            and svc.registry == "Kubernetes"
+            and svc.source.spec.get("publishNotReadyAddresses") is True
+        ):
+            for e in idx.by_service[(svc.hostname, svc.namespace)]:
+                e.healthy = True
     return idx
 
 
