@@ -49,3 +49,29 @@ class Backend:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def pod_yaml(name: str, app: str, ip: str, port: int, labels: str = "", injected: bool = False) -> str:
+    """A Pod at ``ip`` (sidecar-injected only when ``injected``); ``labels`` is extra ``, k: v`` text."""
+    ann = "" if injected else '\n  annotations: {sidecar.istio.io/inject: "false"}'
+    return f"""apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  namespace: default
+  labels: {{app: {app}{labels}}}{ann}
+spec:
+  containers: [{{name: c, image: c, ports: [{{containerPort: {port}}}]}}]
+status: {{podIP: {ip}}}
+"""
+
+
+def service_yaml(name: str, port: int) -> str:
+    """A Service ``name`` selecting ``app: name`` on one HTTP port."""
+    return f"""apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: default}}
+spec:
+  selector: {{app: {name}}}
+  ports: [{{name: http, port: {port}, targetPort: {port}}}]
+"""

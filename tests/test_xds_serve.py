@@ -24,37 +24,13 @@ from pathlib import Path
 import grpc
 import pytest
 from envoy.service.discovery.v3 import discovery_pb2
-from test_xds_helpers import Backend, wait_for
+from test_xds_helpers import Backend, pod_yaml, service_yaml, wait_for
 
 from meshctl.envoy.runner import free_port, start_envoy
 from meshctl.xds import types as T
 from meshctl.xds.client import AdsClient
 
 pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
-
-
-def _pod(name: str, app: str, ip: str, port: int, labels: str = "", injected: bool = False) -> str:
-    ann = "" if injected else '\n  annotations: {sidecar.istio.io/inject: "false"}'
-    return f"""apiVersion: v1
-kind: Pod
-metadata:
-  name: {name}
-  namespace: default
-  labels: {{app: {app}{labels}}}{ann}
-spec:
-  containers: [{{name: c, image: c, ports: [{{containerPort: {port}}}]}}]
-status: {{podIP: {ip}}}
-"""
-
-
-def _svc(name: str, port: int) -> str:
-    return f"""apiVersion: v1
-kind: Service
-metadata: {{name: {name}, namespace: default}}
-spec:
-  selector: {{app: {name}}}
-  ports: [{{name: http, port: {port}, targetPort: {port}}}]
-"""
 
 
 def vs_yaml(subset: str, regex: str | None = None) -> str:
@@ -88,13 +64,13 @@ class Mesh:
         self.dir = tmp / "mesh"
         self.dir.mkdir()
         docs = [
-            _pod("web-v1", "web", f"{self.net}.11", self.web_port, ", version: v1"),
-            _pod("web-v2", "web", f"{self.net}.12", self.web_port, ", version: v2"),
-            _pod("other-1", "other", f"{self.net}.13", self.other_port),
-            _pod("client", "client", self.client_ip, self.client_port, injected=True),
-            _svc("web", self.web_port),
-            _svc("other", self.other_port),
-            _svc("client", self.client_port),
+            pod_yaml("web-v1", "web", f"{self.net}.11", self.web_port, ", version: v1"),
+            pod_yaml("web-v2", "web", f"{self.net}.12", self.web_port, ", version: v2"),
+            pod_yaml("other-1", "other", f"{self.net}.13", self.other_port),
+            pod_yaml("client", "client", self.client_ip, self.client_port, injected=True),
+            service_yaml("web", self.web_port),
+            service_yaml("other", self.other_port),
+            service_yaml("client", self.client_port),
             """apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: web, namespace: default}
