@@ -20,7 +20,7 @@ else stay as Istio emits them, only the bind-related fields change (and the diff
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,8 +157,8 @@ def _default_chain(
 
 
 def tcp_chains(
-    view: SidecarView, svc: Service, port: int, wildcard: bool, cidrs: list[str] = ()
-) -> list[lc.FilterChain]:  # type: ignore[assignment]
+    view: SidecarView, svc: Service, port: int, wildcard: bool, cidrs: Sequence[str] = ()
+) -> list[lc.FilterChain]:
     """Istio ``buildSidecarOutboundTCPFilterChainOpts``: VS ``tcp[]`` rules in order; a rule without match, or a
     fitting match without ``destinationSubnets``, is terminal; subnet-only matches become ``prefix_ranges``
     chains; without a terminal rule the service's default chain closes the list."""
@@ -193,8 +193,8 @@ def tcp_chains(
 
 
 def tls_chains(
-    view: SidecarView, svc: Service, port: int, wildcard: bool, cidrs: list[str] = ()
-) -> list[lc.FilterChain]:  # type: ignore[assignment]
+    view: SidecarView, svc: Service, port: int, wildcard: bool, cidrs: Sequence[str] = ()
+) -> list[lc.FilterChain]:
     """Istio ``buildSidecarOutboundTLSFilterChainOpts``: a chain per fitting VS ``tls[].match`` (first one per
     SNI+subnet set wins), else one chain to the service's cluster, matching its hostname as SNI when the
     listener is wildcard-bound."""
