@@ -262,3 +262,17 @@ def test_port_level_settings_drop_proxy_protocol() -> None:
     assert merged.proxy_protocol.version == "V2"
     merged80 = subset_policy(port_policy(tp, 80), sub, 80)
     assert merged80.connection_pool.tcp.max_connections == 1 and merged80.tls.mode == "DISABLE"
+
+
+def test_traffic_distribution_prefer_close_forces_zone_priorities() -> None:
+    text = LOC.replace(
+        "ports: [{name: http, port: 80, targetPort: 8080}]",
+        "ports: [{name: http, port: 80, targetPort: 8080}]\n  trafficDistribution: PreferClose",
+        1,
+    )
+    cla = eds_of(text, "pod/client")["outbound|80||web.default.svc.cluster.local"]
+    prio = sorted(
+        (g.priority, e.endpoint.address.socket_address.address) for g in cla.endpoints for e in g.lb_endpoints
+    )
+    # no outlier detection needed: same zone first, then same region, then elsewhere
+    assert prio == [(0, "10.0.0.1"), (0, "10.0.0.4"), (1, "10.0.0.2"), (2, "10.0.0.3")]

@@ -114,8 +114,10 @@ def locality_groups(
                 lbe = lb_endpoint(mesh, ep, namespace)
             if (
                 with_labels
-            ):  # failoverPriority needs endpoint labels while priorities are computed (removed after)
-                lbe.metadata.filter_metadata[_LABELS_KEY].update(ep.labels)
+            ):  # failoverPriority needs endpoint labels while computing priorities (removed after)
+                lbe.metadata.filter_metadata[_LABELS_KEY].update(
+                    topology_labels(ep.labels, ep.locality, ep.network)
+                )
             total += lbe.load_balancing_weight.value
             llb.lb_endpoints.append(lbe)
             if with_labels:
@@ -207,6 +209,7 @@ def _apply_failover_priority(
     cla: endpoint_pb2.ClusterLoadAssignment, proxy: Proxy, labels: list[str]
 ) -> None:
     """``failoverPriority``: endpoints matching more leading labels of the proxy get a higher priority."""
+    proxy_labels = topology_labels(proxy.labels, proxy.workload.locality, proxy.workload.network)
     new_groups: list[ec_pb2.LocalityLbEndpoints] = []
     for group in cla.endpoints:
         by_prio: dict[int, list[ec_pb2.LbEndpoint]] = {}
@@ -215,7 +218,7 @@ def _apply_failover_priority(
             matched = 0
             for key in labels:
                 k, _, v = key.partition("=")
-                want = v if v else proxy.labels.get(k)
+                want = v if v else proxy_labels.get(k)
                 if want is not None and ep_labels.get(k) == want:
                     matched += 1
                 else:
@@ -231,6 +234,35 @@ def _apply_failover_priority(
 
 
 _LABELS_KEY = "meshctl.labels"
+NETWORK_LABEL = "topology.istio.io/network"
+REGION_LABEL = "topology.kubernetes.io/region"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+SUBZONE_LABEL = "topology.istio.io/subzone"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+#: Service ``trafficDistribution`` values Istio turns into a forced failoverPriority (and over which labels).
+TRAFFIC_DISTRIBUTION = {
+    "PreferClose": [NETWORK_LABEL, REGION_LABEL, ZONE_LABEL, SUBZONE_LABEL],
+    "PreferSameZone": [NETWORK_LABEL, REGION_LABEL, ZONE_LABEL, SUBZONE_LABEL],
+    "PreferSameNode": [NETWORK_LABEL, REGION_LABEL, ZONE_LABEL, SUBZONE_LABEL, HOSTNAME_LABEL],
+}
+TRAFFIC_DISTRIBUTION_ANNOTATION = "networking.istio.io/traffic-distribution"
+
+
+def topology_labels(labels: dict[str, str], locality: str, network: str) -> dict[str, str]:
+    """``labels`` plus the topology labels Istio derives from the locality and network (as pods carry them)."""
+    region, zone, sub = _split_locality(locality)
+    out = {NETWORK_LABEL: network, REGION_LABEL: region, ZONE_LABEL: zone, SUBZONE_LABEL: sub}
+    out.update(labels)
+    return out
+
+
+def traffic_distribution(service: Service) -> list[str] | None:
+    """The failoverPriority labels forced by the Service's ``trafficDistribution`` (or Istio's annotation)."""
+    if service.source is None:
+        return None
+    spec_value = service.source.spec.get("trafficDistribution")
+    value = spec_value or service.source.annotations.get(TRAFFIC_DISTRIBUTION_ANNOTATION)
+    return TRAFFIC_DISTRIBUTION.get(str(value)) if value else None
 
 
 def _labels_of(lbe: ec_pb2.LbEndpoint) -> dict[str, str]:
@@ -260,8 +292,14 @@ def load_assignment(
 ) -> endpoint_pb2.ClusterLoadAssignment:
     eps = service_endpoints(mesh, service, port, subset_labels)
     cla = endpoint_pb2.ClusterLoadAssignment(cluster_name=cluster_name)
-    cla.endpoints.extend(locality_groups(mesh, eps, service.namespace, with_labels=need_labels, cache=cache))
-    apply_locality_lb(cla, proxy, policy_setting, outlier)
+    forced = traffic_distribution(service)
+    with_labels = need_labels or bool(forced)
+    cla.endpoints.extend(locality_groups(mesh, eps, service.namespace, with_labels=with_labels, cache=cache))
+    if forced:  # trafficDistribution: failover by topology even without outlier detection
+        _apply_failover_priority(cla, proxy, forced)
+        _compact(cla)
+    else:
+        apply_locality_lb(cla, proxy, policy_setting, outlier)
     for g in cla.endpoints:
         for lbe in g.lb_endpoints:
             if _LABELS_KEY in lbe.metadata.filter_metadata:
