@@ -146,6 +146,7 @@ class Mesh:
         )
         self.peer_auth = PeerAuthIndex(self.peer_authentications, self.root_namespace)
         self._scopes: dict[tuple[str, str, str], SidecarScope] = {}
+        self._gateways_cache: dict[int, MergedGateway] = {}
 
     # ------------------------------------------------------------------ services and endpoints
     def service(self, hostname: str, namespace: str | None = None) -> Service | None:
@@ -226,7 +227,11 @@ class Mesh:
         """Servers of all Gateways selecting ``proxy`` (None for sidecars)."""
         if proxy.type is not ProxyType.ROUTER:
             return None
-        return merge_gateways(proxy.workload, self.gateways, self.services)
+        key = id(proxy.workload)
+        mg = self._gateways_cache.get(key)
+        if mg is None:
+            mg = self._gateways_cache[key] = merge_gateways(proxy.workload, self.gateways, self.services)
+        return mg
 
     def gateway_virtual_services(self, proxy: Proxy) -> list[Config[VirtualService]]:
         """VSs bound to any gateway of ``proxy`` (``ns/name`` in ``gateways``) and exported to the VS namespace."""
