@@ -401,3 +401,35 @@ def test_tcp_destination_rule_settings_and_cidr_services(data_app: ProxyConfig) 
     ]
     assert tcp_of(chain).cluster == "outbound|6380||legacy.internal"
     assert tcp_of(lis.default_filter_chain).cluster == "BlackHoleCluster"
+
+
+def test_sidecar_egress_proxy_catches_unknown_traffic() -> None:
+    from meshctl.sources import load_text
+
+    text = """
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: a}
+spec: {selector: {app: web}, ports: [{name: http, port: 8080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c, namespace: a, labels: {app: c}}
+spec: {containers: [{name: c, image: c}]}
+status: {podIP: 10.1.2.3, phase: Running}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: a}
+spec:
+  outboundTrafficPolicy:
+    mode: ALLOW_ANY
+    egressProxy: {host: egress.istio-system.svc.cluster.local, port: {number: 443}, subset: proxy}
+"""
+    mesh = build_mesh(load_text(text, "egress.yaml"))
+    pc = translate(mesh, mesh.proxy("pod/c"))
+    want = "outbound|443|proxy|egress.istio-system.svc.cluster.local"
+    rc = next(r for r in pc.routes if r.name == "8080")
+    assert rc.virtual_hosts[-1].name == "allow_any" and rc.virtual_hosts[-1].routes[0].route.cluster == want
+    assert tcp_of(listener(pc, "0.0.0.0_8080").default_filter_chain).cluster == want
+    assert tcp_of(listener(pc, "virtualOutbound").filter_chains[1]).cluster == want

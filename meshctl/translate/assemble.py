@@ -23,6 +23,7 @@ from meshctl.translate.listener import (
     sidecar_listeners,
 )
 from meshctl.translate.route import VSInfo, hash_policy_from_lb
+from meshctl.translate.util import outbound_cluster_name
 
 
 def _policy_for_port(tp: Any, port: int) -> Any:
@@ -98,6 +99,15 @@ def make_tcp_settings(mesh: Any, proxy: Proxy, lookup: Any) -> Any:
     return tcp_settings
 
 
+def egress_cluster(scope: Any) -> str | None:
+    """Istio ``GetDestinationCluster(egressProxy, nil, 0)`` for the Sidecar's ``outboundTrafficPolicy.egressProxy``."""
+    ep = getattr(scope.outbound_traffic_policy, "egress_proxy", None)
+    if ep is None:
+        return None
+    port = ep.port.number if ep.port is not None and ep.port.number else 0
+    return outbound_cluster_name(port, ep.subset, ep.host)
+
+
 def _vs_infos(configs: list[Any]) -> list[VSInfo]:
     return [VSInfo(c.name, c.namespace, c.spec, c.ref.istio_path) for c in configs]
 
@@ -156,6 +166,7 @@ def _sidecar(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
         hash_policy=make_hash_policy(mesh, proxy, lookup),
         tcp_settings=make_tcp_settings(mesh, proxy, lookup),
         registry_only=scope.registry_only,
+        egress_cluster=egress_cluster(scope),
         mesh_default_retry=mesh.mesh_config.default_http_retry_policy,
     )
     view.extra["mtls_mode"] = mesh.mtls_mode(proxy.workload)
@@ -168,6 +179,7 @@ def _sidecar(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
             hash_policy=view.hash_policy,
             tcp_settings=view.tcp_settings,
             registry_only=scope.registry_only,
+            egress_cluster=view.egress_cluster,
             mesh_default_retry=view.mesh_default_retry,
         )
         spec = e.spec

@@ -138,9 +138,12 @@ def tcp_proxy_filter(
     return lc.Filter(name=TCP_PROXY, typed_config=pack(tp))
 
 
-def passthrough_chain(registry_only: bool = False, name: str = PASSTHROUGH_CHAIN) -> lc.FilterChain:
-    """The chain for traffic no service port claims: Passthrough (ALLOW_ANY) or BlackHole (REGISTRY_ONLY)."""
-    cluster = BLACKHOLE if registry_only else PASSTHROUGH
+def passthrough_chain(
+    registry_only: bool = False, name: str = PASSTHROUGH_CHAIN, egress_cluster: str | None = None
+) -> lc.FilterChain:
+    """The chain for traffic no service port claims: Passthrough (ALLOW_ANY; the Sidecar ``egressProxy``
+    cluster when set) or BlackHole (REGISTRY_ONLY)."""
+    cluster = BLACKHOLE if registry_only else (egress_cluster or PASSTHROUGH)
     chain = lc.FilterChain(name=name, filters=[tcp_proxy_filter(cluster)])
     chain.filter_chain_match.SetInParent()  # Istio sends an explicit empty match
     return chain

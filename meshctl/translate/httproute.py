@@ -47,6 +47,8 @@ class SidecarView:
     #: DR ``connectionPool.tcp`` (TCPSettings) for a destination, for tcp_proxy idle/max-duration
     tcp_settings: Callable[[str, int], Any] = lambda h, p: None
     registry_only: bool = False
+    #: Sidecar ``outboundTrafficPolicy.egressProxy`` as a cluster name (unknown traffic goes there)
+    egress_cluster: str | None = None
     mesh_default_retry: Any = None
     domain_suffix: str = "cluster.local"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -236,7 +238,7 @@ def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]
     return out
 
 
-def catch_all_vhost(registry_only: bool) -> rc.VirtualHost:
+def catch_all_vhost(registry_only: bool, egress_cluster: str | None = None) -> rc.VirtualHost:
     """``allow_any`` (-> PassthroughCluster) or ``block_all`` (502), always the last vhost on sidecars."""
     name = "block_all" if registry_only else "allow_any"
     vh = rc.VirtualHost(name=name, domains=["*"], include_request_attempt_count=True)
@@ -245,7 +247,7 @@ def catch_all_vhost(registry_only: bool) -> rc.VirtualHost:
     if registry_only:
         r.direct_response.status = 502
     else:
-        r.route.cluster = PASSTHROUGH
+        r.route.cluster = egress_cluster or PASSTHROUGH
         set_timeout(r.route, None)
     return vh
 
@@ -257,7 +259,7 @@ def sidecar_route_config(view: SidecarView, port: int) -> route_pb2.RouteConfigu
     vhosts.sort(key=lambda v: v.name)
     rcfg = new_route_configuration(str(port))
     rcfg.virtual_hosts.extend(vhosts)
-    rcfg.virtual_hosts.append(catch_all_vhost(view.registry_only))
+    rcfg.virtual_hosts.append(catch_all_vhost(view.registry_only, view.egress_cluster))
     return rcfg
 
 

@@ -345,7 +345,9 @@ def _assemble_outbound(view: SidecarView, ol: _OutListener) -> listener_pb2.List
         match_all.ClearField("filter_chain_match")
         lis.default_filter_chain.CopyFrom(match_all)
     elif match_all is None:
-        lis.default_filter_chain.CopyFrom(passthrough_chain(view.registry_only))
+        lis.default_filter_chain.CopyFrom(
+            passthrough_chain(view.registry_only, egress_cluster=view.egress_cluster)
+        )
     lis.filter_chains.extend(chains)
     if ol.http_rds is not None or ol.needs_tls_inspector:
         lis.listener_filters.append(listener_filter(TLS_INSPECTOR))
@@ -365,7 +367,9 @@ def virtual_outbound(view: SidecarView) -> listener_pb2.Listener:
     lis.traffic_direction = base_pb2.OUTBOUND
     bh = lis.filter_chains.add(name="virtualOutbound-blackhole", filters=[tcp_proxy_filter(BLACKHOLE)])
     bh.filter_chain_match.destination_port.value = VIRTUAL_OUTBOUND_PORT
-    catch = passthrough_chain(view.registry_only, name="virtualOutbound-catchall-tcp")
+    catch = passthrough_chain(
+        view.registry_only, name="virtualOutbound-catchall-tcp", egress_cluster=view.egress_cluster
+    )
     lis.filter_chains.append(catch)
     return lis
 
