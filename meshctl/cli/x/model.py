@@ -22,10 +22,12 @@ def model_summary(mesh: Any) -> dict[str, Any]:
 
     services = []
     for s in mesh.services:
-        vss = [v.key for v in mesh.virtual_services if any(host_matches(h, s.hostname) for h in v.spec.hosts)]
-        gws = sorted(
-            {g for v in mesh.virtual_services if v.key in vss for g in v.spec.gateways if g != "mesh"}
-        )
+        matching = [
+            v for v in mesh.virtual_services if any(host_matches(h, s.hostname) for h in v.spec.hosts)
+        ]
+        # VIRTUAL SERVICES: those sidecars apply (bound to `mesh`); GATEWAYS: where the host is exposed
+        vss = [v.key for v in matching if "mesh" in v.spec.gateways]
+        gws = sorted({f"{g} ({v.key})" for v in matching for g in v.spec.gateways if g != "mesh"})
         dr = mesh.destination_rule(None, s)
         sidecars = [
             c.key
