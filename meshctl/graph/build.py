@@ -207,7 +207,7 @@ def _source_node(g: nx.DiGraph, topo: Topology, src: tuple[str, str] | None) -> 
         if w is not None:
             _workload_node(g, w)
         else:
-            _workload_node(g, WorkloadInfo(src[1], src[0], "unknown", {}), in_config=False)
+            _workload_node(g, WorkloadInfo(src[1], src[0], "unknown", {}, None), in_config=False)
             g.nodes[nid]["hints"].append("workload not in the configuration")
     return nid
 

@@ -1,29 +1,22 @@
-"""The slice of mesh configuration the traffic graph needs: services, workloads, gateways and routes.
+"""The slice of the mesh model the traffic graph needs: services, workloads, gateways, subsets and routes.
 
-Why a slice: the graph only needs "which workloads back which service (and subset)", "which routes send
-what share where" and the Kiali badges. It reads them from loaded :class:`Resource` objects so the graph
-works on any manifest folder; when the shared model (``meshctl.model.build_mesh``) is present the richer
-service registry there is the better source, and :func:`topology_from_resources` stays the small reader of
-the route fields Kiali badges come from.
+Why a slice: the graph only asks "which workloads back which service (and subset)", "which routes send
+what share where" and which Kiali badges apply, many times per refresh. It takes them from the shared model
+(``meshctl.model.build_mesh``: the same registry, workloads and resolved VirtualServices the translator
+uses) once per config change, and answers those questions from small indexes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
+from meshctl.model.types import Workload
 from meshctl.sources.resource import Resource
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "WorkloadEntry", "Job", "CronJob")
-
-
-def fqdn(host: str, namespace: str, domain: str = "cluster.local") -> str:
-    """Istio's short-name resolution: a host without dots is ``<host>.<ns>.svc.<domain>``."""
-    if "." in host or host == "*":
-        return host
-    return f"{host}.{namespace}.svc.{domain}"
-
+if TYPE_CHECKING:
+    from meshctl.model.config import Config
 
 def split_service_host(host: str) -> tuple[str, str] | None:
     """``reviews.default.svc.cluster.local`` -> (``reviews``, ``default``); non-Kubernetes hosts -> None."""
@@ -34,22 +27,18 @@ def split_service_host(host: str) -> tuple[str, str] | None:
 
 
 @dataclass
-class WorkloadInfo:
-    name: str
-    namespace: str
-    kind: str
-    labels: dict[str, str]
-    sidecar: bool = True
+class WorkloadInfo(Workload):
+    """A model workload plus what the graph adds: whether a Gateway selects it (then it is a proxy itself)."""
+
     gateway: bool = False
-    source: Resource | None = None
 
     @property
-    def app(self) -> str:
-        return self.labels.get("app") or self.labels.get("app.kubernetes.io/name") or self.name
+    def sidecar(self) -> bool:
+        return self.sidecar_injected
 
-    @property
-    def version(self) -> str:
-        return self.labels.get("version") or self.labels.get("app.kubernetes.io/version") or ""
+    @classmethod
+    def of(cls, w: Workload, gateway: bool = False) -> WorkloadInfo:
+        return cls(**{f.name: getattr(w, f.name) for f in fields(Workload)}, gateway=gateway)
 
 
 @dataclass
@@ -144,82 +133,60 @@ class Topology:
         return best
 
 
-def _get(d: Any, *path: Any, default: Any = None) -> Any:
-    for p in path:
-        if isinstance(d, dict):
-            d = d.get(p)
-        elif isinstance(d, list) and isinstance(p, int) and p < len(d):
-            d = d[p]
-        else:
-            return default
-        if d is None:
-            return default
-    return d
-
-
-def _workload(r: Resource) -> WorkloadInfo:
-    if r.kind == "Pod":
-        labels, ann = dict(r.labels), dict(r.annotations)
-    elif r.kind == "WorkloadEntry":
-        labels, ann = dict(r.spec.get("labels") or {}), {}
-    elif r.kind == "CronJob":
-        tmpl = _get(r.spec, "jobTemplate", "spec", "template", "metadata", default={})
-        labels, ann = dict(tmpl.get("labels") or {}), dict(tmpl.get("annotations") or {})
-    else:
-        tmpl = _get(r.spec, "template", "metadata", default={})
-        labels, ann = dict(tmpl.get("labels") or {}), dict(tmpl.get("annotations") or {})
-    inject = ann.get("sidecar.istio.io/inject", labels.get("sidecar.istio.io/inject", "true"))
-    gateway = "istio" in labels and "gateway" in labels.get("istio", "") or labels.get("gateway.istio.io/managed") is not None
-    return WorkloadInfo(r.name, r.namespace or "default", r.kind, labels, sidecar=str(inject).lower() != "false", gateway=gateway, source=r)
-
-
 def _add_badge(topo: Topology, host: str, badge: str) -> None:
     topo.badges.setdefault(host, set()).add(badge)
 
 
-def _vs_routes(topo: Topology, vs: Resource) -> list[tuple[str, RouteDest]]:
-    """(VS host, destination) pairs of every HTTP/TCP/TLS route, with Kiali badges recorded per host."""
-    ns = vs.namespace or "default"
-    hosts = [fqdn(h, ns) for h in vs.spec.get("hosts") or []]
+def _has_circuit_breaker(policy: Any) -> bool:
+    """A typed TrafficPolicy with connection-pool limits or outlier detection (also per port)."""
+    if policy is None:
+        return False
+    if policy.connection_pool is not None or policy.outlier_detection is not None:
+        return True
+    return any(p.connection_pool is not None or p.outlier_detection is not None for p in policy.port_level_settings)
+
+
+def _vs_routes(topo: Topology, vs: Config[Any]) -> list[tuple[str, RouteDest]]:
+    """(VS host, destination) pairs of every HTTP/TCP/TLS route, with Kiali badges recorded per host.
+
+    The model's VirtualServices are resolved like Pilot's: hosts and destination hosts fully qualified,
+    delegates merged into their root.
+    """
+    spec = vs.spec
+    hosts = list(spec.hosts)
     out: list[tuple[str, RouteDest]] = []
     for proto in ("http", "tcp", "tls"):
-        rules = vs.spec.get(proto) or []
+        rules = getattr(spec, proto)
         for i, rule in enumerate(rules):
-            if not isinstance(rule, dict):
-                continue
-            dests = rule.get("route") or []
+            dests = list(rule.route)
             if proto == "http":
-                if rule.get("fault"):
+                if rule.fault is not None:
                     for h in hosts:
                         _add_badge(topo, h, "faultinjection")
-                if rule.get("mirror") or rule.get("mirrors"):
+                if rule.mirror is not None or rule.mirrors:
                     for h in hosts:
                         _add_badge(topo, h, "mirroring")
-                if rule.get("timeout") or rule.get("retries"):
+                if rule.timeout is not None or rule.retries is not None:
                     for h in hosts:
                         _add_badge(topo, h, "requesttimeout")
-                if rule.get("match") or len(rules) > 1:
-                    for h in hosts:
-                        _add_badge(topo, h, "requestrouting")
+            if (getattr(rule, "match", None) or len(rules) > 1) and proto == "http":
+                for h in hosts:
+                    _add_badge(topo, h, "requestrouting")
             if len(dests) > 1:
                 for h in hosts:
                     _add_badge(topo, h, "trafficshifting" if proto == "http" else "tcptrafficshifting")
-            total = sum(int(d.get("weight") or 0) for d in dests if isinstance(d, dict))
+            total = sum(int(d.weight or 0) for d in dests)
             for j, d in enumerate(dests):
-                if not isinstance(d, dict):
-                    continue
-                dest = d.get("destination") or {}
-                if not dest.get("host"):
-                    continue
-                weight = int(d.get("weight") or 0) if total else (100 if len(dests) == 1 else 0)
+                weight = int(d.weight or 0) if total else (100 if len(dests) == 1 else 0)
+                port = d.destination.port.number if d.destination.port is not None else None
                 rd = RouteDest(
-                    host=fqdn(str(dest["host"]), ns),
-                    subset=str(dest.get("subset") or ""),
-                    port=_get(dest, "port", "number"),
+                    host=d.destination.host,
+                    subset=d.destination.subset or "",
+                    port=port,
                     weight=weight,
-                    vs=vs,
+                    vs=vs.resource,
                     path=f"spec.{proto}[{i}].route[{j}]",
-                    matched=bool(rule.get("match")),
+                    matched=bool(getattr(rule, "match", None)),
                 )
                 for h in hosts:
                     out.append((h, rd))
@@ -228,84 +195,55 @@ def _vs_routes(topo: Topology, vs: Resource) -> list[tuple[str, RouteDest]]:
     return out
 
 
-def _has_circuit_breaker(policy: Any) -> bool:
-    if not isinstance(policy, dict):
-        return False
-    if policy.get("connectionPool") or policy.get("outlierDetection"):
-        return True
-    return any(isinstance(p, dict) and (p.get("connectionPool") or p.get("outlierDetection")) for p in policy.get("portLevelSettings") or [])
+def topology_from_mesh(mesh: Any) -> Topology:
+    """The graph's slice of a :class:`meshctl.model.mesh.Mesh` (services, workloads, subsets, routes, badges)."""
+    from meshctl.model.gateway import gateways_for
+    from meshctl.model.hosts import resolve_shortname
+
+    topo = Topology()
+    for svc in mesh.services:
+        external = svc.registry != "Kubernetes"
+        topo.services.setdefault(
+            svc.hostname,
+            ServiceInfo(svc.name, svc.namespace, svc.hostname, dict(svc.selector) if svc.selector is not None else None,
+                        [p.port for p in svc.ports], service_entry=external, external=svc.mesh_external, source=svc.source),
+        )
+    gateway_of: dict[tuple[str, str], list[Any]] = {}
+    for w in mesh.workloads:
+        gws = gateways_for(w, mesh.gateways)
+        info = WorkloadInfo.of(w, gateway=bool(gws))
+        topo.workloads[(w.namespace, w.name)] = info
+        for g in gws:
+            gateway_of.setdefault((g.namespace, g.name), []).append(info)
+    for dr in mesh.destination_rules:
+        host = resolve_shortname(dr.spec.host, dr.namespace)
+        topo.destination_rules.setdefault(host, []).append(dr.resource)
+        if _has_circuit_breaker(dr.spec.traffic_policy):
+            _add_badge(topo, host, "circuitbreaker")
+        for sub in dr.spec.subsets:
+            topo.subsets.setdefault((host, sub.name), dict(sub.labels))
+            if _has_circuit_breaker(sub.traffic_policy):
+                _add_badge(topo, host, "circuitbreaker")
+    for vs in mesh.virtual_services:
+        vs_gateways = list(vs.spec.gateways) or ["mesh"]
+        for host, rd in _vs_routes(topo, vs):
+            lst = topo.virtual_services.setdefault(host, [])
+            if vs.resource not in lst:
+                lst.append(vs.resource)
+            if "mesh" in vs_gateways:
+                topo.routes.setdefault(host, []).append(rd)
+            for g in vs_gateways:
+                if g == "mesh":
+                    continue
+                ns, _, name = g.partition("/")
+                for w in gateway_of.get((ns, name), []):
+                    topo.gateway_routes.append((w, rd))
+    return topo
 
 
 def topology_from_resources(resources: Iterable[Resource]) -> Topology:
-    """Read services, workloads, subsets, routes and badges out of loaded resources."""
-    topo = Topology()
-    resources = list(resources)
-    gateways: dict[tuple[str, str], Resource] = {}
-    for r in resources:
-        ns = r.namespace or "default"
-        if r.kind == "Service" and r.group == "":
-            sel = r.spec.get("selector")
-            host = fqdn(r.name, ns)
-            ports = [int(p["port"]) for p in r.spec.get("ports") or [] if isinstance(p, dict) and p.get("port")]
-            topo.services[host] = ServiceInfo(r.name, ns, host, dict(sel) if sel else None, ports, source=r)
-        elif r.kind == "ServiceEntry":
-            sel = _get(r.spec, "workloadSelector", "labels")
-            ports = [int(p["number"]) for p in r.spec.get("ports") or [] if isinstance(p, dict) and p.get("number")]
-            for h in r.spec.get("hosts") or []:
-                topo.services.setdefault(
-                    h,
-                    ServiceInfo(
-                        r.name,
-                        ns,
-                        h,
-                        dict(sel) if sel else None,
-                        ports,
-                        service_entry=True,
-                        external=r.spec.get("location", "MESH_EXTERNAL") != "MESH_INTERNAL",
-                        source=r,
-                    ),
-                )
-        elif r.kind in WORKLOAD_KINDS and (r.group in ("", "apps", "batch") or r.kind == "WorkloadEntry"):
-            w = _workload(r)
-            topo.workloads[(w.namespace, w.name)] = w
-        elif r.kind == "Gateway" and r.group.startswith("networking.istio.io"):
-            gateways[(ns, r.name)] = r
-    # Gateways: mark selected workloads as gateways.
-    for gw in gateways.values():
-        sel = gw.spec.get("selector") or {}
-        for w in topo.workloads.values():
-            if sel and all(w.labels.get(k) == v for k, v in sel.items()):
-                w.gateway = True
-    for r in resources:
-        ns = r.namespace or "default"
-        if r.kind == "DestinationRule":
-            host = fqdn(str(r.spec.get("host") or ""), ns)
-            topo.destination_rules.setdefault(host, []).append(r)
-            if _has_circuit_breaker(r.spec.get("trafficPolicy")):
-                _add_badge(topo, host, "circuitbreaker")
-            for s in r.spec.get("subsets") or []:
-                if not isinstance(s, dict) or not s.get("name"):
-                    continue
-                topo.subsets.setdefault((host, str(s["name"])), dict(s.get("labels") or {}))
-                if _has_circuit_breaker(s.get("trafficPolicy")):
-                    _add_badge(topo, host, "circuitbreaker")
-        elif r.kind == "VirtualService":
-            vs_gateways = r.spec.get("gateways") or ["mesh"]
-            for host, rd in _vs_routes(topo, r):
-                topo.virtual_services.setdefault(host, [])
-                if r not in topo.virtual_services[host]:
-                    topo.virtual_services[host].append(r)
-                if "mesh" in vs_gateways:
-                    topo.routes.setdefault(host, []).append(rd)
-                for g in vs_gateways:
-                    if g == "mesh":
-                        continue
-                    gns, _, gname = g.rpartition("/")
-                    bound = gateways.get((gns or ns, gname))
-                    if bound is None:
-                        continue
-                    sel = bound.spec.get("selector") or {}
-                    for w in topo.workloads.values():
-                        if sel and all(w.labels.get(k) == v for k, v in sel.items()):
-                            topo.gateway_routes.append((w, rd))
-    return topo
+    """Build the shared model (``meshctl.model.build_mesh``: validated, hosts resolved, delegates merged)
+    and take the graph's slice of it. Invalid Istio config raises the model's file:line:field errors."""
+    from meshctl.model import build_mesh
+
+    return topology_from_mesh(build_mesh(list(resources)))
