@@ -433,3 +433,17 @@ spec:
     assert rc.virtual_hosts[-1].name == "allow_any" and rc.virtual_hosts[-1].routes[0].route.cluster == want
     assert tcp_of(listener(pc, "0.0.0.0_8080").default_filter_chain).cluster == want
     assert tcp_of(listener(pc, "virtualOutbound").filter_chains[1]).cluster == want
+
+
+def test_headless_tcp_service_gets_a_listener_per_pod(data_app: ProxyConfig) -> None:
+    names = {lis.name for lis in data_app.listeners}
+    assert {"10.2.0.31_5432", "10.2.0.32_5432"} <= names and "0.0.0.0_5432" not in names
+    assert (
+        tcp_of(listener(data_app, "10.2.0.31_5432").filter_chains[0]).cluster
+        == "outbound|5432||db.data.svc.cluster.local"
+    )
+    # the pod's own sidecar does not get a listener for its own IP
+    own = _translate([TT / "tcp-tls.yaml"], "pod/db-0")
+    assert "10.2.0.31_5432" not in {lis.name for lis in own.listeners} and "10.2.0.32_5432" in {
+        lis.name for lis in own.listeners
+    }

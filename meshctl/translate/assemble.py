@@ -99,6 +99,15 @@ def make_tcp_settings(mesh: Any, proxy: Proxy, lookup: Any) -> Any:
     return tcp_settings
 
 
+def make_instances(mesh: Any) -> Any:
+    """``instances(service, port)``: the endpoint IPs of a service port (for headless per-pod listeners)."""
+
+    def instances(svc: Service, port: int) -> list[str]:
+        return list(dict.fromkeys(e.address for e in mesh.endpoints(svc, port) if e.address))
+
+    return instances
+
+
 def egress_cluster(scope: Any) -> str | None:
     """Istio ``GetDestinationCluster(egressProxy, nil, 0)`` for the Sidecar's ``outboundTrafficPolicy.egressProxy``."""
     ep = getattr(scope.outbound_traffic_policy, "egress_proxy", None)
@@ -166,6 +175,7 @@ def _sidecar(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
         hash_policy=make_hash_policy(mesh, proxy, lookup),
         tcp_settings=make_tcp_settings(mesh, proxy, lookup),
         registry_only=scope.registry_only,
+        instances=make_instances(mesh),
         egress_cluster=egress_cluster(scope),
         mesh_default_retry=mesh.mesh_config.default_http_retry_policy,
     )
@@ -179,6 +189,7 @@ def _sidecar(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
             hash_policy=view.hash_policy,
             tcp_settings=view.tcp_settings,
             registry_only=scope.registry_only,
+            instances=view.instances,
             egress_cluster=view.egress_cluster,
             mesh_default_retry=view.mesh_default_retry,
         )

@@ -47,6 +47,8 @@ class SidecarView:
     #: DR ``connectionPool.tcp`` (TCPSettings) for a destination, for tcp_proxy idle/max-duration
     tcp_settings: Callable[[str, int], Any] = lambda h, p: None
     registry_only: bool = False
+    #: endpoint IPs of a (headless) service port: Istio gives those one outbound listener each
+    instances: Callable[[Service, int], list[str]] = lambda s, p: []
     #: Sidecar ``outboundTrafficPolicy.egressProxy`` as a cluster name (unknown traffic goes there)
     egress_cluster: str | None = None
     mesh_default_retry: Any = None

@@ -28,7 +28,7 @@ from envoy.config.core.v3 import base_pb2
 from envoy.config.listener.v3 import listener_components_pb2 as lc
 from envoy.config.listener.v3 import listener_pb2
 
-from meshctl.model.types import Protocol, Service
+from meshctl.model.types import Protocol, Resolution, Service
 from meshctl.translate.filters import (
     BLACKHOLE,
     HTTP_INSPECTOR,
@@ -283,17 +283,23 @@ def outbound_listeners(
                     lis.tcp_chains.extend(chains)
             else:  # TCP-like and TLS: Istio merges chains unless an identical match already exists
                 cidrs = [] if bind else [a for a in svc.addresses if "/" in a]
-                addr = vip or WILDCARD
-                if addr == WILDCARD and port in RESERVED_PORTS:
-                    continue
-                lis = get(addr, port)
-                build = tls_chains if proto.is_tls else tcp_chains
-                for ch in build(view, svc, port, wildcard=addr == WILDCARD, cidrs=cidrs):
-                    if any(ex.filter_chain_match == ch.filter_chain_match for ex in lis.tcp_chains):
-                        continue  # conflict: the later service is dropped (pilot_conflict_outbound_listener_*)
-                    lis.catch_all_tcp |= _is_match_all(ch)
-                    lis.needs_tls_inspector |= bool(ch.filter_chain_match.server_names)
-                    lis.tcp_chains.append(ch)
+                addrs = [vip or WILDCARD]
+                if not bind and not vip and not cidrs and svc.resolution is Resolution.PASSTHROUGH:
+                    # headless/NONE services: one listener per endpoint IP (not the proxy's own)
+                    ips = [ip for ip in view.instances(svc, port) if ip != view.proxy.ip]
+                    if ips or svc.registry == "Kubernetes" or svc.selector:
+                        addrs = ips
+                for addr in addrs:
+                    if addr == WILDCARD and port in RESERVED_PORTS:
+                        continue
+                    lis = get(addr, port)
+                    build = tls_chains if proto.is_tls else tcp_chains
+                    for ch in build(view, svc, port, wildcard=addr == WILDCARD, cidrs=cidrs):
+                        if any(ex.filter_chain_match == ch.filter_chain_match for ex in lis.tcp_chains):
+                            continue  # conflict: the later service is dropped (pilot_conflict_outbound_listener_*)
+                        lis.catch_all_tcp |= _is_match_all(ch)
+                        lis.needs_tls_inspector |= bool(ch.filter_chain_match.server_names)
+                        lis.tcp_chains.append(ch)
 
     out: list[listener_pb2.Listener] = []
     rds: list[str] = []
