@@ -239,7 +239,8 @@ metadata: {name: root, namespace: default}
 spec:
   hosts: [web]
   http:
-  - match: [{uri: {prefix: /api}}]
+  - name: api
+    match: [{uri: {prefix: /api}, headers: {x-team: {exact: a}}}]
     delegate: {name: api, namespace: team}
     timeout: 5s
   - route: [{destination: {host: web}}]
@@ -249,14 +250,29 @@ kind: VirtualService
 metadata: {name: api, namespace: team}
 spec:
   http:
-  - match: [{uri: {prefix: /api/v2}}, {uri: {prefix: /other}}]
+  - name: v2
+    match: [{uri: {prefix: /api/v2}}, {uri: {exact: /api/v2/x}, method: {exact: GET}}]
     route: [{destination: {host: api-v2}}]
+  - match: [{uri: {prefix: /other}}]
+    route: [{destination: {host: dropped}}]
+  - match: [{uri: {prefix: /api/v3}, headers: {x-team: {exact: b}}}]
+    route: [{destination: {host: dropped}}]
   - route: [{destination: {host: api}}]
 """)
     [root] = m.virtual_services
     http = root.spec.http
-    assert [mm.uri.prefix for mm in http[0].match] == ["/api/v2"]  # /other conflicts with the root's /api
-    assert http[0].route[0].destination.host == "api-v2.team.svc.cluster.local"
+    # /other does not narrow /api and x-team: b contradicts the root: both delegate routes are dropped
+    assert [r.route[0].destination.host for r in http] == [
+        "api-v2.team.svc.cluster.local",
+        "api.team.svc.cluster.local",
+        "web.default.svc.cluster.local",
+    ]
+    assert http[0].name == "api-v2"
+    assert [(mm.uri.prefix or mm.uri.exact, mm.headers["x-team"].exact) for mm in http[0].match] == [
+        ("/api/v2", "a"),
+        ("/api/v2/x", "a"),
+    ]
+    assert http[0].match[1].method.exact == "GET"
     assert http[0].timeout == "5s"  # inherited from the root route
     assert [mm.uri.prefix for mm in http[1].match] == ["/api"] and http[2].match == []
     assert [d.key for d in m.delegate_virtual_services] == ["team/api"]

@@ -141,81 +141,97 @@ def resolve_virtual_service(cfg: Config[VirtualService]) -> Config[VirtualServic
 
 
 # ------------------------------------------------------------------------------------------ delegation
-_MATCH_SCALARS = ("uri", "scheme", "method", "authority", "port", "source_namespace", "stat_prefix", "name")
-_MATCH_MAPS = ("headers", "query_params", "without_headers", "source_labels")
-
-
-def _uri_conflict(root: Any, dele: Any) -> bool:
-    if root is None or dele is None:
+def _string_match_conflict(root: Any, leaf: Any) -> bool:
+    """``stringMatchConflict``: may ``leaf`` narrow ``root``? (regex only alone; exact == exact; prefix extends)."""
+    if root is None or leaf is None:
         return False
-    if root.exact is not None:
-        return dele.exact != root.exact
-    if root.prefix is not None:
-        if dele.regex is not None:
+    if root.regex and (leaf.regex or leaf.prefix or leaf.exact):
+        return True
+    if leaf.regex and (root.regex or root.prefix or root.exact):
+        return True
+    if root.exact:
+        return bool(leaf.prefix) or leaf.exact != root.exact
+    if root.prefix:
+        if leaf.prefix:
+            return not leaf.prefix.startswith(root.prefix)
+        if leaf.exact:
+            return not leaf.exact.startswith(root.prefix)
+    return True
+
+
+def _match_conflict(root: HTTPMatchRequest, leaf: HTTPMatchRequest) -> bool:
+    """``hasConflict`` between a root match and a delegate match."""
+    for f in ("uri", "scheme", "method", "authority"):
+        if _string_match_conflict(getattr(root, f), getattr(leaf, f)):
             return True
-        val = dele.exact if dele.exact is not None else dele.prefix
-        return val is None or not val.startswith(root.prefix)
-    if root.regex is not None:
-        return dele.regex != root.regex
+    for f in ("headers", "without_headers", "query_params"):
+        rmap = getattr(root, f)
+        if any(_string_match_conflict(rmap.get(k), v) for k, v in getattr(leaf, f).items()):
+            return True
+    if root.ignore_uri_case != leaf.ignore_uri_case:
+        return True
+    if root.port and leaf.port and root.port != leaf.port:
+        return True
+    if root.source_namespace and leaf.source_namespace != root.source_namespace:
+        return True
+    if any(k in root.source_labels and root.source_labels[k] != v for k, v in leaf.source_labels.items()):
+        return True
+    if root.gateways and leaf.gateways:
+        return len(root.gateways) < len(leaf.gateways) or not set(leaf.gateways) <= set(root.gateways)
     return False
 
 
-def _match_conflict(root: HTTPMatchRequest, dele: HTTPMatchRequest) -> bool:
-    if _uri_conflict(root.uri, dele.uri):
-        return True
-    for f in ("scheme", "method", "authority", "port", "source_namespace"):
-        a, b = getattr(root, f), getattr(dele, f)
-        if a is not None and b is not None and a != b:
-            return True
-    for f in _MATCH_MAPS:
-        a, b = getattr(root, f), getattr(dele, f)
-        if any(k in b and b[k] != v for k, v in a.items()):
-            return True
-    if root.gateways and dele.gateways and set(root.gateways) != set(dele.gateways):
-        return True
-    return root.ignore_uri_case != dele.ignore_uri_case and root.uri is not None and dele.uri is not None
+def _joined_name(root: str | None, leaf: str | None) -> str | None:
+    if not leaf:
+        return root
+    return f"{root}-{leaf}" if root else leaf
 
 
-def _merge_match(root: HTTPMatchRequest, dele: HTTPMatchRequest) -> HTTPMatchRequest:
-    m = dele.model_copy(deep=True)
-    for f in _MATCH_SCALARS:
-        if getattr(m, f) is None:
-            setattr(m, f, getattr(root, f))
-    for f in _MATCH_MAPS:
-        setattr(m, f, {**getattr(root, f), **getattr(dele, f)})
-    if not m.gateways:
-        m.gateways = list(root.gateways)
-    m.ignore_uri_case = m.ignore_uri_case or root.ignore_uri_case
-    return m
+def _merge_match(root: HTTPMatchRequest, leaf: HTTPMatchRequest) -> HTTPMatchRequest:
+    """``mergeHTTPMatchRequest``: the delegate's match, completed by the root's (delegate wins on keys)."""
+    upd: dict[str, Any] = {"name": _joined_name(root.name, leaf.name)}
+    for f in ("uri", "scheme", "method", "authority", "source_namespace", "stat_prefix", "port"):
+        if not getattr(leaf, f):
+            upd[f] = getattr(root, f)
+    for f in ("headers", "without_headers", "query_params", "source_labels"):
+        upd[f] = {**getattr(root, f), **getattr(leaf, f)}
+    if not leaf.gateways:
+        upd["gateways"] = list(root.gateways)
+    return _cp(leaf, **upd)
 
 
 def merge_http_route(root: HTTPRoute, dele: HTTPRoute) -> HTTPRoute | None:
-    """Istio ``mergeHTTPRoute``: delegate route inherits the root match (None when every match conflicts)."""
-    merged = dele.model_copy(deep=True)
-    if root.match and dele.match:
-        matches = [_merge_match(r, d) for d in dele.match for r in root.match if not _match_conflict(r, d)]
-        if not matches:
-            return None
-        merged.match = matches
-    elif root.match:
-        merged.match = [m.model_copy(deep=True) for m in root.match]
-    if not merged.name:
-        merged.name = root.name
-    elif root.name:
-        merged.name = f"{root.name}-{merged.name}"
+    """``mergeHTTPRoute``: the delegate route under the root's match; None when a delegate match fits no root
+    match (Istio drops the whole route then)."""
+    if not root.match:
+        matches = list(dele.match)
+    elif not dele.match:
+        matches = list(root.match)
+    else:
+        matches = []
+        for leaf in dele.match:
+            fits = [_merge_match(r, leaf) for r in root.match if not _match_conflict(r, leaf)]
+            if not fits:
+                return None
+            matches.extend(fits)
+    upd: dict[str, Any] = {"match": matches, "name": _joined_name(root.name, dele.name)}
     for f in (
         "rewrite",
+        "direct_response",
         "timeout",
         "retries",
         "fault",
         "mirror",
+        "mirror_percent",
         "mirror_percentage",
         "cors_policy",
         "headers",
     ):
-        if getattr(merged, f) is None and getattr(root, f) is not None:
-            setattr(merged, f, getattr(root, f))
-    return merged
+        if getattr(dele, f) is None:
+            upd[f] = getattr(root, f)
+    if not dele.mirrors:
+        upd["mirrors"] = list(root.mirrors)
+    return _cp(dele, **upd)
 
 
 def merge_delegates(

@@ -74,7 +74,7 @@ def resolve_gateway_name(name: str, namespace: str) -> str:
         return name
     if "/" in name:
         ns, _, n = name.partition("/")
-        return f"{ns or namespace}/{n}"
+        return f"{namespace if ns in ('', '.') else ns}/{n}"
     if "." in name:
         parts = name.split(".")
         return f"{parts[1]}/{parts[0]}"
