@@ -7,15 +7,15 @@ workloads (Pods, plus pod templates of controllers that have no Pods in the inpu
 
 from __future__ import annotations
 
-import fnmatch
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from meshctl.analyze.message import Message
 from meshctl.analyze.messages import message_type
+from meshctl.model.hosts import host_matches, host_subset_of
 from meshctl.sources.resource import Resource
 
 DEFAULT_DOMAIN = "svc.cluster.local"
@@ -42,26 +42,9 @@ def to_fqdn(host: str, namespace: str) -> str:
     return f"{host}.{namespace}.{DEFAULT_DOMAIN}"
 
 
-def host_matches(a: str, b: str) -> bool:
-    """Istio's ``host.Name.Matches``: equal, or one wildcard host covers the other."""
-    if a == b:
-        return True
-    if a.startswith("*"):
-        if b.startswith("*"):
-            return b[1:].endswith(a[1:]) or a[1:].endswith(b[1:])
-        return b.endswith(a[1:]) or a == "*"
-    if b.startswith("*"):
-        return a.endswith(b[1:]) or b == "*"
-    return False
-
-
 def host_sub_of(h: str, pattern: str) -> bool:
-    """``h`` is covered by ``pattern`` (``SubsetOf``): equal, or pattern is a wildcard suffix of h."""
-    if h == pattern or pattern == "*":
-        return True
-    if pattern.startswith("*"):
-        return h.endswith(pattern[1:])
-    return False
+    """``h`` is covered by ``pattern`` (Istio's ``SubsetOf``)."""
+    return host_subset_of(h, pattern)
 
 
 def selector_matches(selector: dict[str, Any] | None, labels: dict[str, Any] | None) -> bool:
@@ -197,28 +180,34 @@ class AnalysisContext:
     def root_namespace(self) -> str:
         return self.istio_namespace
 
-    def pods_in(self, namespace: str) -> list[Resource]:
-        return [p for p in self.pods if ns_of(p) == namespace]
-
-    def pods_selected(self, namespace: str | None, selector: dict[str, Any] | None) -> list[Resource]:
-        """Pods (in ``namespace``, or anywhere when None) whose labels match a matchLabels selector."""
-        return [p for p in self.pods if (namespace is None or ns_of(p) == namespace) and selector_matches(selector, p.labels)]
-
     @cached_property
-    def workloads(self) -> list[tuple[Resource, dict[str, Any]]]:
-        """(resource, pod labels) for every Pod and every controller's pod template."""
-        out: list[tuple[Resource, dict[str, Any]]] = [(p, p.labels) for p in self.pods]
+    def workload_pods(self) -> list[Resource]:
+        """Pods, plus one stand-in per Deployment/StatefulSet/... pod template whose labels no Pod already has.
+
+        istioctl only looks at Pods, so a folder of Deployments makes every selector look dangling; the
+        controllers will create pods with exactly these labels, so selector checks count them.
+        """
+        out = list(self.pods)
+        seen = {(ns_of(p), tuple(sorted((str(k), str(v)) for k, v in p.labels.items()))) for p in self.pods}
         for kind in WORKLOAD_CONTROLLERS:
             for r in self.kind(kind):
                 tmpl = r.spec.get("template") if kind != "CronJob" else (((r.spec.get("jobTemplate") or {}).get("spec") or {}).get("template"))
-                md = (tmpl or {}).get("metadata") if isinstance(tmpl, dict) else None
-                labels = (md or {}).get("labels") if isinstance(md, dict) else None
-                if isinstance(labels, dict):
-                    out.append((r, labels))
+                if not isinstance(tmpl, dict):
+                    continue
+                md = tmpl.get("metadata") if isinstance(tmpl.get("metadata"), dict) else {}
+                labels = md.get("labels") if isinstance(md.get("labels"), dict) else {}
+                key = (ns_of(r), tuple(sorted((str(k), str(v)) for k, v in labels.items())))
+                if not labels or key in seen:
+                    continue
+                seen.add(key)
+                obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {**md, "name": r.name, "namespace": r.namespace}, "spec": tmpl.get("spec") or {}}
+                out.append(Resource("v1", "Pod", r.name, r.namespace, obj, file=r.file, line=r.line, index=r.index,
+                                    namespace_explicit=r.namespace_explicit, origin="generated", extra={"template_of": r}))
         return out
 
-    def workloads_selected(self, namespace: str | None, selector: dict[str, Any] | None) -> list[Resource]:
-        return [r for r, labels in self.workloads if (namespace is None or ns_of(r) == namespace) and selector_matches(selector, labels)]
+    def pods_in(self, namespace: str) -> list[Resource]:
+        return [p for p in self.workload_pods if ns_of(p) == namespace]
+
 
     @cached_property
     def registry_known(self) -> bool:
@@ -298,8 +287,23 @@ class AnalysisContext:
                 return sh
         return None
 
-    def glob(self, pattern: str, value: str) -> bool:
-        return fnmatch.fnmatchcase(value, pattern)
+    # --- the model (for checks that need Pilot's view: endpoints, mTLS modes) ---------------------------
+    @cached_property
+    def mesh(self) -> Any:
+        """meshctl's model of the valid resources, or None when it cannot be built (invalid ones are IST0106 already)."""
+        from meshctl.errors import MeshctlError
+        from meshctl.model import build_mesh
+        from meshctl.model.api import spec_model, validate
 
-    def iter_in_scope(self, kind: str, group: str | None = None) -> Iterator[Resource]:
-        yield from self.kind(kind, group)
+        ok = []
+        for r in self.resources:
+            if spec_model(r) is not None:
+                try:
+                    validate(r)
+                except MeshctlError:
+                    continue
+            ok.append(r)
+        try:
+            return build_mesh(ok)
+        except MeshctlError:
+            return None

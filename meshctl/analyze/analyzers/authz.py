@@ -46,7 +46,7 @@ class AuthorizationPoliciesAnalyzer(Analyzer):
 
     def analyze(self, ctx: AnalysisContext) -> None:
         pods: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for p in ctx.pods:
+        for p in ctx.workload_pods:
             if pod_in_mesh(ctx, p):
                 pods[ns_of(p)].append(p.labels)
         namespaces = list(ctx.namespaces)

@@ -41,7 +41,7 @@ class PodNotSelectedAnalyzer(Analyzer):
     def analyze(self, ctx: AnalysisContext) -> None:
         node_labels = {n.name: n.labels for n in ctx.kind("Node", "")}
         pod_labels = []
-        for p in ctx.pods:
+        for p in ctx.workload_pods:
             labels = dict(p.labels)
             node = str(p.spec.get("nodeName") or "")
             if node:

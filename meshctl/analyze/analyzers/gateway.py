@@ -35,7 +35,7 @@ class IngressGatewayPortAnalyzer(Analyzer):
     def analyze(self, ctx: AnalysisContext) -> None:
         for gw in _gateways(ctx):
             sel = dct(gw.spec.get("selector"))
-            pods = [p for p in ctx.pods if selector_matches(sel, p.labels)]
+            pods = [p for p in ctx.workload_pods if selector_matches(sel, p.labels)]
             if not pods:
                 ctx.report("IST0101", gw, "selector", selector_string(sel), path=_selector_path(gw))
                 continue
@@ -155,7 +155,7 @@ class SecretAnalyzer(Analyzer):
     def analyze(self, ctx: AnalysisContext) -> None:
         for gw in _gateways(ctx):
             sel = dct(gw.spec.get("selector"))
-            pod = next((p for p in ctx.pods if selector_matches(sel, p.labels)), None)
+            pod = next((p for p in ctx.workload_pods if selector_matches(sel, p.labels)), None)
             if pod is None:
                 ctx.report("IST0101", gw, "selector", selector_string(sel), path=_selector_path(gw))
                 continue

@@ -1,2 +1,280 @@
-"""placeholder"""
-ANALYZERS: list = []
+"""meshctl's own checks (MSH codes): what Istio's analyzers miss but the proxies will do.
+
+They follow Pilot's semantics as meshctl's model implements them: routes are matched in order, sidecars
+keep only the oldest VirtualService per host, a ``portLevelSettings`` entry replaces the top-level policy
+fields for its port, Sidecar egress hides undeclared hosts, and a server's PeerAuthentication must agree
+with the client's DestinationRule TLS mode. Documented in docs/analyze.md.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from meshctl.analyze.analyzers._util import MESH_GATEWAY, dct, full_name, lst, route_destinations
+from meshctl.analyze.context import AnalysisContext, exported_to, host_matches, ns_of, selector_matches, to_fqdn
+from meshctl.analyze.registry import Analyzer
+from meshctl.sources.resource import Resource
+
+POLICY_FIELDS = ("connectionPool", "loadBalancer", "outlierDetection", "tls")
+
+
+def _mesh_bound(vs: Resource) -> bool:
+    gws = [str(g) for g in lst(vs.spec.get("gateways"))]
+    return not gws or MESH_GATEWAY in gws
+
+
+def _catch_all(rule: dict[str, Any]) -> bool:
+    """A rule every request matches: no match, or a match of only ``uri: {prefix: /}`` / ``regex: .*``."""
+    matches = lst(rule.get("match"))
+    if not matches:
+        return True
+    for m in matches:
+        m = dct(m)
+        keys = {k for k, v in m.items() if v not in (None, "", {}, []) and k not in ("name", "ignoreUriCase")}
+        uri = dct(m.get("uri"))
+        if not keys or (keys == {"uri"} and (uri.get("prefix") == "/" or uri.get("regex") in (".*", "/.*"))):
+            return True
+    return False
+
+
+class DuplicateResourceAnalyzer(Analyzer):
+    name = "meshctl.DuplicateResourceAnalyzer"
+    description = "Finds objects defined twice in the inputs (the last one wins, the other is silently lost)"
+    codes = ("MSH0009",)
+
+    def analyze(self, ctx: AnalysisContext) -> None:
+        first: dict[tuple[str, str, str, str], Resource] = {}
+        for r in ctx.all_resources:
+            prev = first.get(r.key)
+            if prev is not None and prev is not r:
+                ctx.report("MSH0009", r, r.ref, str(prev.pos()) or "another input")
+            else:
+                first[r.key] = r
+
+
+class ShadowedRouteAnalyzer(Analyzer):
+    name = "meshctl.ShadowedRouteAnalyzer"
+    description = "Finds HTTP routes Envoy never reaches because an earlier route (here or in a VirtualService merged before it) catches everything"
+    codes = ("MSH0001",)
+
+    def analyze(self, ctx: AnalysisContext) -> None:
+        for vs in ctx.istio("VirtualService"):
+            rules = [dct(r) for r in lst(vs.spec.get("http"))]
+            hosts = ",".join(str(h) for h in lst(vs.spec.get("hosts")))
+            for i, rule in enumerate(rules[:-1]):
+                if _catch_all(rule) and lst(rule.get("match")):  # a matchless rule before others is IST0130 already
+                    for j in range(i + 1, len(rules)):
+                        ctx.report("MSH0001", vs, f"#{j}", full_name(vs), hosts, f"rule #{i} matches every request first", path=f"spec.http[{j}]")
+                    break
+        # gateways merge VirtualServices for the same host in creation order: an older catch-all shadows newer routes
+        by_gw_host: dict[tuple[str, str], list[Resource]] = defaultdict(list)
+        for vs in ctx.istio("VirtualService"):
+            for g in lst(vs.spec.get("gateways")):
+                g = str(g)
+                if g == MESH_GATEWAY:
+                    continue
+                gw = g if "/" in g else f"{ns_of(vs)}/{g}"
+                for h in lst(vs.spec.get("hosts")):
+                    by_gw_host[(gw, str(h))].append(vs)
+        for (gw, host), vss in by_gw_host.items():
+            if len(vss) < 2:
+                continue
+            vss = sorted(vss, key=lambda r: r.sort_key())
+            for k, older in enumerate(vss[:-1]):
+                if any(_catch_all(dct(r)) for r in lst(older.spec.get("http"))):
+                    for newer in vss[k + 1 :]:
+                        for j, _ in enumerate(lst(newer.spec.get("http"))):
+                            ctx.report("MSH0001", newer, f"#{j}", full_name(newer), host,
+                                       f"on gateway {gw} it is merged after VirtualService {full_name(older)}, which catches every request", path=f"spec.http[{j}]")
+                    break
+
+
+class RouteWeightAnalyzer(Analyzer):
+    name = "meshctl.RouteWeightAnalyzer"
+    description = "Finds weighted destinations whose weights do not add up to 100"
+    codes = ("MSH0002",)
+
+    def analyze(self, ctx: AnalysisContext) -> None:
+        for vs in ctx.istio("VirtualService"):
+            for kind in ("http", "tcp", "tls"):
+                for i, rule in enumerate(lst(vs.spec.get(kind))):
+                    routes = [dct(r) for r in lst(dct(rule).get("route"))]
+                    weights = [r.get("weight") for r in routes]
+                    if not any(isinstance(w, int) and not isinstance(w, bool) for w in weights):
+                        continue
+                    total = sum(w for w in weights if isinstance(w, int) and not isinstance(w, bool))
+                    if total != 100 and total > 0:
+                        split = ":".join(str(w if isinstance(w, int) else 0) for w in weights)
+                        ctx.report("MSH0002", vs, f"{full_name(vs)} {kind}[{i}]", total, split, path=f"spec.{kind}[{i}].route")
+
+
+class SubsetAnalyzer(Analyzer):
+    name = "meshctl.SubsetAnalyzer"
+    description = "Finds routes to subsets no visible DestinationRule defines, and to subsets with no endpoints"
+    codes = ("MSH0003", "MSH0004")
+
+    def analyze(self, ctx: AnalysisContext) -> None:
+        drs = [(dr, to_fqdn(str(dr.spec.get("host") or ""), ns_of(dr))) for dr in ctx.istio("DestinationRule")]
+        for vs in ctx.istio("VirtualService"):
+            ns = ns_of(vs)
+            for d in route_destinations(vs.spec):
+                if not d.subset:
+                    continue
+                host = to_fqdn(d.host, ns)
+                visible = [dr for dr, h in drs if host_matches(h, host) and exported_to([str(e) for e in lst(dr.spec.get("exportTo"))], ns_of(dr), ns)]
+                subsets = {str(dct(s).get("name")): dct(dct(s).get("labels")) for dr in visible for s in lst(dr.spec.get("subsets"))}
+                if d.subset not in subsets:
+                    if ctx.policies_known:
+                        ctx.report("MSH0003", vs, d.subset, host, ns, path=d.path)
+                    continue
+                self._endpoints(ctx, vs, d, host, subsets[d.subset])
+
+    @staticmethod
+    def _endpoints(ctx: AnalysisContext, vs: Resource, d: Any, host: str, labels: dict[str, Any]) -> None:
+        mesh = ctx.mesh
+        if mesh is None:
+            return
+        svc = mesh.service(host)
+        if svc is None:
+            return
+        every = mesh.endpoints(svc)
+        if not every:
+            return  # no endpoints known at all (files without workloads): nothing to compare against
+        if not mesh.endpoints(svc, None, {str(k): str(v) for k, v in labels.items()}):
+            weight = d.weight if d.weight is not None else 100
+            ctx.report("MSH0004", vs, d.subset, host, weight, ",".join(f"{k}={v}" for k, v in sorted(labels.items())), path=d.path)
+
+
+class HostClaimAnalyzer(Analyzer):
+    name = "meshctl.HostClaimAnalyzer"
+    description = "Finds hosts claimed by several VirtualServices for sidecars, where only the oldest takes effect"
+    codes = ("MSH0005",)
+
+    def analyze(self, ctx: AnalysisContext) -> None:
+        by_host: dict[str, list[Resource]] = defaultdict(list)
+        for vs in ctx.istio("VirtualService"):
+            if not _mesh_bound(vs):
+                continue
+            for h in dict.fromkeys(to_fqdn(str(h), ns_of(vs)) for h in lst(vs.spec.get("hosts"))):
+                by_host[h].append(vs)
+        for host, vss in by_host.items():
+            if len(vss) < 2:
+                continue
+            vss = sorted(vss, key=lambda r: r.sort_key())
+            names = [full_name(v) for v in vss]
+            for loser in vss[1:]:
+                ctx.report("MSH0005", loser, host, names, full_name(vss[0]), path="spec.hosts")
+
+
+class PortLevelSettingsAnalyzer(Analyzer):
+    name = "meshctl.PortLevelSettingsAnalyzer"
+    description = "Finds DestinationRule portLevelSettings that silently drop top-level TLS, load balancing, pools or outlier detection"
+    codes = ("MSH0006",)
+
+    def analyze(self, ctx: AnalysisContext) -> None:
+        for dr in ctx.istio("DestinationRule"):
+            policies = [("spec.trafficPolicy", dct(dr.spec.get("trafficPolicy")))]
+            policies += [(f"spec.subsets[{i}].trafficPolicy", dct(dct(s).get("trafficPolicy"))) for i, s in enumerate(lst(dr.spec.get("subsets")))]
+            for base, tp in policies:
+                top = [f for f in POLICY_FIELDS if tp.get(f)]
+                if not top:
+                    continue
+                for i, pls in enumerate(lst(tp.get("portLevelSettings"))):
+                    pls = dct(pls)
+                    dropped = [f for f in top if not pls.get(f)]
+                    if dropped:
+                        port = dct(pls.get("port")).get("number")
+                        ctx.report("MSH0006", dr, port, "/".join(dropped), "/".join(dropped), path=f"{base}.portLevelSettings[{i}]")
+
+
+def _egress_imports(sc: Resource, svc_ns: str, host: str) -> bool:
+    """Does a Sidecar's egress listener import ``svc_ns/host`` (``ns/dnsName`` with ``*``, ``.``, ``~``)?"""
+    sc_ns = ns_of(sc)
+    for eg in lst(sc.spec.get("egress")):
+        for h in lst(dct(eg).get("hosts")):
+            ns, _, name = str(h).partition("/")
+            if ns == "~":
+                continue
+            if ns == "." and svc_ns != sc_ns:
+                continue
+            if ns not in ("*", ".") and ns != svc_ns:
+                continue
+            if host_matches(name, host) and (name == "*" or name.startswith("*") or name == host):
+                return True
+    return False
+
+
+class SidecarVisibilityAnalyzer(Analyzer):
+    name = "meshctl.SidecarVisibilityAnalyzer"
+    description = "Finds VirtualService destinations that a Sidecar's egress listeners hide from the workloads they route"
+    codes = ("MSH0007",)
+
+    def analyze(self, ctx: AnalysisContext) -> None:
+        outbound_mode = str(dct(ctx.mesh_config.get("outboundTrafficPolicy")).get("mode") or "ALLOW_ANY")
+        for sc in ctx.istio("Sidecar"):
+            if not lst(sc.spec.get("egress")):
+                continue
+            sc_ns = ns_of(sc)
+            mode = str(dct(sc.spec.get("outboundTrafficPolicy")).get("mode") or outbound_mode)
+            effect = "requests pass through to the original destination" if mode == "ALLOW_ANY" else "requests fail with 502 BlackHoleCluster"
+            for vs in ctx.istio("VirtualService"):
+                if not _mesh_bound(vs) or not exported_to([str(e) for e in lst(vs.spec.get("exportTo"))], ns_of(vs), sc_ns):
+                    continue
+                vs_hosts = [to_fqdn(str(h), ns_of(vs)) for h in lst(vs.spec.get("hosts"))]
+                # the VS only matters to these workloads if the Sidecar imports one of its hosts
+                if not any(self._imported(ctx, sc, h, sc_ns) for h in vs_hosts):
+                    continue
+                for d in route_destinations(vs.spec):
+                    if not d.host:
+                        continue
+                    host = to_fqdn(d.host, ns_of(vs))
+                    if not self._imported(ctx, sc, host, ns_of(vs)):
+                        ctx.report("MSH0007", sc, full_name(sc), host, full_name(vs), effect, path="spec.egress")
+
+    @staticmethod
+    def _imported(ctx: AnalysisContext, sc: Resource, host: str, client_ns: str) -> bool:
+        sh = ctx.lookup_host(host, client_ns)
+        svc_ns = sh.namespace if sh is not None else (host.split(".")[1] if host.endswith(".svc.cluster.local") else "")
+        return _egress_imports(sc, svc_ns, host)
+
+
+class MutualTLSAnalyzer(Analyzer):
+    name = "meshctl.MutualTLSAnalyzer"
+    description = "Finds DestinationRule TLS modes that contradict the PeerAuthentication of the servers they target"
+    codes = ("MSH0008",)
+
+    def analyze(self, ctx: AnalysisContext) -> None:
+        mesh = ctx.mesh
+        if mesh is None or not mesh.peer_authentications:
+            return
+        for dr in ctx.istio("DestinationRule"):
+            mode = str(dct(dct(dr.spec.get("trafficPolicy")).get("tls")).get("mode") or "")
+            if not mode:
+                continue
+            host = to_fqdn(str(dr.spec.get("host") or ""), ns_of(dr))
+            svc = mesh.service(host)
+            if svc is None or not svc.selector:
+                continue
+            for w in mesh.workloads:
+                if w.namespace != svc.namespace or not selector_matches(svc.selector, w.labels):
+                    continue
+                server = mesh.mtls_mode(w)
+                bad = (server == "STRICT" and mode in ("DISABLE", "SIMPLE", "MUTUAL")) or (server == "DISABLE" and mode == "ISTIO_MUTUAL")
+                if bad:
+                    pa = mesh.peer_auth.workload_policy(w) or mesh.peer_auth._ns_policy(w.namespace) or mesh.peer_auth._ns_policy(mesh.root_namespace)
+                    pa_name = pa.resource.ref if pa is not None else "(mesh default)"
+                    ctx.report("MSH0008", dr, full_name(dr), mode, host, pa_name, server, path="spec.trafficPolicy.tls.mode")
+                    break
+
+
+ANALYZERS: list[Analyzer] = [
+    DuplicateResourceAnalyzer(),
+    ShadowedRouteAnalyzer(),
+    RouteWeightAnalyzer(),
+    SubsetAnalyzer(),
+    HostClaimAnalyzer(),
+    PortLevelSettingsAnalyzer(),
+    SidecarVisibilityAnalyzer(),
+    MutualTLSAnalyzer(),
+]

@@ -227,7 +227,7 @@ class JWTClaimRouteAnalyzer(Analyzer):
                 if gw is None:
                     continue
                 sel = dct(gw.spec.get("selector"))
-                for pod in ctx.pods:
+                for pod in ctx.workload_pods:
                     if not selector_matches(sel, pod.labels):
                         continue
                     sels = ra_by_ns.get("istio-system", []) + ra_by_ns.get(ns_of(pod), [])
