@@ -22,6 +22,7 @@ from meshctl.errors import EXIT_SOFTWARE, EXIT_USAGE, MeshctlError
 ALIASES = {
     "pc": "proxy-config",
     "ps": "proxy-status",
+    "experimental": "x",  # istioctl's name: `meshctl experimental describe pod ...`
 }
 
 
