@@ -111,3 +111,27 @@ def test_cli_graph_from_admin_urls(bed, cli):
 def test_cli_graph_unreachable_admin_is_exit_69(cli, free_port):
     code, _, err = cli(["graph", "-f", str(BOOKINFO), "--admin", f"http://127.0.0.1:{free_port}"])
     assert code == 69 and "cannot reach Envoy admin" in err
+
+
+def test_no_route_and_missing_cluster_show_on_the_node(bed):
+    """404 NR (no route) and 503 NC (cluster not found) have no destination: they are hints on the caller."""
+    import urllib.error
+    import urllib.request
+
+    poller = StatsPoller(bed.targets, window=0)
+    poller.poll()
+    codes = []
+    for host, path in (("ratings", "/nope"), ("ratings", "/nope"), ("missing", "/")):
+        req = urllib.request.Request(bed.sidecar_url + path, headers={"Host": host})
+        try:
+            urllib.request.urlopen(req, timeout=5)
+        except urllib.error.HTTPError as e:
+            codes.append(e.code)
+    assert codes == [404, 404, 503]
+    w = poller.poll()
+    flags = w.node_flags[("default", "productpage-v1")]
+    assert flags["NR"] * w.seconds == pytest.approx(2, abs=0.2)
+    assert flags["NC"] * w.seconds == pytest.approx(1, abs=0.2)
+    g = build_graph(topology_from_resources(load_paths([str(BOOKINFO)])), w)
+    hints = " ".join(g.nodes["wl:default/productpage-v1"]["hints"])
+    assert "404 NR (no route)" in hints and "503 NC (cluster not found)" in hints

@@ -277,3 +277,12 @@ def test_cli_graph_errors_have_exit_codes(cli, monkeypatch, tmp_path):
 def test_cli_graph_svg_png_with_dot(cli):
     code, out, err = cli(["graph", "-f", str(BOOKINFO), "-o", "svg"])
     assert code == 0 and "<svg" in out and "reviews" in out, err
+
+
+def test_cli_graph_namespace_keeps_neighbours(cli):
+    code, out, err = cli(["graph", "-f", str(BOOKINFO), "-n", "istio-system", "-o", "json"])
+    assert code == 0, err
+    ids = {n["id"] for n in json.loads(out)["nodes"]}
+    assert "wl:istio-system/istio-ingressgateway" in ids
+    assert "svc:default/productpage" in ids  # what the gateway talks to stays, as in Kiali
+    assert "wl:default/ratings-v1" not in ids

@@ -266,3 +266,15 @@ async def test_offline_proxy_tree_and_explain_from_the_translator():
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "which request?" in app.screen.body
+
+
+async def test_command_palette_offers_mesh_commands():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Graph: versioned app" in titles and "VirtualServices" in titles and "Quit" in titles
+        cmd = next(c for c in app.get_system_commands(app.screen) if c.title == "VirtualServices")
+        cmd.callback()
+        await pilot.pause()
+        assert isinstance(app.screen, ResourcesScreen) and app.screen.kind == "VirtualService"

@@ -275,6 +275,11 @@ def apply_traffic(g: nx.DiGraph, topo: Topology, window: TrafficWindow) -> nx.Di
                 f"{flags['NR']:.2f} rps answered 404 NR (no route): requests for hosts/paths no route matches; "
                 "check the VirtualService hosts and matches"
             )
+        if "NC" in flags:
+            node["hints"].append(
+                f"{flags['NC']:.2f} rps answered 503 NC (cluster not found): a route names a cluster this proxy "
+                "does not have (a subset no DestinationRule defines, or config not pushed yet)"
+            )
     g.graph["seconds"] = window.seconds
     g.graph["measured"] = sorted(f"{ns}/{n}" for ns, n in window.measured)
     g.graph["errors"] = dict(window.errors)

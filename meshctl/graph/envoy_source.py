@@ -177,9 +177,12 @@ def window_from_snapshots(
                     if v > 0:
                         in_codes[cls] = in_codes.get(cls, 0.0) + v / secs
         if secs > 0:
-            nr = sum(max(s.get("no_route", 0) - before.http.get(p, {}).get("no_route", 0), 0) for p, s in now.http.items())
-            if nr:
-                window.node_flags.setdefault(t.key, {})["NR"] = nr / secs
+            # Router stats per HTTP connection manager: no route matched (NR, 404) / the route's cluster is
+            # unknown to the proxy (NC, 503). Neither has a destination, so they belong to this proxy's node.
+            for stat, flag in (("no_route", "NR"), ("no_cluster", "NC")):
+                n = sum(max(s.get(stat, 0) - before.http.get(p, {}).get(stat, 0), 0) for p, s in now.http.items())
+                if n:
+                    window.node_flags.setdefault(t.key, {})[flag] = n / secs
         if inbound > 0:
             window.inbound[t.key] = window.inbound.get(t.key, 0.0) + inbound
             codes = window.inbound_codes.setdefault(t.key, {})

@@ -82,6 +82,7 @@ def _cluster(name: str, port: int) -> dict[str, Any]:
 
 
 def _hcm_listener(name: str, port: int, stat_prefix: str, vhosts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A listener with an inline route table (clusters not validated, so a route may name a missing one)."""
     return {
         "name": name,
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
@@ -93,7 +94,7 @@ def _hcm_listener(name: str, port: int, stat_prefix: str, vhosts: list[dict[str,
                         "typed_config": {
                             "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
                             "stat_prefix": stat_prefix,
-                            "route_config": {"name": name, "virtual_hosts": vhosts},
+                            "route_config": {"name": name, "virtual_hosts": vhosts, "validate_clusters": False},
                             "http_filters": [
                                 {"name": "envoy.filters.http.router",
                                  "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
@@ -120,6 +121,7 @@ class TrafficBed:
 
     reviews_weights: dict[str, int]
     ingress_url: str = ""
+    sidecar_url: str = ""  # productpage's outbound listener (what its app dials)
     targets: list[ProxyTarget] = field(default_factory=list)
     envoys: list[EnvoyProcess] = field(default_factory=list)
     apps: list[_App] = field(default_factory=list)
@@ -195,6 +197,11 @@ def start_bed(reviews_weights: dict[str, int] | None = None, reviews_error_rate:
             {"name": "reviews", "domains": ["reviews", "reviews:9080", _host("reviews")],
              "routes": [{"match": {"prefix": "/"}, "route": {"weighted_clusters": {"clusters": [
                  {"name": out("reviews", v), "weight": w} for v, w in weights.items() if w > 0]}}}]},
+            # ratings only routes /ratings (other paths: 404 NR); "missing" names a cluster the proxy lacks (503 NC)
+            {"name": "ratings", "domains": ["ratings", "ratings:9080"],
+             "routes": [{"match": {"prefix": "/ratings"}, "route": {"cluster": out("details", "v1")}}]},
+            {"name": "missing", "domains": ["missing", "missing:9080"],
+             "routes": [{"match": {"prefix": "/"}, "route": {"cluster": out("missing", "v9")}}]},
             {"name": "allow_any", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "PassthroughCluster"}}]},
         ]
         inbound_vh = [{"name": "inbound", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "inbound|9080||"}}]}]
@@ -226,6 +233,7 @@ def start_bed(reviews_weights: dict[str, int] | None = None, reviews_error_rate:
         gw_env = start_envoy(gw_boot)
         bed.envoys.append(gw_env)
         bed.ingress_url = f"http://127.0.0.1:{gw_port}"
+        bed.sidecar_url = f"http://127.0.0.1:{pp_out}"
         bed.targets = [
             ProxyTarget(pp_env.admin_url, NS, "productpage-v1", "sidecar", "productpage-v1-0", {"app": "productpage", "version": "v1"}),
             ProxyTarget(gw_env.admin_url, "istio-system", "istio-ingressgateway", "router", "istio-ingressgateway-0",

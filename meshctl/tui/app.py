@@ -7,10 +7,12 @@ the newest snapshot. Everything it shows comes from library functions the tests 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from meshctl.errors import MeshctlError, UnavailableError, UsageError
 from meshctl.graph.source import GraphSnapshot, GraphSource, StaticSource
@@ -98,6 +100,28 @@ class MeshApp(App[None]):
             self.run_worker(self._fetch_thread, thread=True, exclusive=True, group="refresh")
         else:
             self._fetch_sync()
+
+    #: what ctrl+p offers besides Textual's own entries (each runs the same code as the ``:`` command)
+    PALETTE = (
+        ("Overview: all", "Services, workloads and gateways", "all"),
+        ("Overview: services", "Only services and service entries (:svc)", "svc"),
+        ("Overview: workloads", "Only workloads (:wl)", "wl"),
+        ("Overview: gateways", "Only gateway workloads (:gw)", "gw"),
+        ("Graph: workload", "The live traffic graph (:graph)", "graph workload"),
+        ("Graph: app", "Kiali's app graph", "graph app"),
+        ("Graph: versioned app", "Kiali's versionedApp graph", "graph versionedApp"),
+        ("Graph: service", "Kiali's service graph", "graph service"),
+        ("VirtualServices", "List VirtualServices (:vs)", "vs"),
+        ("DestinationRules", "List DestinationRules (:dr)", "dr"),
+        ("Gateways (config)", "List Istio Gateways (:gateway)", "gateway"),
+        ("ServiceEntries", "List ServiceEntries (:se)", "se"),
+        ("Findings", "Analyzer findings (:findings)", "findings"),
+    )
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_text, cmd in self.PALETTE:
+            yield SystemCommand(title, help_text, lambda cmd=cmd: self.run_command(cmd))  # type: ignore[misc]
 
     # ------------------------------------------------------------------------------------- navigation
     def open_graph(self, focus: str | None, graph_type: str = "workload") -> None:
