@@ -100,6 +100,7 @@ def hcm(
         m.set_current_client_cert_details.dns = True
         m.set_current_client_cert_details.uri = True
     elif gateway:  # Istio buildGatewayConnectionManager (gatewayTopology defaults)
+        m.server_name = "istio-envoy"
         m.forward_client_cert_details = hcm_pb2.HttpConnectionManager.SANITIZE_SET
         m.set_current_client_cert_details.subject.value = True
         m.set_current_client_cert_details.cert = True
