@@ -724,3 +724,39 @@ status: {podIP: 10.3.3.3, conditions: [{type: Ready, status: "False"}]}
     assert [e.healthy for e in m.endpoints(m.service("db.default.svc.cluster.local"))] == [False]
     m = mesh_of(svc("db", extra="\n  publishNotReadyAddresses: true") + pod)
     assert [e.healthy for e in m.endpoints(m.service("db.default.svc.cluster.local"))] == [True]
+
+
+def test_destination_rule_selector_merge_and_no_fall_through() -> None:
+    text = (
+        svc("web")
+        + deploy("web")
+        + deploy("special", labels="{app: special}")
+        + deploy("other", labels="{app: other}")
+        + dr("plain", "default", "web", "  subsets: [{name: p}]\n", "2024-01-01T00:00:00Z")
+        + dr(
+            "sel",
+            "default",
+            "web",
+            "  workloadSelector: {matchLabels: {app: special}}\n  subsets: [{name: s}]\n",
+            "2024-01-02T00:00:00Z",
+        )
+    )
+    m = mesh_of(text)
+    web = m.service("web.default.svc.cluster.local")
+    special = m.destination_rule(m.proxy("deploy/special"), web)
+    # the selector DR is its own entry for the proxies it selects, and (as in Istio) is also merged into the
+    # earlier selector-less entry everyone else gets
+    assert special.configs[0].name == "sel" and [s.name for s in special.subsets] == ["s"]
+    assert [s.name for s in m.destination_rule(m.proxy("deploy/other"), web).subsets] == ["p", "s"]
+    assert m.destination_rule(m.proxy("deploy/special"), web, inbound=True).selector is None
+    # a namespace whose only DR does not select the proxy stops the lookup (no fall-through to the root namespace)
+    text2 = (
+        svc("web")
+        + deploy("client", ns="c", labels="{app: client}")
+        + dr(
+            "sel-only", "c", "web.default.svc.cluster.local", "  workloadSelector: {matchLabels: {app: x}}\n"
+        )
+        + dr("root", "istio-system", "web.default.svc.cluster.local")
+    )
+    m2 = mesh_of(text2)
+    assert m2.destination_rule(m2.proxy("deploy/client"), m2.service("web.default.svc.cluster.local")) is None

@@ -45,7 +45,8 @@ class MergedDestinationRule:
     def add(self, cfg: Config[DestinationRule]) -> None:
         dr = cfg.spec
         self.configs.append(cfg)
-        self.export_to |= set(cfg.export_to)
+        if not self.export_to:  # Istio keeps the first rule's exportTo for the host
+            self.export_to = set(cfg.export_to)
         if self.spec is None:
             self.spec = dr.model_copy(deep=False)
             self.spec.host = self.host
@@ -82,32 +83,34 @@ class DestinationRuleIndex:
             host = resolve_shortname(cfg.spec.host, cfg.namespace)
             sel = dict(cfg.spec.workload_selector.match_labels) if cfg.spec.workload_selector else None
             groups = self.by_ns[cfg.namespace].setdefault(host, [])
+            # Istio's mergeDestinationRule: merge into every entry whose selector does not contradict; keep the
+            # incoming rule as its own entry unless both have no selector or both have the same one
+            add_new = True
             for g in groups:
-                if g.selector == sel:
-                    g.add(cfg)
-                    break
-            else:
+                both_with = g.selector is not None and sel is not None
+                selectors_match = (g.selector or {}) == (sel or {})
+                if both_with and not selectors_match:
+                    continue
+                if (g.selector is None and sel is None) or (sel is not None and selectors_match):
+                    add_new = False
+                g.add(cfg)
+            if add_new:
                 g = MergedDestinationRule(host=host, namespace=cfg.namespace, selector=sel)
                 g.add(cfg)
                 groups.append(g)
 
-    def _in_ns(
-        self, ns: str, hostname: str, proxy_ns: str, proxy_labels: dict[str, str]
-    ) -> MergedDestinationRule | None:
+    def _in_ns(self, ns: str, hostname: str, proxy_ns: str) -> list[MergedDestinationRule]:
+        """The DR entries of ``ns`` for ``hostname`` a proxy in ``proxy_ns`` may use (all of its own namespace's)."""
         hosts = self.by_ns.get(ns)
         if not hosts:
-            return None
+            return []
         if hostname in hosts:
             h: str | None = hostname
         else:
             h = most_specific_match(hostname, self._wildcards(ns))
             if h is None:
-                return None
-        groups = [g for g in hosts[h or ""] if g.visible_to(proxy_ns)]
-        for g in groups:
-            if g.selector and proxy_ns == ns and labels_match(g.selector, proxy_labels):
-                return g
-        return next((g for g in groups if not g.selector), None)
+                return []
+        return [g for g in hosts[h or ""] if ns == proxy_ns or g.visible_to(proxy_ns)]
 
     def _wildcards(self, ns: str) -> list[str]:
         w = self._wild.get(ns)
@@ -116,13 +119,23 @@ class DestinationRuleIndex:
         return w
 
     def lookup(
-        self, proxy_ns: str, proxy_labels: dict[str, str], service: Service
+        self, proxy_ns: str, proxy_labels: dict[str, str], service: Service, *, inbound: bool = False
     ) -> MergedDestinationRule | None:
-        """The DR that applies to ``service`` for a proxy in ``proxy_ns`` with ``proxy_labels``."""
+        """The DR that applies to ``service`` for a proxy in ``proxy_ns`` with ``proxy_labels``.
+
+        The first namespace (proxy's, service's, root) holding any applicable entry for the host decides, even when
+        none of its entries fits the proxy (Istio does not fall through). Selector DRs apply to outbound only."""
         for ns in dict.fromkeys((proxy_ns, service.namespace, self.root_namespace)):
-            g = self._in_ns(ns, service.hostname, proxy_ns, proxy_labels)
-            if g is not None:
-                return g
+            entries = self._in_ns(ns, service.hostname, proxy_ns)
+            if not entries:
+                continue
+            catch_all = None
+            for g in entries:
+                if g.selector is None:
+                    catch_all = g
+                elif not inbound and ns == proxy_ns and labels_match(g.selector, proxy_labels):
+                    return g
+            return catch_all
         return None
 
     def all(self) -> list[MergedDestinationRule]:

@@ -195,11 +195,15 @@ class Mesh:
         return out
 
     # ------------------------------------------------------------------ config lookups
-    def destination_rule(self, proxy: Proxy | None, service: Service) -> MergedDestinationRule | None:
-        """The (merged) DR applying to ``service`` for ``proxy`` (None proxy = a client in the service's namespace)."""
+    def destination_rule(
+        self, proxy: Proxy | None, service: Service, *, inbound: bool = False
+    ) -> MergedDestinationRule | None:
+        """The (merged) DR applying to ``service`` for ``proxy`` (None proxy = a client in the service's namespace).
+
+        ``inbound=True`` for a workload's own inbound clusters: workloadSelector DRs are ignored there, as in Istio."""
         ns = proxy.namespace if proxy else service.namespace
         labels = proxy.labels if proxy else {}
-        return self.dr_index.lookup(ns, labels, service)
+        return self.dr_index.lookup(ns, labels, service, inbound=inbound)
 
     def sidecar_scope(self, proxy: Proxy) -> SidecarScope:
         """What ``proxy`` sees. Gateways get the default scope of their namespace (Sidecars do not apply)."""

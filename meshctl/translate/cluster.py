@@ -404,7 +404,7 @@ class ClusterBuilder:
             c.cleanup_interval.CopyFrom(duration_pb2.Duration(seconds=MAX_CLEANUP_SECONDS))
         cp = None
         if svc is not None:
-            dr = self.mesh.destination_rule(self.proxy, svc)
+            dr = self.mesh.destination_rule(self.proxy, svc, inbound=True)
             if dr is not None and dr.spec and dr.spec.traffic_policy is not None:
                 pol = port_policy(dr.spec.traffic_policy, targets[0].port.port if targets else cluster_port)
                 cp = pol.connection_pool if pol else None
