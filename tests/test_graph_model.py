@@ -286,3 +286,11 @@ def test_cli_graph_namespace_keeps_neighbours(cli):
     assert "wl:istio-system/istio-ingressgateway" in ids
     assert "svc:default/productpage" in ids  # what the gateway talks to stays, as in Kiali
     assert "wl:default/ratings-v1" not in ids
+
+
+def test_rank_and_protocol_operands(topo):
+    g = build_graph(topo, bookinfo_window())
+    top = findhide.find(g, "rank = 1")[0]
+    assert top and all(g.in_degree(n) == max(g.in_degree(m) for m in g) for n in top)
+    assert findhide.find(g, "grpcin > 0")[0] == set()  # every fixture edge is HTTP
+    assert "svc:default/reviews" in findhide.find(g, "httpin >= 10")[0]

@@ -305,6 +305,12 @@ def finish(g: nx.DiGraph) -> nx.DiGraph:
         outs = list(g.out_edges(n, data=True))
         d["rps_in"] = sum(e["rps"] for *_, e in ins)
         d["rps_out"] = sum(e["rps"] for *_, e in outs)
+        # per protocol, for Kiali's httpin/grpcin/tcpin operands (tcp in bytes per second)
+        for proto in ("http", "grpc"):
+            d[f"{proto}_in"] = sum(e["rps"] for *_, e in ins if e["protocol"] == proto)
+            d[f"{proto}_out"] = sum(e["rps"] for *_, e in outs if e["protocol"] == proto)
+        d["tcp_in"] = sum(e["bytes_per_s"] for *_, e in ins if e["protocol"] == "tcp")
+        d["tcp_out"] = sum(e["bytes_per_s"] for *_, e in outs if e["protocol"] == "tcp")
         total_out_by_node[n] = d["rps_out"]
         codes: dict[str, float] = {}
         for *_, e in ins or outs:
@@ -319,6 +325,11 @@ def finish(g: nx.DiGraph) -> nx.DiGraph:
         if d["traffic_source"]:
             badges.add("trafficsource")
         d["badges"] = sorted(badges)
+    # Kiali's rank: 1 for the nodes with the most inbound edges, 2 for the next in-degree, ... (dense)
+    degrees = sorted({g.in_degree(n) for n in g}, reverse=True)
+    pos = {deg: i + 1 for i, deg in enumerate(degrees)}
+    for n, d in g.nodes(data=True):
+        d["rank"] = pos[g.in_degree(n)]
     # Kiali's %traffic: an edge's share of its source node's outbound requests.
     for a, _, e in g.edges(data=True):
         tot = total_out_by_node.get(a, 0.0)

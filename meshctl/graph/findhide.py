@@ -152,12 +152,10 @@ def _node_value(operand: str, d: dict[str, Any]) -> Any:
         return d.get("name", "")
     if operand == "node":
         return d.get("node_type", "")
-    if operand in ("httpin", "grpcin"):
-        return d.get("rps_in", 0.0)
-    if operand in ("httpout", "grpcout"):
-        return d.get("rps_out", 0.0)
-    if operand in ("tcpin", "tcpout"):
-        return d.get("bytes_in" if operand == "tcpin" else "bytes_out", 0.0)
+    if operand in ("httpin", "grpcin", "tcpin", "httpout", "grpcout", "tcpout"):
+        inbound = operand.endswith("in")
+        proto = operand[:-2] if inbound else operand[:-3]
+        return d.get(f"{proto}_{'in' if inbound else 'out'}", 0.0)
     if operand == "rank":
         return d.get("rank", 0)
     return d.get(operand, "")
