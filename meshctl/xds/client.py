@@ -88,7 +88,8 @@ def fetch_syncz(
 
     with AdsClient(target, credentials=credentials) as c:
         req = discovery_pb2.DiscoveryRequest(type_url=T.SYNCZ)
-        req.node.id = "meshctl-proxy-status"
+        # An Istio-shaped node id: istiod parses it even for debug types (its plaintext port answers syncz too).
+        req.node.id = "sidecar~127.0.0.1~meshctl-proxy-status.default~default.svc.cluster.local"
         c.send(req)
         try:
             resp = c.recv(timeout)
