@@ -760,3 +760,22 @@ def test_destination_rule_selector_merge_and_no_fall_through() -> None:
     )
     m2 = mesh_of(text2)
     assert m2.destination_rule(m2.proxy("deploy/client"), m2.service("web.default.svc.cluster.local")) is None
+
+
+def test_service_entries_for_one_host_merge_ports_in_scope() -> None:
+    se = """---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: {name}, namespace: default}}
+spec:
+  hosts: [api.example.com]
+  ports: [{{number: {port}, name: p{port}, protocol: TLS}}]
+  resolution: DNS
+"""
+    m = mesh_of(
+        deploy("client", labels="{app: client}")
+        + se.format(name="a", port=443)
+        + se.format(name="b", port=8443)
+    )
+    [api] = [s for s in m.sidecar_scope(m.proxy("deploy/client")).services if s.hostname == "api.example.com"]
+    assert [p.port for p in api.ports] == [443, 8443]

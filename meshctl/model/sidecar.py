@@ -10,7 +10,7 @@ added implicitly. Gateways use the default scope of their namespace.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -132,12 +132,20 @@ def select_sidecar(
 
 
 def _dedupe(services: list[Service], proxy_ns: str) -> list[Service]:
-    """One service per hostname: the proxy namespace's, then Kubernetes over ServiceEntry, then first."""
+    """One service per hostname: the proxy namespace's, then Kubernetes over ServiceEntry, then first. Services of
+    the same hostname, namespace and registry (several ServiceEntries for one host) have their ports merged, as
+    Istio's ``appendSidecarServices`` does."""
     best: dict[str, Service] = {}
     for s in services:
         cur = best.get(s.hostname)
         if cur is None:
             best[s.hostname] = s
+            continue
+        if cur.namespace == s.namespace and cur.registry == s.registry:
+            known = {p.port for p in cur.ports}
+            extra = [p for p in s.ports if p.port not in known]
+            if extra:
+                best[s.hostname] = replace(cur, ports=list(cur.ports) + extra)
             continue
         rank = lambda x: (x.namespace != proxy_ns, x.registry != "Kubernetes")  # noqa: E731
         if rank(s) < rank(cur):
