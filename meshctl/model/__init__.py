@@ -27,10 +27,11 @@ Per proxy
     (ROUTER when a Gateway's selector matches, else SIDECAR; UsageError listing known targets),
     ``mesh.proxies()``, ``mesh.sidecar_scope(proxy) -> SidecarScope`` (``.services``, ``.virtual_services``,
     ``.egress`` listeners, ``.ingress``, ``.outbound_traffic_policy``, ``.registry_only``,
-    ``.inbound_connection_pool``), ``mesh.destination_rule(proxy, service) -> MergedDestinationRule | None``
-    (``.spec`` merged DR, ``.configs``, ``.ref``, ``.subset(name)``, ``.subset_origin``),
-    ``mesh.merged_gateway(proxy) -> MergedGateway | None`` (``.servers`` [GatewayServer: ``.server``,
-    ``.target_port``, ``.route_name``, ``.kind``], ``.rejected``, ``.names``, ``.listeners()``),
+    ``.inbound_connection_pool``), ``mesh.destination_rule(proxy, service, inbound=False) -> MergedDestinationRule |
+    None`` (``.spec`` merged DR, ``.configs``, ``.ref``, ``.selector``, ``.subset(name)``, ``.subset_origin``),
+    ``mesh.merged_gateway(proxy) -> MergedGateway | None`` (``.servers`` [GatewayServer: ``.server``, ``.gateway``,
+    ``.index``, ``.port``, ``.target_port``, ``.bind``, ``.route_name``, ``.kind``, ``.tls_mode``, ``.sni_hosts``],
+    ``.rejected`` [(server, reason)], ``.names``, ``.listeners()``),
     ``mesh.gateway_virtual_services(proxy)``, ``mesh.mtls_mode(workload, port)``,
     ``mesh.peer_auth.service_mode(service)``.
 
