@@ -61,7 +61,8 @@ def test_analyze_k_against_the_emulator(cluster: tuple[KubeEmulator, str], cli) 
     emu, kc = cluster
     code, out, err = cli(["analyze", "-k", "--kubeconfig", kc, "-A"])
     assert code == 0, out + err
-    assert "Error [" not in out and "Warning [" not in out, out  # a running bookinfo: no errors (Info messages may show)
+    # a running bookinfo: every subset selects pods, the gateway selector matches (policy warnings may show)
+    assert "Error [" not in out and "IST0173" not in out and "IST0101" not in out, out
     # break something through the API: the message points at the live object
     vs = emu.get("virtualservices", "reviews", "default", group="networking.istio.io")
     spec = json.loads(json.dumps(vs["spec"]))

@@ -159,9 +159,13 @@ class _Reflector:
                 if need_list:
                     self.sync(relist=True)
                     need_list = False
+                started = time.monotonic()
                 got = self._watch()
                 if got:
                     failures = 0
+                elif time.monotonic() - started < 1.0:
+                    # an empty watch that ended at once (a proxy cutting streams?): do not spin
+                    src._stopped.wait(src.backoff(1))
             except _Gone:
                 need_list = True
                 failures = 0
