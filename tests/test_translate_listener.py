@@ -447,3 +447,15 @@ def test_headless_tcp_service_gets_a_listener_per_pod(data_app: ProxyConfig) -> 
     assert "10.2.0.31_5432" not in {lis.name for lis in own.listeners} and "10.2.0.32_5432" in {
         lis.name for lis in own.listeners
     }
+
+
+def test_inbound_names_use_target_port_and_telemetry_uses_service_port() -> None:
+    pc = _translate([TT / "http-features.yaml"], "pod/web-1")  # service port 8000 -> targetPort 8080
+    chains = [c for c in listener(pc, "virtualInbound").filter_chains if c.name == "0.0.0.0_8080"]
+    assert chains and all(c.filter_chain_match.destination_port.value == 8080 for c in chains)
+    rc = hcm_of(chains[-1]).route_config
+    assert rc.name == "inbound|8080||" and rc.virtual_hosts[0].name == "inbound|http|8000"
+    r = rc.virtual_hosts[0].routes[0]
+    assert (
+        r.route.cluster == "inbound|8080||" and r.decorator.operation == "web.shop.svc.cluster.local:8000/*"
+    )

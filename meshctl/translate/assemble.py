@@ -129,10 +129,12 @@ def inbound_ports(mesh: Any, proxy: Proxy) -> list[InboundPort]:
     if scope.ingress:
         from meshctl.model.protocol import parse_protocol
 
+        # Istio names these after the Sidecar (a synthetic hostname ``<sidecar>.<ns>``)
+        host = f"{scope.config.name}.{scope.config.namespace}" if scope.config is not None else None
         for ing in scope.ingress:
             tp = ing.port.number
             out.setdefault(
-                tp, InboundPort(tp, parse_protocol(ing.port.protocol), None, mesh.mtls_mode(w, tp))
+                tp, InboundPort(tp, parse_protocol(ing.port.protocol), host, mesh.mtls_mode(w, tp), tp)
             )
         return sorted(out.values(), key=lambda p: p.target_port)
     for st in mesh.service_targets(w):
@@ -141,7 +143,11 @@ def inbound_ports(mesh: Any, proxy: Proxy) -> list[InboundPort]:
         out.setdefault(
             st.target_port,
             InboundPort(
-                st.target_port, st.port.protocol, st.service.hostname, mesh.mtls_mode(w, st.target_port)
+                st.target_port,
+                st.port.protocol,
+                st.service.hostname,
+                mesh.mtls_mode(w, st.target_port),
+                st.port.port,
             ),
         )
     return sorted(out.values(), key=lambda p: p.target_port)

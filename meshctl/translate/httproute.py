@@ -296,13 +296,14 @@ def _inbound_route(
 
 
 def inbound_route_config(
-    target_port: int, service_host: str | None, grpc: bool = False
+    target_port: int, service_host: str | None, grpc: bool = False, service_port: int | None = None
 ) -> route_pb2.RouteConfiguration:
-    """The inline route of an inbound HCM: ``inbound|<port>||`` with vhost ``inbound|http|<port>`` (§1.3, §7.3);
+    """The inline route of an inbound HCM (Istio ``buildSidecarInboundHTTPRouteConfig``): named after the
+    cluster ``inbound|<targetPort>||``, vhost ``inbound|http|<servicePort>``, decorator ``<host>:<servicePort>/*``;
     retries ``reset-before-request`` twice except on gRPC ports."""
     cluster = inbound_cluster_name(target_port)
-    op = f"{service_host}:{target_port}/*" if service_host else f"{cluster}/*"
-    rcfg = _inbound_route(cluster, f"inbound|http|{target_port}", cluster, op)
+    port = service_port or target_port
+    rcfg = _inbound_route(cluster, f"inbound|http|{port}", cluster, f"{service_host or ''}:{port}/*")
     if not grpc:
         policy = rcfg.virtual_hosts[0].routes[0].route.retry_policy
         policy.retry_on = "reset-before-request"

@@ -69,6 +69,7 @@ class InboundPort:
     protocol: Protocol
     service_host: str | None = None
     mtls_mode: str = "PERMISSIVE"  # STRICT | PERMISSIVE | DISABLE
+    service_port: int | None = None  # the service port (telemetry names); None = the target port
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,10 @@ def port_chains(p: InboundPort, match_port: int, trust_domain: str = "cluster.lo
     name = f"{WILDCARD}_{p.target_port}"
     cluster = inbound_cluster_name(p.target_port)
     route = inbound_route_config(
-        p.target_port, p.service_host, grpc=p.protocol in (Protocol.GRPC, Protocol.GRPC_WEB)
+        p.target_port,
+        p.service_host,
+        grpc=p.protocol in (Protocol.GRPC, Protocol.GRPC_WEB),
+        service_port=p.service_port,
     )
     m = hcm(f"inbound_{name}", route_config=route, direction="inbound")
     if p.protocol.is_http2:
