@@ -278,3 +278,40 @@ async def test_command_palette_offers_mesh_commands():
         cmd.callback()
         await pilot.pause()
         assert isinstance(app.screen, ResourcesScreen) and app.screen.kind == "VirtualService"
+
+
+async def test_overview_p_and_g_keys_and_proxy_d_e_keys():
+    from meshctl.graph.source import BOOKINFO, LiveSource
+    from meshctl.tui.screens import DiffScreen, ExplainScreen
+
+    app = MeshApp(LiveSource([BOOKINFO]), interval=None, prefer_dot=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        ov = app.screen
+        ov.query_one("DataTable").move_cursor(row=ov._keys.index("wl:default/reviews-v1"))
+        await pilot.press("g")
+        await pilot.pause()
+        assert isinstance(app.screen, GraphScreen)
+        assert app.screen.query_one(GraphCanvas).selected == "wl:default/reviews-v1"
+        await pilot.press("escape")
+        await pilot.press("p")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        ps = app.screen
+        assert isinstance(ps, ProxyScreen) and ps.target == "reviews-v1.default"
+        # d: the diff needs a live proxy; with files only it says so instead of failing
+        await pilot.press("d")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, DiffScreen) and "needs an admin URL" in app.screen.body
+        await pilot.press("escape")
+        # e: asks for the request, then walks it through the proxy's (intended) config
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = "http://ratings:9080/ratings/0"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        es = app.screen
+        assert isinstance(es, ExplainScreen)
+        assert "outbound|9080|v1|ratings.default.svc.cluster.local" in es.body, es.body
