@@ -176,3 +176,13 @@ spec:
 """)
     )
     assert pa.mtls.mode == "STRICT" and pa.port_level_mtls[8080].mode == "DISABLE"
+
+
+def test_null_fields_mean_unset_like_protojson() -> None:
+    vs = validate(
+        one(
+            VS_HEAD
+            + "  hosts:\n  gateways:\n  http:\n  - route:\n    - destination: {host: a}\n      weight:\n"
+        )
+    )
+    assert vs.hosts == [] and vs.gateways == [] and vs.http[0].route[0].weight is None

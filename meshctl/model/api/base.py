@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictStr, model_validator
 
 
 def proto_json_name(name: str) -> str:
@@ -19,7 +19,16 @@ def proto_json_name(name: str) -> str:
 
 
 class IstioModel(BaseModel):
-    """Base of all Istio API messages: camelCase aliases, snake_case accepted, unknown fields rejected."""
+    """Base of all Istio API messages: camelCase aliases, snake_case accepted, unknown fields rejected.
+
+    A field written as ``null`` (``hosts:`` with nothing after it) means "unset", as in protojson."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_unset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and None in data.values():
+            return {k: v for k, v in data.items() if v is not None}
+        return data
 
     model_config = ConfigDict(
         alias_generator=proto_json_name,
