@@ -38,12 +38,37 @@ class ServeOptions:
     #: Called once serving, with (grpc port, debug port or 0): tests and the demo learn the ports this way.
     on_ready: Callable[[int, int], None] | None = None
     stop: asyncio.Event | None = field(default=None, repr=False)
+    #: Read the live cluster (list + watch) instead of / under the files: ``meshctl xds serve -k``.
+    kube: bool = False
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    namespace: str | None = None  # None: all namespaces
 
 
 async def serve(opts: ServeOptions) -> None:
     """Serve until SIGINT/SIGTERM (or ``opts.stop`` is set). Bad input files raise before anything listens."""
-    source = MeshSource(opts.paths, mesh_config=opts.mesh_config, loopback=opts.loopback)
-    await asyncio.to_thread(source.load)
+    cluster = None
+    if opts.kube:
+        from meshctl.sources.kubernetes import ClusterSource
+        from meshctl.sources.kubernetes.xds import KubeMeshSource
+
+        def connect() -> ClusterSource:
+            return ClusterSource(
+                kubeconfig=opts.kubeconfig, context=opts.kube_context, namespace=opts.namespace
+            ).start()
+
+        cluster = await asyncio.to_thread(connect)
+        source: MeshSource = KubeMeshSource(
+            cluster, paths=opts.paths, mesh_config=opts.mesh_config, loopback=opts.loopback
+        )
+    else:
+        source = MeshSource(opts.paths, mesh_config=opts.mesh_config, loopback=opts.loopback)
+    try:
+        await asyncio.to_thread(source.load)
+    except BaseException:
+        if cluster is not None:
+            await asyncio.to_thread(cluster.stop)
+        raise
     cache = SnapshotCache(resolver=source.resolve)
     source.cache = cache
     status = SyncStatus()
@@ -86,9 +111,13 @@ async def serve(opts: ServeOptions) -> None:
             f" ({', '.join(changed)})" if changed else "",
         )
 
-    watcher = (
-        asyncio.create_task(watch_files(opts.paths, reload, debounce=opts.debounce)) if opts.watch else None
-    )
+    watchers = []
+    if opts.watch and opts.paths:
+        watchers.append(asyncio.create_task(watch_files(opts.paths, reload, debounce=opts.debounce)))
+    if cluster is not None:  # a live cluster is always followed: that is the point of reading it
+        from meshctl.sources.kubernetes.xds import watch_cluster
+
+        watchers.append(asyncio.create_task(watch_cluster(cluster, reload, debounce=opts.debounce)))
     proxies = len(source.mesh.proxies())
     log.info(
         "xds: serving ADS (SotW and delta) on %s:%d%s for %d proxies of the model%s%s",
@@ -97,7 +126,8 @@ async def serve(opts: ServeOptions) -> None:
         " with TLS" + (" (mTLS)" if opts.tls and opts.tls.client_ca else "") if opts.tls else "",
         proxies,
         f"; debug http://{opts.address}:{debug_port}/debug/syncz" if debug else "",
-        "; watching files" if watcher else "",
+        ("; following the cluster" if cluster is not None else "")
+        + ("; watching files" if opts.watch and opts.paths else ""),
     )
     if opts.on_ready:
         opts.on_ready(port, debug_port if debug else 0)
@@ -105,8 +135,8 @@ async def serve(opts: ServeOptions) -> None:
         await stop.wait()
     finally:
         log.info("xds: shutting down")
-        if watcher:
-            watcher.cancel()
+        for w in watchers:
+            w.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.remove_signal_handler(sig)
@@ -115,6 +145,8 @@ async def serve(opts: ServeOptions) -> None:
         await server.stop(1.0)
         if debug:
             await debug.stop()
+        if cluster is not None:
+            await asyncio.to_thread(cluster.stop)
 
 
 def setup_logging(level: str = "info") -> None:

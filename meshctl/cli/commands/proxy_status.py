@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from meshctl.cli.options import output_option
+from meshctl.cli.options import kube_options, output_option
 
 
 @click.command("proxy-status")
@@ -52,6 +52,17 @@ from meshctl.cli.options import output_option
     type=click.Path(dir_okay=False),
     help="With PROXY: intended config dump (default: the server's).",
 )
+@click.option(
+    "-k",
+    "--kube",
+    "use_kube",
+    is_flag=True,
+    help="Reach istiod (or an in-cluster meshctl) through a port-forward to its 15010.",
+)
+@kube_options
+@click.option(
+    "--istio-namespace", default="istio-system", show_default=True, help="With -k: where istiod runs."
+)
 @click.option("-n", "--namespace", default=None, help="Only proxies in this namespace.")
 @click.option("--ca", type=click.Path(exists=True, dir_okay=False), help="CA (PEM) of a TLS xDS server.")
 @click.option(
@@ -70,6 +81,10 @@ def command(
     envoy_file: str | None,
     admin_url: str | None,
     intended_file: str | None,
+    use_kube: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    istio_namespace: str,
     namespace: str | None,
     ca: str | None,
     cert: str | None,
@@ -82,6 +97,7 @@ def command(
     Examples:
       meshctl proxy-status                              # asks 127.0.0.1:15010 over ADS, like istioctl
       meshctl ps --debug http://127.0.0.1:15014 -o json
+      meshctl ps -k --context kind-mesh                 # through a port-forward to istiod's 15010
       meshctl ps productpage-v1.default
       meshctl ps --syncz syncz.json -v 1                # istiod's recorded answers, printed like istioctl
       meshctl ps productpage-v1.default --admin http://127.0.0.1:15000   # intended vs Envoy's config (exit 1 if not)
@@ -114,7 +130,17 @@ def command(
                 return fh.read()
 
         creds = grpc.ssl_channel_credentials(read(ca), read(key), read(cert))
-    rows = fetch(xds=xds, debug=debug, credentials=creds)
+    if use_kube:
+        if xds or debug:
+            raise UsageError("-k finds the server itself; do not combine it with --xds or --debug")
+        from meshctl.sources.kubernetes import open_istiod
+
+        with open_istiod(
+            kubeconfig=kubeconfig, context=kube_context, istio_namespace=istio_namespace, port=15010
+        ) as pf:
+            rows = fetch(xds=f"127.0.0.1:{pf.local_port}", credentials=creds)
+    else:
+        rows = fetch(xds=xds, debug=debug, credentials=creds)
     if namespace:
         rows = [r for r in rows if r.namespace == namespace]
     if proxy:

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from meshctl.cli.options import filename_option
+from meshctl.cli.options import filename_option, kube_options
 from meshctl.errors import UsageError
 
 
@@ -17,7 +17,18 @@ def command() -> None:
 
 
 @command.command("serve")
-@filename_option(required=True)
+@filename_option()
+@click.option(
+    "-k",
+    "--kube",
+    "use_kube",
+    is_flag=True,
+    help="Serve the live cluster's config (list + watch); -f files are layered on top.",
+)
+@kube_options
+@click.option(
+    "-n", "--namespace", default=None, help="With -k: only this namespace (plus istio-system); default all."
+)
 @click.option(
     "--address", default="127.0.0.1", show_default=True, help="Listen address (loopback by default)."
 )
@@ -57,6 +68,10 @@ def command() -> None:
 )
 def serve_cmd(
     filenames: tuple[str, ...],
+    use_kube: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    namespace: str | None,
     address: str,
     port: int,
     debug_port: int | None,
@@ -76,12 +91,15 @@ def serve_cmd(
     \b
     Examples:
       meshctl xds serve -f meshctl/examples/bookinfo
+      meshctl xds serve -k --context kind-mesh          # the live cluster, following its changes
       meshctl xds bootstrap --pod productpage-v1 -n default > envoy.json && envoy -c envoy.json
       meshctl proxy-status
     """
     from meshctl.xds.serve import ServeOptions, serve, setup_logging
     from meshctl.xds.server import TlsFiles
 
+    if not filenames and not use_kube:
+        raise UsageError("give the mesh config with -f PATH, or -k to serve the live cluster")
     if bool(tls_cert) != bool(tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
     if client_ca and not tls_cert:
@@ -97,6 +115,10 @@ def serve_cmd(
         tls=tls,
         mesh_config=meshconfig,
         loopback=loopback,
+        kube=use_kube,
+        kubeconfig=kubeconfig,
+        kube_context=kube_context,
+        namespace=namespace,
     )
     asyncio.run(serve(opts))
 
