@@ -459,3 +459,28 @@ def test_inbound_names_use_target_port_and_telemetry_uses_service_port() -> None
     assert (
         r.route.cluster == "inbound|8080||" and r.decorator.operation == "web.shop.svc.cluster.local:8000/*"
     )
+
+
+def test_mesh_access_log_on_every_hcm_and_tcp_proxy(envoy_bin: str) -> None:
+    from envoy.extensions.access_loggers.file.v3 import file_pb2
+
+    from meshctl.envoy.runner import validate_config
+    from meshctl.model import load_mesh_config
+    from meshctl.translate.accesslog import TEXT_FORMAT
+    from meshctl.translate.bootstrap import bootstrap
+
+    mc = load_mesh_config(str(TT / "meshconfig-accesslog.yaml"))
+    mesh = build_mesh(load_paths([str(BOOKINFO)]), mc)
+    pc = translate(mesh, mesh.proxy("deploy/productpage-v1"))
+    m = hcm_of(listener(pc, "0.0.0.0_9080").filter_chains[0])
+    (log,) = m.access_log
+    fal = file_pb2.FileAccessLog()
+    log.typed_config.Unpack(fal)
+    assert log.name == "envoy.access_loggers.file" and fal.path == "/dev/stdout"
+    assert dict(fal.log_format.json_format) == {"code": "%RESPONSE_CODE%", "route": "%ROUTE_NAME%"}
+    assert tcp_of(listener(pc, "0.0.0.0_9080").default_filter_chain).access_log
+    assert validate_config(bootstrap(pc, admin_port=0)).ok
+    # without accessLogFile: no access logs (Istio's default)
+    plain = translate(build_mesh(load_paths([str(BOOKINFO)])), mesh.proxy("deploy/productpage-v1"))
+    assert not hcm_of(listener(plain, "0.0.0.0_9080").filter_chains[0]).access_log
+    assert TEXT_FORMAT.endswith("%ROUTE_NAME%\n")
