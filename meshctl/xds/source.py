@@ -59,9 +59,9 @@ class MeshSource:
         self.ca: Any = None  # MeshCA, made on first use (issuing workload certificates for SDS)
         self._lock = threading.Lock()
 
-    def load(self) -> None:
-        """(Re)build the model from the files; raises MeshctlError (file:line: field: message) on bad input."""
-        from meshctl.model.mesh import build_mesh
+    def read_resources(self) -> list[Any]:
+        """The resources the model is built from. Sources other than files (a live cluster, the demo's
+        in-memory config) override this hook (and :meth:`read_mesh_config`) rather than :meth:`load`."""
         from meshctl.sources import load_paths, load_text
 
         resources = load_paths([p for p in self.paths if p != "-"])
@@ -72,12 +72,22 @@ class MeshSource:
 
                 self._stdin_text = sys.stdin.read()
             resources += load_text(self._stdin_text, "<stdin>", start_index=len(resources))
-        mesh_config = None
-        if self.mesh_config_path:
-            from meshctl.model.meshconfig import load_mesh_config
+        return resources
 
-            mesh_config = load_mesh_config(self.mesh_config_path)
-        mesh = build_mesh(resources, mesh_config)
+    def read_mesh_config(self, resources: list[Any]) -> Any:
+        """The MeshConfig (``--meshconfig`` file), or None for Istio's defaults."""
+        if not self.mesh_config_path:
+            return None
+        from meshctl.model.meshconfig import load_mesh_config
+
+        return load_mesh_config(self.mesh_config_path)
+
+    def load(self) -> None:
+        """(Re)build the model; raises MeshctlError (file:line: field: message) on bad input, keeping the old one."""
+        from meshctl.model.mesh import build_mesh
+
+        resources = self.read_resources()
+        mesh = build_mesh(resources, self.read_mesh_config(resources))
         with self._lock:
             self.mesh = mesh
             self.generation += 1
