@@ -210,6 +210,14 @@ def test_delta_initial_versions_changes_and_removals(server: ServerThread) -> No
         c.send(_dreq(T.CLUSTER, nonce=r2.nonce, error="bad cluster"))
         assert c.pending() is None
         assert conn_status(server, "CDS")["status"] == "NACK"
+        # New content lifts the hold: the rejected batch's resources that are still wanted ("c") are resent,
+        # since Envoy may have rejected the whole batch; the ACK clears the NACK.
+        server.cache.set_snapshot(NODE, snap("v3", clusters=("a", "c", "d")))
+        r3 = c.recv()
+        assert sorted(x.name for x in r3.resources) == ["c", "d"]
+        c.send(_dreq(T.CLUSTER, nonce=r3.nonce))
+        c.pending(0.2)
+        assert conn_status(server, "CDS")["status"] == "SYNCED"
         # Named EDS: subscribe, unsubscribe; a stale nonce still changes the subscription.
         c.send(_dreq(T.ENDPOINT, sub=["a"]))
         e1 = c.recv()
