@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from envoy.config.core.v3 import base_pb2
 from envoy.extensions.filters.common.fault.v3 import fault_pb2 as common_fault
 from envoy.extensions.filters.http.cors.v3 import cors_pb2
 from envoy.extensions.filters.http.fault.v3 import fault_pb2
@@ -107,7 +106,3 @@ def translate_cors(cors: Any | None) -> cors_pb2.CorsPolicy | None:
     if max_age is not None:
         out.max_age = str(duration_ns(max_age) // 10**9)
     return out
-
-
-def runtime_percent_100() -> base_pb2.RuntimeFractionalPercent:
-    return base_pb2.RuntimeFractionalPercent(default_value=fractional_hundred(100))

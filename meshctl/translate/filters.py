@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from envoy.config.core.v3 import address_pb2, base_pb2, config_source_pb2
+from envoy.config.core.v3 import address_pb2, config_source_pb2
 from envoy.config.listener.v3 import listener_components_pb2 as lc
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.cors.v3 import cors_pb2
@@ -26,7 +26,6 @@ from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from envoy.extensions.request_id.uuid.v3 import uuid_pb2
-from google.protobuf import wrappers_pb2
 
 from meshctl.translate.protoutil import boolv, duration, pack, seconds
 
@@ -162,11 +161,3 @@ def listener_filter(name: str) -> lc.ListenerFilter:
 TLS_INSPECTOR = "envoy.filters.listener.tls_inspector"
 HTTP_INSPECTOR = "envoy.filters.listener.http_inspector"
 ORIGINAL_DST = "envoy.filters.listener.original_dst"
-
-
-def bool_value(v: bool) -> wrappers_pb2.BoolValue:
-    return boolv(v)
-
-
-def metadata_empty() -> base_pb2.Metadata:
-    return base_pb2.Metadata()

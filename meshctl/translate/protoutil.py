@@ -7,45 +7,26 @@ strings, packing typed configs, ``istio.config`` blame metadata) in one place.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from envoy.config.core.v3 import base_pb2
 from envoy.type.v3 import percent_pb2
-from google.protobuf import any_pb2, duration_pb2, struct_pb2, wrappers_pb2
+from google.protobuf import any_pb2, duration_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
-_DUR_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
-_UNIT_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "ms": 1_000_000,
-    "s": 10**9,
-    "m": 60 * 10**9,
-    "h": 3600 * 10**9,
-    "d": 86400 * 10**9,
-}
+from meshctl.model.api import parse_duration
 
 
 def duration_ns(value: Any) -> int:
-    """Nanoseconds of an Istio duration (``"1.5s"``, ``"100ms"``, ``"1h30m"``), a number of seconds, or a timedelta."""
+    """Nanoseconds of an Istio duration (``"1.5s"``, ``"100ms"``, ``"1h30m"``: the model's
+    :func:`~meshctl.model.api.parse_duration`), a number of seconds, or a timedelta."""
     if value is None:
         return 0
     if hasattr(value, "total_seconds"):
         return int(round(value.total_seconds() * 1e9))
     if isinstance(value, (int, float)):
         return int(round(value * 1e9))
-    text = str(value).strip()
-    pos, total = 0, 0.0
-    for m in _DUR_RE.finditer(text):
-        if m.start() != pos:
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(m.group(1)) * _UNIT_NS[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or not text:
-        raise ValueError(f"invalid duration {text!r}")
-    return int(round(total))
+    return int(round(parse_duration(str(value)) * 1e9))
 
 
 _DURATIONS: dict[Any, duration_pb2.Duration] = {}
@@ -115,9 +96,3 @@ def fractional_million(pct: float) -> percent_pb2.FractionalPercent:
 
 def fractional_hundred(n: int) -> percent_pb2.FractionalPercent:
     return percent_pb2.FractionalPercent(numerator=n, denominator=percent_pb2.FractionalPercent.HUNDRED)
-
-
-def struct_of(d: dict[str, Any]) -> struct_pb2.Struct:
-    s = struct_pb2.Struct()
-    s.update(d)
-    return s
