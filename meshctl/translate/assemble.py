@@ -236,6 +236,7 @@ def _gateway(mesh: Any, proxy: Proxy, pc: ProxyConfig) -> None:
         virtual_services=list(zip(_vs_infos(vss), vss, strict=True)),
         services=services,
         hash_policy=make_hash_policy(mesh, proxy, lookup),
+        tcp_settings=make_tcp_settings(mesh, proxy, lookup),
         mesh_default_retry=mesh.mesh_config.default_http_retry_policy,
         subsets_of=subsets_of,
     )

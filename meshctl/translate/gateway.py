@@ -36,7 +36,7 @@ from meshctl.translate.filters import (
     tcp_proxy_filter,
 )
 from meshctl.translate.httproute import new_route_configuration
-from meshctl.translate.listener import CHAIN_CONNECT_TIMEOUT, _dest_cluster
+from meshctl.translate.listener import CHAIN_CONNECT_TIMEOUT, _routes_filter
 from meshctl.translate.route import RouteContext, VSInfo, _gateway_name, translate_virtual_service
 from meshctl.translate.route_match import is_catch_all_match
 from meshctl.translate.util import outbound_cluster_name, sni_name
@@ -51,6 +51,7 @@ class GatewayView:
     virtual_services: list[tuple[VSInfo, Any]]  # (VS, Config) bound to any gateway of the proxy
     services: list[Service]
     hash_policy: Callable[[str, int], rc.RouteAction.HashPolicy | None] = lambda h, p: None
+    tcp_settings: Callable[[str, int], Any] = lambda h, p: None
     mesh_default_retry: Any = None
     subsets_of: Callable[[Service], list[str]] = lambda s: []
     extra: dict[str, Any] = field(default_factory=dict)
@@ -189,18 +190,6 @@ def gateway_route_config(view: GatewayView, name: str, servers: list[Any]) -> ro
     return rcfg
 
 
-def _l4_routes_filter(view: GatewayView, vs: VSInfo, routes: list[Any], port: int) -> lc.Filter:
-    """tcp_proxy for VS ``tcp[]``/``tls[]`` destinations: one cluster, or weighted (stat prefix ``vs.ns``)."""
-    if len(routes) == 1:
-        return tcp_proxy_filter(_dest_cluster(routes[0].destination, port, view.service_ports))
-    weighted = [
-        (_dest_cluster(d.destination, port, view.service_ports), int(d.weight or 0))
-        for d in routes
-        if d.weight
-    ]
-    return tcp_proxy_filter(stat_prefix=f"{vs.name}.{vs.namespace}", weighted=weighted)
-
-
 def _l4_match_fits(m: Any, vs: VSInfo, gs: Any) -> bool:
     """Istio ``l4SingleMatch``: the match's port and gateways fit this server."""
     if m.port and m.port != gs.port:
@@ -225,7 +214,7 @@ def _tls_passthrough_chains(view: GatewayView, gs: Any, seen: set[str]) -> list[
                 if any(h in seen for h in snis):
                     continue
                 seen.update(snis)
-                ch = lc.FilterChain(filters=[_l4_routes_filter(view, vs, list(rule.route), gs.port)])
+                ch = lc.FilterChain(filters=[_routes_filter(list(rule.route), vs, gs.port, view)])
                 if "*" not in snis:
                     ch.filter_chain_match.server_names.extend(sorted(snis))
                 chains.append(ch)
@@ -263,7 +252,7 @@ def _tcp_server_chain(view: GatewayView, gs: Any) -> lc.FilterChain | None:
         for rule in vs.spec.tcp:
             if not rule.route or (rule.match and not any(_l4_match_fits(m, vs, gs) for m in rule.match)):
                 continue
-            return lc.FilterChain(filters=[_l4_routes_filter(view, vs, list(rule.route), gs.port)])
+            return lc.FilterChain(filters=[_routes_filter(list(rule.route), vs, gs.port, view)])
     return None
 
 

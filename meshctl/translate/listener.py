@@ -92,7 +92,7 @@ def _dest_cluster(dest: Any, svc_port: int, ports_of: Callable[[str], list[int] 
     return outbound_cluster_name(number, dest.subset, dest.host)
 
 
-def _single_destination(view: SidecarView, cluster: str, host: str, port: int) -> lc.Filter:
+def _single_destination(view: Any, cluster: str, host: str, port: int) -> lc.Filter:
     """Istio ``buildOutboundNetworkFiltersWithSingleDestination``: stat prefix = cluster, DR source-IP hashing,
     DR ``connectionPool.tcp`` idleTimeout / maxConnectionDuration."""
     tcp = view.tcp_settings(host, port)
@@ -105,8 +105,9 @@ def _single_destination(view: SidecarView, cluster: str, host: str, port: int) -
     return f
 
 
-def _routes_filter(routes: list[Any], vs: VSInfo, port: int, view: SidecarView) -> lc.Filter:
-    """Istio ``buildOutboundNetworkFilters``: one destination -> single-destination tcp_proxy, else weighted."""
+def _routes_filter(routes: list[Any], vs: VSInfo, port: int, view: Any) -> lc.Filter:
+    """Istio ``buildOutboundNetworkFilters`` (sidecars and gateways; ``view`` gives service ports, hash and
+    TCP settings): one destination -> single-destination tcp_proxy, else weighted (stat prefix ``vs.ns``)."""
     dests = [r for r in routes if (r.weight or 0) > 0] if len(routes) > 1 else routes
     if len(dests) == 1:
         d = dests[0].destination
@@ -122,7 +123,7 @@ def _configs_for(view: SidecarView, svc: Service) -> list[VSInfo]:
     return [vs for vs in view.virtual_services if any(host_matches(h, svc.hostname) for h in vs.spec.hosts)]
 
 
-def _hash_source_ip(view: SidecarView, host: str, port: int) -> bool:
+def _hash_source_ip(view: Any, host: str, port: int) -> bool:
     hp = view.hash_policy(host, port)
     return bool(
         hp is not None
