@@ -1,0 +1,97 @@
+"""meshctl's own checks (MSH codes): each fires on the mistake it names and stays quiet on the fix."""
+
+from __future__ import annotations
+
+from meshctl.analyze import analyze
+from meshctl.analyze.registry import builtin_analyzers, select
+from meshctl.sources import load_text
+
+SVC = "apiVersion: v1\nkind: Service\nmetadata: {{name: {n}, namespace: shop}}\nspec:\n  selector: {{app: {n}}}\n  ports: [{{name: http, port: 80}}]\n"
+POD = ("apiVersion: v1\nkind: Pod\nmetadata: {{name: {n}, namespace: shop, labels: {{app: {app}, version: {v}}}}}\n"
+       "spec:\n  containers: [{{name: app, image: a, ports: [{{containerPort: 80}}]}}, {{name: istio-proxy, image: p}}]\nstatus: {{podIP: {ip}}}\n")
+
+
+def run(text: str, analyzer: str) -> list:
+    return analyze(load_text(text, "m.yaml", default_namespace=""), analyzers=select(builtin_analyzers(), [analyzer])).messages
+
+
+def vs(name: str, body: str, hosts: str = "[reviews]", extra: str = "") -> str:
+    return f"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: {name}, namespace: shop{extra}}}\nspec:\n  hosts: {hosts}\n{body}"
+
+
+def test_msh0001_catch_all_shadows_later_routes() -> None:
+    body = ("  http:\n  - match: [{uri: {prefix: /}}]\n    route: [{destination: {host: reviews}}]\n"
+            "  - match: [{headers: {end-user: {exact: jason}}}]\n    route: [{destination: {host: reviews, subset: v2}}]\n")
+    msgs = run(vs("r", body), "meshctl.ShadowedRouteAnalyzer")
+    assert [(m.code, m.line) for m in msgs] == [("MSH0001", 9)]
+    assert "rule #0 matches every request first" in msgs[0].text
+    fixed = body.replace("prefix: /}", "prefix: /api}")
+    assert run(vs("r", fixed), "meshctl.ShadowedRouteAnalyzer") == []
+
+
+def test_msh0001_older_gateway_vs_catch_all() -> None:
+    gw = "  gateways: [istio-system/gw]\n"
+    old = vs("old", gw + "  http:\n  - route: [{destination: {host: a}}]\n", "[shop.example.com]", ", creationTimestamp: '2024-01-01T00:00:00Z'")
+    new = vs("new", gw + "  http:\n  - match: [{uri: {prefix: /b}}]\n    route: [{destination: {host: b}}]\n", "[shop.example.com]",
+             ", creationTimestamp: '2024-02-01T00:00:00Z'")
+    msgs = run(old + "---\n" + new, "meshctl.ShadowedRouteAnalyzer")
+    assert [(m.code, m.origin) for m in msgs] == [("MSH0001", "VirtualService shop/new")]
+
+
+def test_msh0002_weights() -> None:
+    body = "  http:\n  - route:\n    - {destination: {host: a}, weight: 70}\n    - {destination: {host: b}, weight: 20}\n"
+    msgs = run(vs("w", body), "meshctl.RouteWeightAnalyzer")
+    assert [m.code for m in msgs] == ["MSH0002"] and "add up to 90" in msgs[0].text and "70:20" in msgs[0].text
+    assert run(vs("w", body.replace("20}", "30}")), "meshctl.RouteWeightAnalyzer") == []
+
+
+def test_msh0003_and_msh0004_subsets() -> None:
+    dr = ("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: other}\nspec:\n"
+          "  host: reviews.shop.svc.cluster.local\n  exportTo: [.]\n  subsets: [{name: v1, labels: {version: v1}}]\n")
+    route = "  http:\n  - route: [{destination: {host: reviews, subset: v1}}]\n"
+    msgs = run(SVC.format(n="reviews") + "---\n" + dr + "---\n" + vs("r", route), "meshctl.SubsetAnalyzer")
+    assert [m.code for m in msgs] == ["MSH0003"]  # the only DR defining v1 is not exported to shop
+    visible = dr.replace("namespace: other", "namespace: shop").replace("  exportTo: [.]\n", "").replace(
+        "subsets: [{name: v1, labels: {version: v1}}]", "subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]")
+    pods = POD.format(n="r1", app="reviews", v="v1", ip="10.0.0.1")
+    split = "  http:\n  - route:\n    - {destination: {host: reviews, subset: v1}, weight: 90}\n    - {destination: {host: reviews, subset: v2}, weight: 10}\n"
+    msgs = run("---\n".join([SVC.format(n="reviews"), pods, visible, vs("r", split)]), "meshctl.SubsetAnalyzer")
+    assert [(m.code, m.args[0], m.args[2]) for m in msgs] == [("MSH0004", "v2", 10)]
+
+
+def test_msh0005_oldest_vs_wins_on_sidecars() -> None:
+    a = vs("a-first", "  http:\n  - route: [{destination: {host: reviews}}]\n", extra=", creationTimestamp: '2024-01-01T00:00:00Z'")
+    b = vs("b-second", "  http:\n  - route: [{destination: {host: reviews}}]\n", "[reviews.shop.svc.cluster.local]", ", creationTimestamp: '2024-03-01T00:00:00Z'")
+    msgs = run(a + "---\n" + b, "meshctl.HostClaimAnalyzer")
+    assert [(m.code, m.origin) for m in msgs] == [("MSH0005", "VirtualService shop/b-second")]
+    assert "only the oldest, shop/a-first, takes effect" in msgs[0].text
+
+
+def test_msh0006_port_level_settings_drop_top_level() -> None:
+    dr = ("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: shop}\nspec:\n  host: reviews\n"
+          "  trafficPolicy:\n    tls: {mode: ISTIO_MUTUAL}\n    loadBalancer: {simple: LEAST_REQUEST}\n"
+          "    portLevelSettings:\n    - port: {number: 9080}\n      connectionPool: {tcp: {maxConnections: 10}}\n")
+    msgs = run(dr, "meshctl.PortLevelSettingsAnalyzer")
+    assert [m.code for m in msgs] == ["MSH0006"] and "loadBalancer/tls" in msgs[0].text and msgs[0].line == 10
+
+
+def test_msh0007_sidecar_hides_destination() -> None:
+    sc = ("apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: shop}\nspec:\n"
+          "  egress: [{hosts: ['./*', 'istio-system/*']}]\n")
+    route = "  http:\n  - route: [{destination: {host: ratings.data.svc.cluster.local}}]\n"
+    docs = "---\n".join([SVC.format(n="reviews"), SVC.format(n="ratings").replace("namespace: shop", "namespace: data"), sc, vs("r", route)])
+    msgs = run(docs, "meshctl.SidecarVisibilityAnalyzer")
+    assert [(m.code, m.origin) for m in msgs] == [("MSH0007", "Sidecar shop/default")]
+    assert "ratings.data.svc.cluster.local" in msgs[0].text
+    assert run(docs.replace("'istio-system/*'", "'data/*'"), "meshctl.SidecarVisibilityAnalyzer") == []
+
+
+def test_msh0008_mtls_mismatch() -> None:
+    pa = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: strict, namespace: shop}\nspec:\n  mtls: {mode: STRICT}\n"
+    dr = ("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: shop}\nspec:\n  host: reviews\n"
+          "  trafficPolicy:\n    tls: {mode: DISABLE}\n")
+    docs = "---\n".join([SVC.format(n="reviews"), POD.format(n="r1", app="reviews", v="v1", ip="10.0.0.1"), pa, dr])
+    msgs = run(docs, "meshctl.MutualTLSAnalyzer")
+    assert [(m.code, m.origin) for m in msgs] == [("MSH0008", "DestinationRule shop/r")]
+    assert "PeerAuthentication shop/strict sets mTLS mode STRICT" in msgs[0].text
+    assert run(docs.replace("mode: DISABLE", "mode: ISTIO_MUTUAL"), "meshctl.MutualTLSAnalyzer") == []
