@@ -173,7 +173,11 @@ async def test_commands_resources_yaml_findings_help_back_quit():
         await _cmd(pilot, "findings")
         fs = app.screen
         assert isinstance(fs, FindingsScreen) and fs.error == ""
-        assert all(m.code.startswith(("IST", "KIA", "MC")) for m in fs.messages)
+        from meshctl.analyze.run import analyze
+
+        want = [(m.code, m.origin) for m in analyze(app.snapshot.resources).messages]
+        assert [(m.code, m.origin) for m in fs.messages] == want  # the screen shows exactly the analyzer's output
+        assert fs.query_one("DataTable").row_count == len(want)
         await pilot.press("escape")
         await _cmd(pilot, "nonsense")
         assert app.screen is base

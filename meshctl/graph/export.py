@@ -28,21 +28,23 @@ NODE_SHAPES = {
 }
 
 
-def edge_label(e: dict[str, Any]) -> str:
-    """``12.3rps 4.1%err p95 12ms w90`` -- what an edge says in DOT and in the TUI."""
+def edge_label(e: dict[str, Any], compact: bool = False) -> str:
+    """``12.3rps 4.1%err p95 12ms w90`` in DOT; ``compact`` (the TUI's narrow gaps): ``12.3rps 4%e 12ms w90``.
+
+    Destinations reached only through a conditional (``match``) rule say ``match`` instead of a weight.
+    """
     parts = []
     if e.get("traffic"):
-        if e.get("protocol") == "tcp":
-            parts.append(f"{e.get('bytes_per_s', 0.0):.0f}B/s")
-        else:
-            parts.append(f"{e.get('rps', 0.0):.1f}rps")
+        parts.append(f"{e.get('bytes_per_s', 0.0):.0f}B/s" if e.get("protocol") == "tcp" else f"{e.get('rps', 0.0):.1f}rps")
         if e.get("errpct"):
-            parts.append(f"{e['errpct']:.1f}%err")
+            parts.append(f"{e['errpct']:.0f}%e" if compact else f"{e['errpct']:.1f}%err")
         p95 = (e.get("latency_ms") or {}).get("p95")
         if p95 is not None:
-            parts.append(f"p95 {p95:.0f}ms")
+            parts.append(f"{p95:.0f}ms" if compact else f"p95 {p95:.0f}ms")
     if e.get("weight") is not None:
         parts.append(f"w{e['weight']}")
+    elif e.get("route_match"):
+        parts.append("match")
     return " ".join(parts)
 
 

@@ -15,6 +15,7 @@ import networkx as nx
 from rich.style import Style
 from rich.text import Text
 
+from meshctl.graph.export import edge_label
 from meshctl.graph.layout import Layout
 
 N, E, S, W = 1, 2, 4, 8
@@ -101,19 +102,7 @@ class Scene:
 
 def edge_text(e: dict[str, Any]) -> str:
     """Short edge label: ``12.3rps 4%e 8ms w90``."""
-    parts = []
-    if e.get("traffic"):
-        parts.append(f"{e.get('bytes_per_s', 0.0):.0f}B/s" if e.get("protocol") == "tcp" else f"{e.get('rps', 0.0):.1f}rps")
-        if e.get("errpct"):
-            parts.append(f"{e['errpct']:.0f}%e")
-        p95 = (e.get("latency_ms") or {}).get("p95")
-        if p95 is not None:
-            parts.append(f"{p95:.0f}ms")
-    if e.get("weight") is not None:
-        parts.append(f"w{e['weight']}")
-    elif e.get("route_match"):
-        parts.append("match")
-    return " ".join(parts)
+    return edge_label(e, compact=True)
 
 
 def node_title(n: str, d: dict[str, Any]) -> str:
