@@ -666,3 +666,15 @@ def test_headless_service_auto_mtls_follows_its_endpoints() -> None:
     )
     c = clusters_of(mixed, "deploy/client")["outbound|80||db.default.svc.cluster.local"]
     assert not c.HasField("transport_socket") and not c.transport_socket_matches
+
+
+def test_cluster_stat_names_from_mesh_config() -> None:
+    mc = MeshConfig(
+        outbound_cluster_stat_name="%SERVICE%_%SERVICE_PORT_NAME%_%SUBSET_NAME%",
+        inbound_cluster_stat_name="inbound_%SERVICE_FQDN%_%TARGET_PORT%",
+    )
+    text = BASE + dr("web", "default", "web", "  subsets: [{name: v1, labels: {version: v1}}]\n")
+    cs = clusters_of(text, "deploy/web-v1", mc=mc)
+    assert cs["outbound|80||web.default.svc.cluster.local"].alt_stat_name == "web.default_http_;"
+    assert cs["outbound|80|v1|web.default.svc.cluster.local"].alt_stat_name == "web.default_http_v1;"
+    assert cs["inbound|8080||"].alt_stat_name == "inbound_web.default.svc.cluster.local_8080;"

@@ -56,6 +56,18 @@ INBOUND_PASSTHROUGH_BIND = "127.0.0.6"
 CARES_UDP_MAX_QUERIES = 100
 
 
+def stat_prefix(pattern: str, svc: Service, subset: str, port: ServicePort, target_port: int) -> str:
+    """MeshConfig ``outboundClusterStatName``/``inboundClusterStatName`` (Istio ``telemetry.BuildStatPrefix``)."""
+    k8s = svc.registry == "Kubernetes"
+    out = pattern.replace("%SERVICE%", f"{svc.name}.{svc.namespace}" if k8s else svc.hostname)
+    out = out.replace("%SERVICE_NAME%", svc.name if k8s else svc.hostname)
+    out = out.replace("%SERVICE_FQDN%", svc.hostname)
+    out = out.replace("%SUBSET_NAME%", subset)
+    out = out.replace("%TARGET_PORT%", str(target_port))
+    out = out.replace("%SERVICE_PORT%", str(port.port))
+    return out.replace("%SERVICE_PORT_NAME%", port.name)
+
+
 def discovery_type(proxy: Proxy, svc: Service) -> int:
     """``convertResolution``: Passthrough services are ORIGINAL_DST on sidecars, EDS on gateways."""
     r = svc.resolution
@@ -255,6 +267,8 @@ class ClusterBuilder:
         if built is None:
             return []
         c, opts = built
+        if self.mc.outbound_cluster_stat_name:
+            c.alt_stat_name = alt_stat_name(stat_prefix(self.mc.outbound_cluster_stat_name, svc, "", port, 0))
         policy = with_mesh_defaults(
             port_policy(dr.spec.traffic_policy, port.port) if dr and dr.spec else None, self.mc
         )
@@ -290,6 +304,10 @@ class ClusterBuilder:
             if sbuilt is None:
                 continue
             sc, sopts = sbuilt
+            if self.mc.outbound_cluster_stat_name:
+                sc.alt_stat_name = alt_stat_name(
+                    stat_prefix(self.mc.outbound_cluster_stat_name, svc, ss.name, port, 0)
+                )
             smode = self._apply_outbound_policy(
                 sc,
                 sopts,
@@ -400,6 +418,11 @@ class ClusterBuilder:
         )
         assert built is not None
         c, opts = built
+        if self.mc.inbound_cluster_stat_name and targets:
+            t = targets[0]
+            c.alt_stat_name = alt_stat_name(
+                stat_prefix(self.mc.inbound_cluster_stat_name, t.service, "", t.port, cluster_port)
+            )
         if ctype == C.ORIGINAL_DST:
             c.cleanup_interval.CopyFrom(duration_pb2.Duration(seconds=MAX_CLEANUP_SECONDS))
         cp = None
