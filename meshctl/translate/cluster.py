@@ -6,8 +6,7 @@ workload port, and ``InboundPassthroughCluster``. Gateways get the outbound clus
 Duplicate names: the first wins. Spec: ``../shared/research/istio-translation.md`` §1.1, §2, §4.
 
 Known simplifications (docs/model.md): no ``istio.metadata_exchange`` cluster filter (an istio-proxy-only
-extension stock Envoy rejects), no HBONE/ambient clusters, no dynamic-forward-proxy (``DYNAMIC_DNS``) clusters,
-``outboundClusterStatName``/``inboundClusterStatName`` not applied.
+extension stock Envoy rejects), no HBONE/ambient clusters, no dynamic-forward-proxy (``DYNAMIC_DNS``) clusters.
 """
 
 from __future__ import annotations
