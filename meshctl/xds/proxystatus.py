@@ -92,7 +92,8 @@ def from_client_configs(configs: list[Any]) -> list[ProxyStatus]:
             cluster=str(md.get("CLUSTER_ID", "")),
             namespace=str(md.get("NAMESPACE", "")),
             node_id=str(md.get("NODE_ID", cc.node.id)),
-            version=str(md.get("VERSION") or md.get("ISTIO_VERSION") or ""),  # istiod's rows carry ISTIO_VERSION
+            # meshctl's server sends VERSION (config version); istiod's rows carry ISTIO_VERSION instead.
+            version=str(md.get("VERSION") or md.get("ISTIO_VERSION") or ""),
         )
         for g in cc.generic_xds_configs:
             status = names.get(g.config_status, "IGNORED")
