@@ -10,9 +10,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 
+@pytest.mark.slow
 def test_shared_istio_analyzer_cases(shared_dir) -> None:
     scorer = shared_dir / "conformance" / "score_analyze.py"
     p = subprocess.run([sys.executable, str(scorer), "--verbose", "--meshctl", f"{sys.executable} -m meshctl"],

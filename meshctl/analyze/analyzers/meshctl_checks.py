@@ -47,6 +47,9 @@ class DuplicateResourceAnalyzer(Analyzer):
         first: dict[tuple[str, str, str, str], Resource] = {}
         for r in ctx.all_resources:
             prev = first.get(r.key)
+            if prev is not None and prev.origin == "kube":
+                first[r.key] = r  # a file layered over the cluster's copy is the point of -k with -f
+                continue
             if prev is not None and prev is not r:
                 ctx.report("MSH0009", r, r.ref, str(prev.pos()) or "another input")
             else:

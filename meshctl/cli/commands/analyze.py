@@ -24,14 +24,12 @@ def _list_analyzers(analyzers: list[Any]) -> None:
     print_table(["ANALYZER", "CODES", "SOURCE", "DESCRIPTION"], rows, padding=3)
 
 
-def _load_kube(kubeconfig: str | None, context: str | None, namespace: str | None) -> list[Any]:
-    try:
-        from meshctl.sources import kubernetes as kube_source  # built by the sources stream
-    except ImportError:
-        from meshctl.errors import UnavailableError
+def _load_kube(kubeconfig: str | None, context: str | None) -> tuple[list[Any], str]:
+    """Every resource of the cluster (routing crosses namespaces; output is filtered later) and the context's namespace."""
+    from meshctl.sources.kubernetes import load_cluster
 
-        raise UnavailableError("reading a live cluster is not available in this build (meshctl.sources.kubernetes is missing)") from None
-    return list(kube_source.load_cluster(kubeconfig=kubeconfig, context=context, namespace=namespace))
+    res = load_cluster(kubeconfig=kubeconfig, context=context, all_namespaces=True)
+    return list(res), str(getattr(res, "namespace_default", None) or "default")
 
 
 @click.command("analyze", context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,12 +91,14 @@ def command(
     paths = list(files) + list(filenames)
     if not paths and not use_kube:
         raise UsageError("nothing to analyze", hints=["give files or directories (meshctl analyze -A manifests/), or -k for the live cluster"])
-    # istioctl: -A leaves namespace-less file resources without a namespace; otherwise they get the selected one.
-    selected = None if all_namespaces else (namespace or "default")
     resources: list[Any] = []
+    context_ns = "default"
     with progress("Analyzing…"):
         if use_kube:
-            resources.extend(_load_kube(kubeconfig, kube_context, None if all_namespaces else namespace))
+            cluster, context_ns = _load_kube(kubeconfig, kube_context)
+            resources.extend(cluster)
+        # istioctl: -A leaves namespace-less file resources without a namespace; otherwise they get the selected one
+        selected = None if all_namespaces else (namespace or context_ns)
         if paths:
             file_res = load_paths(paths, default_namespace="" if all_namespaces else (selected or "default"))
             for i, r in enumerate(file_res):
