@@ -377,6 +377,7 @@ def virtual_outbound(view: SidecarView) -> listener_pb2.Listener:
     catch = passthrough_chain(
         view.registry_only, name="virtualOutbound-catchall-tcp", egress_cluster=view.egress_cluster
     )
+    catch.ClearField("filter_chain_match")  # Istio sends this one without any match
     lis.filter_chains.append(catch)
     return lis
 
