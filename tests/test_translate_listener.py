@@ -479,6 +479,7 @@ def test_mesh_access_log_on_every_hcm_and_tcp_proxy(envoy_bin: str) -> None:
     assert log.name == "envoy.access_loggers.file" and fal.path == "/dev/stdout"
     assert dict(fal.log_format.json_format) == {"code": "%RESPONSE_CODE%", "route": "%ROUTE_NAME%"}
     assert tcp_of(listener(pc, "0.0.0.0_9080").default_filter_chain).access_log
+    assert list(listener(pc, "virtualInbound").access_log[0].filter.response_flag_filter.flags) == ["NR"]
     assert validate_config(bootstrap(pc, admin_port=0)).ok
     # without accessLogFile: no access logs (Istio's default)
     plain = translate(build_mesh(load_paths([str(BOOKINFO)])), mesh.proxy("deploy/productpage-v1"))

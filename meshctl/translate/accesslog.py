@@ -85,11 +85,17 @@ def file_access_log(mesh_config: Any) -> accesslog_pb2.AccessLog | None:
 
 
 def apply_access_log(listeners: list[listener_pb2.Listener], mesh_config: Any) -> None:
-    """Add the mesh's file access log to every HCM and tcp_proxy of ``listeners`` (in place)."""
+    """Add the mesh's file access log to every HCM and tcp_proxy of ``listeners`` and, filtered to
+    "no filter chain matched", to the listeners themselves (in place)."""
     log = file_access_log(mesh_config)
     if log is None:
         return
+    # Istio's listener access log only records connections no filter chain took (response flag NR)
+    listener_log = accesslog_pb2.AccessLog()
+    listener_log.CopyFrom(log)
+    listener_log.filter.response_flag_filter.flags.append("NR")
     for lis in listeners:
+        lis.access_log.append(listener_log)
         chains = list(lis.filter_chains)
         if lis.HasField("default_filter_chain"):
             chains.append(lis.default_filter_chain)
