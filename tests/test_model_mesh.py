@@ -779,3 +779,14 @@ spec:
     )
     [api] = [s for s in m.sidecar_scope(m.proxy("deploy/client")).services if s.hostname == "api.example.com"]
     assert [p.port for p in api.ports] == [443, 8443]
+
+
+def test_non_strict_build_skips_invalid_configs() -> None:
+    text = (
+        svc("web")
+        + dr("bad", "default", "web", "  trafficPolicy: {loadBalancer: {simple: NOPE}}\n")
+        + dr("good", "default", "web")
+    )
+    m = build_mesh(load_text(text, "m.yaml"), strict=False)
+    assert [c.name for c in m.destination_rules] == ["good"]
+    assert [e.field for e in m.invalid] == ["spec.trafficPolicy.loadBalancer.simple"]

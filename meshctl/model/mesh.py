@@ -73,8 +73,12 @@ class ServiceTarget:
 class Mesh:
     """Everything Pilot knows, for one set of resources and one MeshConfig."""
 
-    def __init__(self, resources: list[Resource], mesh_config: MeshConfig | None = None) -> None:
+    def __init__(
+        self, resources: list[Resource], mesh_config: MeshConfig | None = None, *, strict: bool = True
+    ) -> None:
         self.resources = resources
+        #: problems of configs skipped because they are invalid (only when built with ``strict=False``)
+        self.invalid: list[MeshctlError] = []
         self.mesh_config = mesh_config or MeshConfig()
         self.root_namespace = self.mesh_config.root_namespace
         self.domain_suffix = DOMAIN_SUFFIX
@@ -95,8 +99,9 @@ class Mesh:
                 errors.extend(e.errors)
             except MeshctlError as e:
                 errors.append(e)
-        if errors:
+        if errors and strict:
             raise errors[0] if len(errors) == 1 else ErrorList(errors)
+        self.invalid = errors
         for lst in configs.values():
             lst.sort(key=lambda c: c.resource.sort_key())
 
@@ -343,6 +348,11 @@ class Mesh:
         return f"<Mesh services={len(self.services)} workloads={len(self.workloads)} vs={len(self.virtual_services)} dr={len(self.destination_rules)}>"
 
 
-def build_mesh(resources: list[Resource], mesh_config: MeshConfig | None = None) -> Mesh:
-    """Build the model. Invalid Istio config raises InputError/ErrorList (exit 65) naming file:line:field."""
-    return Mesh(resources, mesh_config)
+def build_mesh(
+    resources: list[Resource], mesh_config: MeshConfig | None = None, *, strict: bool = True
+) -> Mesh:
+    """Build the model. Invalid Istio config raises InputError/ErrorList (exit 65) naming file:line:field.
+
+    ``strict=False`` skips invalid configs instead (as istiod ignores config it cannot use, e.g. read from a live
+    cluster) and lists their problems in ``mesh.invalid``."""
+    return Mesh(resources, mesh_config, strict=strict)
