@@ -52,7 +52,8 @@ C = cluster_pb2.Cluster
 #: Istio disables ORIGINAL_DST cleanup on inbound clusters with the largest protobuf Duration it can express.
 MAX_CLEANUP_SECONDS = 9223372035
 INBOUND_PASSTHROUGH_BIND = "127.0.0.6"
-CARES_UDP_MAX_QUERIES = 100
+CARES_UDP_MAX_QUERIES = 100  # PILOT_DNS_CARES_UDP_MAX_QUERIES
+DNS_JITTER_NANOS = 100_000_000  # 100ms, PILOT_DNS_JITTER_DURATION default
 
 
 def stat_prefix(pattern: str, svc: Service, subset: str, port: ServicePort, target_port: int) -> str:
@@ -151,7 +152,7 @@ class ClusterBuilder:
                 extension_pb2.TypedExtensionConfig(name="envoy.network.dns_resolver.cares")
             )
             c.typed_dns_resolver_config.typed_config.Pack(cfg)
-            c.dns_jitter.CopyFrom(duration_pb2.Duration())
+            c.dns_jitter.CopyFrom(duration_pb2.Duration(nanos=DNS_JITTER_NANOS))  # PILOT_DNS_JITTER_DURATION
             c.dns_refresh_rate.CopyFrom(dur(self.mc.dns_refresh_rate))
             c.respect_dns_ttl = True
         if ctype in (C.STRICT_DNS, C.LOGICAL_DNS, C.STATIC):
