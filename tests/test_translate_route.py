@@ -454,3 +454,61 @@ def test_jwt_claim_matches_become_dynamic_metadata() -> None:
     assert a.filter == "istio_authn" and [p.key for p in a.path] == ["request.auth.claims", "groups", "id"]
     assert a.value.list_match.one_of.string_match.exact == "admin" and not a.invert
     assert [p.key for p in b.path] == ["request.auth.claims", "iss"] and b.invert
+
+
+def test_route_generation_invariants_property() -> None:
+    """For arbitrary rule lists: one route per match in order, nothing after the first catch-all, every
+    cluster named ``outbound|port|subset|host``, weights only from non-zero destinations."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    uri = st.one_of(
+        st.none(),
+        st.builds(lambda v: {"exact": "/" + v}, st.text("abc", max_size=3)),
+        st.builds(lambda v: {"prefix": "/" + v}, st.text("abc", max_size=3)),
+        st.builds(lambda v: {"regex": "/" + v + ".*"}, st.text("abc", max_size=2)),
+    )
+    match = st.builds(
+        lambda u, h: {k: v for k, v in (("uri", u), ("headers", h)) if v},
+        uri,
+        st.one_of(st.none(), st.just({"x-user": {"exact": "a"}})),
+    )
+    dest = st.builds(
+        lambda s, w: {"destination": {"host": FQDN, **({"subset": s} if s else {})}, "weight": w},
+        st.sampled_from([None, "v1", "v2"]),
+        st.integers(0, 100),
+    )
+    rule = st.builds(
+        lambda ms, ds: {"match": ms, "route": ds},
+        st.lists(match, max_size=3),
+        # Istio's validation rejects several destinations that all weigh 0
+        st.lists(dest, min_size=1, max_size=3).filter(
+            lambda ds: len(ds) == 1 or any(d["weight"] for d in ds)
+        ),
+    )
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(rule, min_size=1, max_size=4))
+    def check(http: list[dict[str, Any]]) -> None:
+        out = routes(http)
+        expected = []
+        for r in http:
+            ms = r["match"] or [None]
+            for m in ms:
+                expected.append(m)
+                if m is None or (
+                    not m.get("headers") and (m.get("uri") is None or m["uri"].get("prefix") == "/")
+                ):
+                    break
+            else:
+                continue
+            break
+        assert len(out) == len(expected)
+        for r in out:
+            names = (
+                [r.route.cluster] if r.route.cluster else [c.name for c in r.route.weighted_clusters.clusters]
+            )
+            assert names and all(n.startswith("outbound|9080|") and n.endswith("|" + FQDN) for n in names)
+            assert all(c.weight.value > 0 for c in r.route.weighted_clusters.clusters)
+
+    check()
