@@ -1,4 +1,8 @@
-"""``meshctl describe pod|svc``: istioctl x describe's report from YAML (through the translator) or a dump."""
+"""``meshctl describe pod|svc``: istioctl x describe's report from YAML (through the translator) or a dump.
+
+The golden reports are the output of the CASES argv on the bookinfo example; after a reviewed change,
+regenerate them with ``.venv/bin/python tests/test_describe.py``.
+"""
 
 from __future__ import annotations
 
@@ -142,3 +146,14 @@ def test_vs_path_helper_matches_istioctl(shared_dir: Path) -> None:
             _vs_path(read_dump_file(str(d / "config_dump.json")), svc, 9080)
             == (d / "expected.txt").read_text().strip()
         )
+
+
+if __name__ == "__main__":  # regenerate the golden reports
+    import os
+
+    os.environ["MESHCTL_PLAIN"] = "1"
+    for name, argv in CASES:
+        code, out, err = run_cli([*argv, "-f", str(BOOKINFO)])
+        assert code == 0, err
+        (GOLDEN / name).write_text(out)
+    print("wrote", len(CASES), "golden reports")
