@@ -416,6 +416,13 @@ def log_cmd(level: str | None, reset: bool, **kw: Any) -> None:
 )
 @pod_options
 @click.option(
+    "--type",
+    "types",
+    multiple=True,
+    type=click.Choice(["cluster", "listener", "route", "endpoint", "ecds", "secret"]),
+    help="Compare only these resource types (repeatable; default: cluster, listener, route, endpoint, ecds).",
+)
+@click.option(
     "-o", "--output", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def diff_cmd(
@@ -429,6 +436,7 @@ def diff_cmd(
     kubeconfig: str | None,
     kube_context: str | None,
     admin_port: int,
+    types: tuple[str, ...],
     output: str,
 ) -> None:
     """Semantic diff: intended config (-f, via the translator) or a first dump vs a proxy's actual config.
@@ -497,7 +505,7 @@ def diff_cmd(
                 Target(files=[dumps[1]]).config_dump(include_eds=True),
             )
             left_label, right_label = dumps[0], dumps[1]
-    result = diff_lib.diff_dumps(intended, actual)
+    result = diff_lib.diff_dumps(intended, actual, kinds=tuple(types) or diff_lib.KINDS)
     if output == "json":
         from meshctl.cli.output import emit
 
