@@ -460,8 +460,15 @@ def render_text(
                 )
     for d in result.warming:
         lines.append(f"! {LABELS[d.kind]} {d.name}: warming (received, not active yet)")
+    static = [n.split(":", 1) for n in result.notes if "static (bootstrap or inline)" in n]
+    if static:  # one line for the usual bootstrap/inline leftovers
+        parts = [f"{label} {text.split()[0]}" for label, text in static]
+        lines.append(
+            f"note: not compared (static bootstrap/inline resources on one side only): {', '.join(parts)}"
+        )
     for n in result.notes:
-        lines.append(f"note: {n}")
+        if "static (bootstrap or inline)" not in n:
+            lines.append(f"note: {n}")
     total = sum(result.compared.values())
     counts = {s: sum(d.status == s for d in result.diffs) for s in ("missing", "extra", "changed", "warming")}
     if result.in_sync:
