@@ -38,7 +38,7 @@ HEALTH_STYLE = {
 TYPE_TAG = {"workload": "wl", "app": "app", "service": "svc", "serviceentry": "se", "unknown": "?",
             "passthrough": "ext", "blackhole": "drop"}
 BADGE_ICON = {"trafficshifting": "⇄", "tcptrafficshifting": "⇄", "faultinjection": "ϟ", "mirroring": "⧉",
-              "circuitbreaker": "⊘", "requesttimeout": "⏱", "missingsidecar": "✗", "gateway": "⛩",
+              "circuitbreaker": "⊘", "requesttimeout": "◔", "missingsidecar": "✗", "gateway": "⌂",
               "virtualservice": "VS", "requestrouting": "↦", "serviceentry": "", "trafficsource": ""}
 
 

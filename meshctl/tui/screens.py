@@ -21,7 +21,7 @@ from meshctl.errors import MeshctlError
 from meshctl.graph import findhide
 from meshctl.graph.views import GRAPH_TYPES, view
 from meshctl.tui.rows import COLUMNS, overview_rows, sort_rows
-from meshctl.tui.widgets import GraphCanvas, node_detail
+from meshctl.tui.widgets import GraphCanvas, legend, node_detail
 
 if TYPE_CHECKING:
     from meshctl.tui.app import MeshApp
@@ -194,6 +194,7 @@ class GraphScreen(_Base):
             yield GraphCanvas(id="canvas", prefer_dot=self.mapp.prefer_dot)
             with VerticalScroll(id="detail"):
                 yield Static(id="detail-body")
+                yield Static(legend(), id="legend")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -110,6 +110,18 @@ class GraphCanvas(Widget, can_focus=True):
         return paint(self.scene, self.graph, self.vx, self.vy, self.size.width, self.size.height, self.selected, self.found)
 
 
+def legend() -> Text:
+    """Colours and badge icons of the graph canvas."""
+    t = Text("\n")
+    for label, style in (("healthy", "green"), ("degraded", "yellow"), ("failure", "bold red"), ("idle", "bright_black"),
+                         ("unexplained", "magenta")):
+        t.append("■ ", style=style)
+        t.append(label + "  ")
+    t.append("\n⇄ shifting  ϟ fault  ⧉ mirror  ⊘ circuit breaker  ◔ timeout/retries  ↦ routing  ✗ no sidecar  ⌂ gateway",
+             style="bright_black")
+    return t
+
+
 def node_detail(g: nx.DiGraph, n: str | None) -> RenderableType:
     """The selected node's facts: kind, health, rates, badges, hints, and every edge in/out with its numbers."""
     if n is None or n not in g:
