@@ -485,3 +485,62 @@ def test_mesh_access_log_on_every_hcm_and_tcp_proxy(envoy_bin: str) -> None:
     plain = translate(build_mesh(load_paths([str(BOOKINFO)])), mesh.proxy("deploy/productpage-v1"))
     assert not hcm_of(listener(plain, "0.0.0.0_9080").filter_chains[0]).access_log
     assert TEXT_FORMAT.endswith("%ROUTE_NAME%\n")
+
+
+def test_authorization_policies_become_rbac_filters() -> None:
+    from envoy.config.rbac.v3 import rbac_pb2
+    from envoy.extensions.filters.http.rbac.v3 import rbac_pb2 as http_rbac
+    from envoy.extensions.filters.network.rbac.v3 import rbac_pb2 as net_rbac
+
+    pc = _translate([TT / "authz.yaml"], "pod/api-0")
+    vin = listener(pc, "virtualInbound")
+    http_chain = [c for c in vin.filter_chains if c.name == "0.0.0.0_8080"][-1]
+    filters = hcm_of(http_chain).http_filters
+    assert [f.name for f in filters][:4] == ["envoy.filters.http.rbac"] * 3 + [
+        "envoy.filters.http.grpc_stats"
+    ]
+    configs = []
+    for f in filters[:3]:
+        r = http_rbac.RBAC()
+        f.typed_config.Unpack(r)
+        configs.append(r.rules)
+    audit, deny, allow = configs
+    assert (audit.action, deny.action, allow.action) == (
+        rbac_pb2.RBAC.LOG,
+        rbac_pb2.RBAC.DENY,
+        rbac_pb2.RBAC.ALLOW,
+    )
+    assert set(audit.policies) == {"ns[istio-system]-policy[audit-all]-rule[0]"}
+    # the JWT rule (requestPrincipals) cannot be expressed without RequestAuthentication: dropped from ALLOW
+    assert set(allow.policies) == {
+        "ns[shop]-policy[allow-frontend]-rule[0]",
+        "ns[shop]-policy[allow-frontend]-rule[1]",
+    }
+    p0 = allow.policies["ns[shop]-policy[allow-frontend]-rule[0]"]
+    ids = p0.principals[0].and_ids.ids
+    assert (
+        ids[0].or_ids.ids[0].authenticated.principal_name.exact == "spiffe://cluster.local/ns/web/sa/frontend"
+    )
+    assert ids[1].or_ids.ids[0].authenticated.principal_name.safe_regex.regex == ".*/ns/web/.*"
+    assert ids[2].or_ids.ids[0].header.name == "x-tenant"  # the when condition comes last
+    perms = p0.permissions[0].and_rules.rules
+    assert [r.or_rules.rules[0].WhichOneof("rule") for r in perms] == ["header", "header", "url_path"]
+    assert perms[2].or_rules.rules[0].url_path.path.prefix == "/api/"
+    p1 = allow.policies["ns[shop]-policy[allow-frontend]-rule[1]"]
+    src = p1.principals[0].and_ids.ids[0]
+    assert src.or_ids.ids[0].direct_remote_ip.address_prefix == "10.9.0.0"
+    assert p1.principals[0].and_ids.ids[1].not_id.or_ids.ids[0].direct_remote_ip.prefix_len.value == 32
+    # TCP chains get network RBAC before tcp_proxy; HTTP-only fields make the ALLOW rules drop there
+    tcp_chain = [c for c in vin.filter_chains if c.name == "0.0.0.0_9000"][-1]
+    assert [f.name for f in tcp_chain.filters][-2:] == [
+        "envoy.filters.network.rbac",
+        "envoy.filters.network.tcp_proxy",
+    ]
+    n = net_rbac.RBAC()
+    tcp_filters = [f for f in tcp_chain.filters if f.name == "envoy.filters.network.rbac"]
+    tcp_filters[-1].typed_config.Unpack(n)
+    assert n.stat_prefix == "tcp." and n.rules.action == rbac_pb2.RBAC.ALLOW
+    assert set(n.rules.policies) == {"ns[shop]-policy[allow-frontend]-rule[1]"}
+    # outbound HCMs carry no authz
+    out_hcm = hcm_of(listener(pc, "0.0.0.0_8080").filter_chains[0])
+    assert "envoy.filters.http.rbac" not in [f.name for f in out_hcm.http_filters]

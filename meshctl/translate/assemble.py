@@ -15,6 +15,7 @@ from envoy.config.route.v3 import route_components_pb2 as rc
 from meshctl.model.types import Protocol, Proxy, ProxyType, Service
 from meshctl.translate import ProxyConfig
 from meshctl.translate.accesslog import apply_access_log
+from meshctl.translate.authz import apply_authz, policies_for
 from meshctl.translate.gateway import GatewayView, gateway_listeners
 from meshctl.translate.httproute import SidecarView, sidecar_route_config, sniffed_route_config
 from meshctl.translate.listener import (
@@ -274,5 +275,6 @@ def translate_proxy(mesh: Any, proxy: Proxy) -> ProxyConfig:
         _sidecar(mesh, proxy, pc)
     if proxy.loopback:  # gateways and sidecars both reach sidecar-injected workloads via their inbound port
         _apply_loopback(mesh, proxy, pc)
+    apply_authz(pc.listeners, policies_for(mesh, w), gateway=proxy.type is ProxyType.ROUTER)
     apply_access_log(pc.listeners, mesh.mesh_config)
     return pc
