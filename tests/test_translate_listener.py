@@ -544,3 +544,12 @@ def test_authorization_policies_become_rbac_filters() -> None:
     # outbound HCMs carry no authz
     out_hcm = hcm_of(listener(pc, "0.0.0.0_8080").filter_chains[0])
     assert "envoy.filters.http.rbac" not in [f.name for f in out_hcm.http_filters]
+
+
+def test_grpc_web_ports_get_the_grpc_web_filter() -> None:
+    pc = _translate([TT / "http-features.yaml"], "pod/client")
+    names = [f.name for f in hcm_of(listener(pc, "0.0.0.0_7777").filter_chains[0]).http_filters]
+    assert names[:2] == ["envoy.filters.http.grpc_web", "envoy.filters.http.grpc_stats"]
+    assert "envoy.filters.http.grpc_web" not in [
+        f.name for f in hcm_of(listener(pc, "0.0.0.0_8000").filter_chains[0]).http_filters
+    ]

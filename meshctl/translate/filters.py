@@ -19,6 +19,7 @@ from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.cors.v3 import cors_pb2
 from envoy.extensions.filters.http.fault.v3 import fault_pb2
 from envoy.extensions.filters.http.grpc_stats.v3 import config_pb2 as grpc_stats_pb2
+from envoy.extensions.filters.http.grpc_web.v3 import grpc_web_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.listener.http_inspector.v3 import http_inspector_pb2
 from envoy.extensions.filters.listener.original_dst.v3 import original_dst_pb2
@@ -41,6 +42,7 @@ PLAINTEXT_HTTP_ALPNS = ("http/1.1", "h2c")
 _ROUTER = hcm_pb2.HttpFilter(name="envoy.filters.http.router", typed_config=pack(router_pb2.Router()))
 _FAULT = hcm_pb2.HttpFilter(name="envoy.filters.http.fault", typed_config=pack(fault_pb2.HTTPFault()))
 _CORS = hcm_pb2.HttpFilter(name="envoy.filters.http.cors", typed_config=pack(cors_pb2.Cors()))
+_GRPC_WEB = hcm_pb2.HttpFilter(name="envoy.filters.http.grpc_web", typed_config=pack(grpc_web_pb2.GrpcWeb()))
 _GRPC_STATS = hcm_pb2.HttpFilter(
     name="envoy.filters.http.grpc_stats",
     typed_config=pack(
@@ -73,6 +75,7 @@ def hcm(
     route_config: route_pb2.RouteConfiguration | None = None,
     direction: str = "outbound",
     gateway: bool = False,
+    grpc_web: bool = False,
 ) -> hcm_pb2.HttpConnectionManager:
     """Istio's HCM: RDS over ADS (or an inline route config), websocket upgrades, no stream idle timeout,
     path normalisation, UUID request ids; inbound/gateway specifics per §6."""
@@ -85,6 +88,8 @@ def hcm(
         m.rds.config_source.CopyFrom(_ADS)
     elif route_config is not None:
         m.route_config.CopyFrom(route_config)
+    if grpc_web:  # Istio adds it (before grpc_stats) when the port protocol is gRPC-Web
+        m.http_filters.append(_GRPC_WEB)
     m.http_filters.extend(http_filters())
     m.use_remote_address.CopyFrom(boolv(gateway))
     m.upgrade_configs.add(upgrade_type="websocket")

@@ -25,7 +25,7 @@ from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3 import route_pb2
 
 from meshctl.model.hosts import host_matches, is_wildcard
-from meshctl.model.types import Proxy, Service
+from meshctl.model.types import Protocol, Proxy, Service
 from meshctl.translate.downstream_tls import gateway_server_context, transport_socket
 from meshctl.translate.filters import (
     TLS_INSPECTOR,
@@ -280,7 +280,10 @@ def gateway_listeners(
             rname = http_servers[0].route_name
             if rname not in routes:
                 routes[rname] = gateway_route_config(view, rname, http_servers)
-            lis.filter_chains.add().filters.append(hcm_filter(hcm(stat, rds=rname, gateway=True)))
+            grpc_web = http_servers[0].protocol is Protocol.GRPC_WEB
+            lis.filter_chains.add().filters.append(
+                hcm_filter(hcm(stat, rds=rname, gateway=True, grpc_web=grpc_web))
+            )
         for gs in servers:
             if gs.kind == "https":
                 rname = gs.route_name
@@ -289,7 +292,8 @@ def gateway_listeners(
                 ctx = gateway_server_context(gs.server.tls, http=True)
                 chain_stat = gs.server.name or stat
                 ch = lis.filter_chains.add()
-                ch.filters.append(hcm_filter(hcm(chain_stat, rds=rname, gateway=True)))
+                grpc_web = gs.protocol is Protocol.GRPC_WEB
+                ch.filters.append(hcm_filter(hcm(chain_stat, rds=rname, gateway=True, grpc_web=grpc_web)))
                 snis = _sni_hosts(gs)
                 ch.filter_chain_match.server_names.extend(snis)
                 need_tls_inspector |= bool(snis)

@@ -152,7 +152,9 @@ def port_chains(p: InboundPort, match_port: int, trust_domain: str = "cluster.lo
         grpc=p.protocol in (Protocol.GRPC, Protocol.GRPC_WEB),
         service_port=p.service_port,
     )
-    m = hcm(f"inbound_{name}", route_config=route, direction="inbound")
+    m = hcm(
+        f"inbound_{name}", route_config=route, direction="inbound", grpc_web=p.protocol is Protocol.GRPC_WEB
+    )
     if p.protocol.is_http2:
         m.http2_protocol_options.SetInParent()
     opts = _OPTIONS[(_listener_protocol(p.protocol), _mode(p.mtls_mode))]

@@ -68,6 +68,7 @@ class _OutListener:
     bind: str
     port: int
     http_rds: str | None = None
+    grpc_web: bool = False  # the first HTTP service's protocol decides, as in Istio's shared HCM
     tcp_chains: list[lc.FilterChain] = field(default_factory=list)
     needs_tls_inspector: bool = False
     catch_all_tcp: bool = False
@@ -271,6 +272,7 @@ def outbound_listeners(
                 lis = get(bind or WILDCARD, port)
                 if lis.http_rds is None:
                     lis.http_rds = str(port)
+                    lis.grpc_web = proto is Protocol.GRPC_WEB
                 if proto.is_unsupported:
                     # sniffed without a VIP: Istio adds the service's TCP chains (match-all: the default chain)
                     for ch in tcp_chains(view, svc, port, wildcard=True):
@@ -340,7 +342,9 @@ def _assemble_outbound(view: SidecarView, ol: _OutListener) -> listener_pb2.List
         lis.bind_to_port.CopyFrom(boolv(False))
     chains: list[lc.FilterChain] = list(ol.tcp_chains)
     if ol.http_rds is not None:
-        ch = lc.FilterChain(filters=[hcm_filter(hcm(f"outbound_{name}", rds=ol.http_rds))])
+        ch = lc.FilterChain(
+            filters=[hcm_filter(hcm(f"outbound_{name}", rds=ol.http_rds, grpc_web=ol.grpc_web))]
+        )
         ch.filter_chain_match.transport_protocol = "raw_buffer"
         ch.filter_chain_match.application_protocols.extend(PLAINTEXT_HTTP_ALPNS)
         chains.append(ch)
