@@ -294,3 +294,31 @@ def test_rank_and_protocol_operands(topo):
     assert top and all(g.in_degree(n) == max(g.in_degree(m) for m in g) for n in top)
     assert findhide.find(g, "grpcin > 0")[0] == set()  # every fixture edge is HTTP
     assert "svc:default/reviews" in findhide.find(g, "httpin >= 10")[0]
+
+
+def test_without_service_nodes_splits_by_what_the_service_sent(topo):
+    g = build_graph(topo, bookinfo_window())
+    h = view(g, "workload", service_nodes=False)
+    assert "svc:default/reviews" not in h and "svc:default/productpage" not in h
+    e1 = h.edges["wl:default/productpage-v1", "wl:default/reviews-v1"]
+    e3 = h.edges["wl:default/productpage-v1", "wl:default/reviews-v3"]
+    assert e1["rps"] == pytest.approx(9.0) and e1["weight"] == 90 and e1["via"] == "reviews"
+    assert e3["rps"] == pytest.approx(1.0) and e3["latency_ms"]["p95"] == pytest.approx(30.0)
+    assert h.edges["wl:istio-system/istio-ingressgateway", "wl:default/productpage-v1"]["rps"] == pytest.approx(10.0)
+    # nobody calls ratings' service in config-only terms? it is called by reviews-v3: folded too
+    assert h.has_edge("wl:default/reviews-v3", "wl:default/ratings-v1")
+    # terminal services stay: PassthroughCluster, the ServiceEntry nobody calls
+    assert "PassthroughCluster" in h and "se:books.example.com" in h
+    # totals agree with the service view of the same traffic
+    assert sum(d["rps"] for *_, d in h.out_edges("wl:default/productpage-v1", data=True)) == pytest.approx(
+        sum(d["rps"] for *_, d in g.out_edges("wl:default/productpage-v1", data=True)))
+    vapp = view(g, "versionedApp", service_nodes=False)
+    assert vapp.edges["vapp:default/productpage/v1", "vapp:default/reviews/v1"]["rps"] == pytest.approx(9.0)
+
+
+def test_cli_no_service_nodes(cli):
+    code, out, err = cli(["graph", "-f", str(BOOKINFO), "--no-service-nodes", "-o", "json"])
+    assert code == 0, err
+    ids = {n["id"] for n in json.loads(out)["nodes"]}
+    # config only: nothing calls the services, so they stay (a config graph needs them to show routes)
+    assert "svc:default/reviews" in ids

@@ -319,3 +319,16 @@ async def test_overview_p_and_g_keys_and_proxy_d_e_keys():
         es = app.screen
         assert isinstance(es, ExplainScreen)
         assert "outbound|9080|v1|ratings.default.svc.cluster.local" in es.body, es.body
+
+
+async def test_graph_n_toggles_service_nodes():
+    app = make_app(start="graph")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        canvas = app.screen.query_one(GraphCanvas)
+        assert "svc:default/reviews" in canvas.graph
+        await pilot.press("n")
+        assert "svc:default/reviews" not in canvas.graph
+        assert canvas.graph.has_edge("wl:default/productpage-v1", "wl:default/reviews-v1")
+        await pilot.press("n")
+        assert "svc:default/reviews" in canvas.graph

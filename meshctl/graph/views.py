@@ -94,8 +94,13 @@ def _service_key(g: nx.DiGraph) -> Callable[[str, dict[str, Any]], tuple[str, di
     return key
 
 
-def view(g: nx.DiGraph, graph_type: str = "workload") -> nx.DiGraph:
-    """The graph of one Kiali type, derived from the workload graph ``g`` (which is left unchanged)."""
+def view(g: nx.DiGraph, graph_type: str = "workload", service_nodes: bool = True) -> nx.DiGraph:
+    """The graph of one Kiali type, derived from the workload graph ``g`` (which is left unchanged).
+
+    ``service_nodes=False`` folds called services into direct edges (not for the ``service`` type itself).
+    """
+    if not service_nodes and graph_type != "service":
+        return view(without_service_nodes(g), graph_type)
     if graph_type == "workload":
         return g
     if graph_type == "app":
@@ -105,3 +110,42 @@ def view(g: nx.DiGraph, graph_type: str = "workload") -> nx.DiGraph:
     if graph_type == "service":
         return finish(contract(g, _service_key(g)))
     raise ValueError(f"unknown graph type {graph_type!r} (one of {', '.join(GRAPH_TYPES)})")
+
+
+def without_service_nodes(g: nx.DiGraph) -> nx.DiGraph:
+    """Kiali's "service nodes" display option turned off: ``a -> svc -> b`` becomes ``a -> b``.
+
+    Each caller's traffic to a service is split over the service's workloads in the proportions the service
+    actually sent (its out-edges), latency and codes following the service -> workload edge; the route weight is
+    the workload edge's. Services nobody calls (config only) and services with no workload behind them
+    (ServiceEntries, PassthroughCluster, unknown hosts) stay as nodes.
+    """
+    out = nx.DiGraph(**g.graph)
+    drop = {
+        n for n, d in g.nodes(data=True)
+        if d.get("node_type") in ("service", "serviceentry") and g.in_degree(n) and g.out_degree(n)
+    }
+    for n, d in g.nodes(data=True):
+        if n not in drop:
+            out.add_node(n, **d)
+    for a, b, e in g.edges(data=True):
+        if a not in drop and b not in drop:
+            out.add_edge(a, b, **e)
+    for s in sorted(drop):
+        outs = list(g.out_edges(s, data=True))
+        total = sum(e["rps"] for *_, e in outs)
+        for a, _, ein in g.in_edges(s, data=True):
+            for _, b, eout in outs:
+                share = eout["rps"] / total if total > 0 else 0.0
+                new = {**eout, "rps": ein["rps"] * share, "bytes_per_s": ein["bytes_per_s"] * share,
+                       "codes": {k: v * share for k, v in ein["codes"].items()},
+                       "code_detail": {k: v * share for k, v in ein["code_detail"].items()},
+                       "flags": {k: v * share for k, v in ein["flags"].items()},
+                       "latency_ms": dict(eout["latency_ms"]), "traffic": ein["traffic"] and share > 0,
+                       "routes": list(eout["routes"]), "hints": list(dict.fromkeys(ein["hints"] + eout["hints"])),
+                       "unexplained": ein["unexplained"] or eout["unexplained"], "via": g.nodes[s].get("name", s)}
+                if out.has_edge(a, b):
+                    _merge_edge(out.edges[a, b], new)
+                else:
+                    out.add_edge(a, b, **new)
+    return finish(out)

@@ -170,6 +170,7 @@ class GraphScreen(_Base):
         Binding("tab", "move('next')", "Next node"),
         Binding("shift+tab", "move('prev')", "Prev node", show=False),
         Binding("t", "cycle_type", "Graph type"),
+        Binding("n", "toggle_service_nodes", "Service nodes"),
         Binding("h", "hide_prompt", "Hide"),
         Binding("x", "clear", "Clear find/hide"),
         Binding("enter", "drill", "Proxy config"),
@@ -184,6 +185,7 @@ class GraphScreen(_Base):
         super().__init__()
         self.focus_node = focus
         self.graph_type = graph_type
+        self.service_nodes = True
         self.find_expr: str | None = None
         self.hide_expr: str | None = None
         self.message = ""
@@ -219,7 +221,7 @@ class GraphScreen(_Base):
         snap = self.mapp.snapshot
         if snap is None:
             return None
-        g = view(snap.graph, self.graph_type)
+        g = view(snap.graph, self.graph_type, self.service_nodes)
         if self.hide_expr:
             g = findhide.hide(g, self.hide_expr)
         return g
@@ -227,7 +229,7 @@ class GraphScreen(_Base):
     def update_data(self) -> None:
         g = self.current_graph()
         canvas = self.query_one(GraphCanvas)
-        bits = [f"graph {self.graph_type}"]
+        bits = [f"graph {self.graph_type}" + ("" if self.service_nodes else " (no service nodes)")]
         if self.find_expr:
             bits.append(f"find {self.find_expr}")
         if self.hide_expr:
@@ -261,6 +263,11 @@ class GraphScreen(_Base):
             members = snap.graph.nodes[sel].get("members", [sel]) if snap is not None and sel in snap.graph else [sel]
             self.query_one(GraphCanvas).select(self._map_focus(members[0] if members else sel))
             self._update_detail()
+
+    def action_toggle_service_nodes(self) -> None:
+        """Kiali's "service nodes" option: fold called services into direct workload -> workload edges."""
+        self.service_nodes = not self.service_nodes
+        self.update_data()
 
     def apply_filter(self, text: str) -> None:
         """``/`` on the graph is Kiali's Find."""
@@ -604,7 +611,7 @@ HELP = """\
   [b]ctrl+p[/b]   Textual command palette
 
   Overview   s next sort column · r reverse · click a header to sort · g graph · p proxy
-  Graph      arrows / Tab select · t graph type · h hide expression · x clear · Enter proxy config
+  Graph      arrows / Tab select · t graph type · n service nodes on/off · h hide · x clear · Enter proxy config
   Proxy      d intended-vs-actual diff · e explain
   Find/hide  name = reviews · ns = default AND %httperr > 5 · rt > 100 · !traffic · trafficshifting
 """

@@ -32,6 +32,8 @@ Examples:
 @click.option("-n", "--namespace", default=None, help="Only this namespace (and what it talks to).")
 @click.option("--type", "graph_type", type=click.Choice(["workload", "app", "versionedApp", "service"]), default="workload",
               show_default=True, help="Kiali graph type.")
+@click.option("--service-nodes/--no-service-nodes", default=True, show_default=True,
+              help="Kiali's service nodes; off folds called services into direct workload edges.")
 @click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between the two stats polls (admin/demo).")
 @click.option("--find", "find_expr", default=None, help="Kiali find expression: mark matches (found=true).")
 @click.option("--hide", "hide_expr", default=None, help="Kiali hide expression: drop matches.")
@@ -49,6 +51,7 @@ def command(
     prom_window: str,
     namespace: str | None,
     graph_type: str,
+    service_nodes: bool,
     interval: float,
     find_expr: str | None,
     hide_expr: str | None,
@@ -76,7 +79,7 @@ def command(
             source.close()
     for err in snap.errors:
         click.echo(f"warning: {err}", err=True)
-    g = view(snap.graph, graph_type)
+    g = view(snap.graph, graph_type, service_nodes)
     if hide_e is not None:
         g = findhide.hide(g, hide_e)
     if find_e is not None:
