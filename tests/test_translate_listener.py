@@ -553,3 +553,35 @@ def test_grpc_web_ports_get_the_grpc_web_filter() -> None:
     assert "envoy.filters.http.grpc_web" not in [
         f.name for f in hcm_of(listener(pc, "0.0.0.0_8000").filter_chains[0]).http_filters
     ]
+
+
+def test_most_specific_wildcard_virtual_service_wins() -> None:
+    from meshctl.sources import load_text
+
+    text = """
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: a}
+spec: {hosts: [api.example.com], resolution: DNS, ports: [{number: 80, name: http, protocol: HTTP}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: broad, namespace: a, creationTimestamp: "2020-01-01T00:00:00Z"}
+spec: {hosts: ["*.com"], http: [{route: [{destination: {host: broad.example.com}}]}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: narrow, namespace: a, creationTimestamp: "2021-01-01T00:00:00Z"}
+spec: {hosts: ["*.example.com"], http: [{route: [{destination: {host: narrow.example.com}}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c, namespace: a, labels: {app: c}}
+spec: {containers: [{name: c, image: c}]}
+status: {podIP: 10.1.3.3, phase: Running}
+"""
+    mesh = build_mesh(load_text(text, "wild.yaml"))
+    pc = translate(mesh, mesh.proxy("pod/c"))
+    rc = next(r for r in pc.routes if r.name == "80")
+    vh = next(v for v in rc.virtual_hosts if v.name == "api.example.com:80")
+    assert vh.routes[0].route.cluster == "outbound|80||narrow.example.com"  # the older but broader VS loses

@@ -151,8 +151,29 @@ def _vhost(
     return vh
 
 
-def _separate(vs: VSInfo, registry: dict[str, Service]) -> tuple[list[str], list[Service]]:
-    """Istio ``separateVSHostsAndServices``: VS hosts that are registry services vs plain hosts."""
+def most_specific_wildcard_vs(vss: list[VSInfo], registry: dict[str, Service]) -> dict[str, int]:
+    """Istio ``MostSpecificWildcardVirtualServiceIndex``: per service, the VS whose wildcard host covering
+    it is the most specific (longest; the older VS on a tie). Only such a VS attaches to the service."""
+    best: dict[str, tuple[int, int]] = {}  # hostname -> (specificity, -index)
+    out: dict[str, int] = {}
+    for i, vs in enumerate(vss):
+        for h in vs.spec.hosts:
+            if not is_wildcard(h):
+                continue
+            for name in registry:
+                if host_matches(name, h):
+                    key = (len(h), -i)
+                    if name not in best or key > best[name]:
+                        best[name] = key
+                        out[name] = i
+    return out
+
+
+def _separate(
+    vs: VSInfo, registry: dict[str, Service], index: int = 0, wildcard_owner: dict[str, int] | None = None
+) -> tuple[list[str], list[Service]]:
+    """Istio ``separateVSHostsAndServices``: VS hosts that are registry services vs plain hosts; a wildcard
+    host only takes the services for which this VS is the most specific wildcard match."""
     hosts: list[str] = []
     svcs: list[Service] = []
     for h in vs.spec.hosts:
@@ -164,7 +185,9 @@ def _separate(vs: VSInfo, registry: dict[str, Service]) -> tuple[list[str], list
             continue
         matched = [s for name, s in registry.items() if host_matches(name, h)]
         if matched:
-            svcs.extend(matched)
+            svcs.extend(
+                s for s in matched if wildcard_owner is None or wildcard_owner.get(s.hostname, index) == index
+            )
         else:
             hosts.append(h)
     return hosts, svcs
@@ -191,13 +214,19 @@ def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]
             return False
 
         vss = [vs for vs in vss if selects(vs)]
+    vs_index = {id(vs): i for i, vs in enumerate(vss)}
+    wildcard_owner = (
+        most_specific_wildcard_vs(vss, registry)
+        if any(is_wildcard(h) for vs in vss for h in vs.spec.hosts)
+        else {}
+    )
     claimed: set[str] = set()
     names: set[str] = set()
     seen_domains: set[str] = set()
     known_fqdns = {h for h in registry} | {f"{h}:{port}" for h in registry}
     out: list[rc.VirtualHost] = []
     for vs in vss:
-        hosts, in_vs = _separate(vs, registry)
+        hosts, in_vs = _separate(vs, registry, vs_index[id(vs)], wildcard_owner)
         http_svcs = [s for s in in_vs if _http_like(s, port)]
         if not http_svcs and not (port == 80 and not in_vs):
             continue
