@@ -198,3 +198,27 @@ def test_secret_spiffe_trust_domains(shared_dir: Any) -> None:
         ("ROOTCA", "cluster.local"),
         ("ROOTCA", "west.local"),
     ]
+
+
+def test_rootca_compare(shared_dir: Any, tmp_path: Any) -> None:
+    src = shared_dir / "conformance/istio-proxyconfig/cases/pc-secret-summary-istio/config_dump.json"
+    code, out, _ = run_cli(["pc", "rc", "-f", str(src), "-f", str(src)])
+    assert code == 0 and "have the identical ROOTCA" in out
+    other = json.loads(src.read_text())
+    active = other["configs"][0]["dynamic_active_secrets"]
+    # a proxy whose root is some other certificate (here: the leaf workload cert of the first one)
+    import base64
+
+    chain = base64.b64decode(
+        active[0]["secret"]["tls_certificate"]["certificate_chain"]["inline_bytes"]
+    ).decode()
+    leaf = chain[: chain.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")] + "\n"
+    active[1]["secret"]["validation_context"]["trusted_ca"] = {
+        "inline_bytes": base64.b64encode(leaf.encode()).decode()
+    }
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(other))
+    code, out, err = run_cli(["pc", "rootca-compare", "--file", str(src), "--file", str(path)])
+    assert code == 1 and "have the non identical ROOTCA" in out
+    code, _, err = run_cli(["pc", "rc", "-f", str(src)])
+    assert code == 64 and "requires 2 proxies" in err

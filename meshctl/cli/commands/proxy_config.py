@@ -34,6 +34,7 @@ SUBCOMMAND_ALIASES = {
     "a": "all",
     "o": "log",
     "ec": "ecds",
+    "rc": "rootca-compare",
 }
 
 
@@ -372,6 +373,45 @@ def all_cmd(
         )
     )
     warn(dump)
+
+
+@command.command("rootca-compare")
+@click.argument("targets", nargs=-1)
+@click.option(
+    "--admin", "admins", multiple=True, metavar="URL", help="Live Envoy admin endpoints (give two)."
+)
+@click.option("-f", "--file", "files", multiple=True, metavar="DUMP", help="Saved config dumps (give two).")
+@pod_options
+def rootca_cmd(
+    targets: tuple[str, ...],
+    admins: tuple[str, ...],
+    files: tuple[str, ...],
+    namespace: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    admin_port: int,
+) -> None:
+    """Compare the root CAs of two proxies: can they establish mTLS? (exit 1 when they share none)."""
+    from meshctl.envoy.views import rootca
+
+    sources: list[Target] = [Target(admin=a) for a in admins] + [Target(files=[f]) for f in files]
+    sources += [
+        Target.from_args(
+            t, namespace=namespace, kubeconfig=kubeconfig, context=kube_context, admin_port=admin_port
+        )
+        for t in targets
+    ]
+    if len(sources) != 2:
+        raise UsageError("rootca-compare requires 2 proxies (pods, --admin URLs or --file dumps)")
+
+    def label(t: Target) -> str:
+        return f"{t.pod}.{t.namespace or 'default'}" if t.pod else t.describe()
+
+    dumps = [t.config_dump("secret") for t in sources]
+    same, report = rootca.compare(dumps[0], dumps[1], label(sources[0]), label(sources[1]))
+    click.echo(report)
+    if not same:
+        sys.exit(1)
 
 
 @command.command("log")
