@@ -87,6 +87,8 @@ class Target:
     kubeconfig: str | None = None
     context: str | None = None
     admin_port: int = DEFAULT_ADMIN_PORT
+    #: what ``pod`` names: a pod, or a deployment/service resolved to its first running pod (like istioctl)
+    workload_kind: str = "pod"
 
     @classmethod
     def from_args(
@@ -110,14 +112,20 @@ class Target:
             return cls(admin=target)
         if target:
             kind, _, name = target.rpartition("/")
-            if kind and kind not in ("pod", "pods", "po"):
+            wkind = _TARGET_KINDS.get(kind.lower() if kind else "pod")
+            if wkind is None:
                 raise UsageError(
-                    f"unsupported target type {kind!r}: use pod/NAME, --admin URL or --file DUMP"
+                    f"unsupported target type {kind!r}: use pod/NAME, deployment/NAME, service/NAME, --admin URL or --file DUMP"
                 )
-            if "." in name and not namespace:
-                name, namespace = name.split(".", 1)
+            if "." in name:  # istioctl's NAME.NAMESPACE (the last dot; it wins over -n)
+                name, namespace = name.rsplit(".", 1)
             return cls(
-                pod=name, namespace=namespace, kubeconfig=kubeconfig, context=context, admin_port=admin_port
+                pod=name,
+                namespace=namespace,
+                kubeconfig=kubeconfig,
+                context=context,
+                admin_port=admin_port,
+                workload_kind=wkind,
             )
         if admin:
             return cls(admin=admin)
@@ -128,7 +136,7 @@ class Target:
             return self.admin
         if self.files:
             return ", ".join(self.files)
-        return f"pod/{self.pod}.{self.namespace or 'default'}"
+        return f"{self.workload_kind}/{self.pod}.{self.namespace or 'default'}"
 
     @contextlib.contextmanager
     def client(self) -> Iterator[AdminClient]:
@@ -179,6 +187,60 @@ class Target:
         return obj
 
 
+_TARGET_KINDS = {
+    "pod": "pod",
+    "pods": "pod",
+    "po": "pod",
+    "deployment": "deployment",
+    "deployments": "deployment",
+    "deploy": "deployment",
+    "service": "service",
+    "services": "service",
+    "svc": "service",
+}
+
+
+def resolve_pod(target: Target) -> tuple[str, str | None]:
+    """(pod, namespace) of a target: a deployment or service becomes its first running pod (by name)."""
+    if target.workload_kind == "pod":
+        return str(target.pod), target.namespace
+    from meshctl.sources.kubernetes.client import KubeClient
+
+    kc = KubeClient.connect(target.kubeconfig, target.context)
+    try:
+        ns = target.namespace or kc.namespace
+        if target.workload_kind == "deployment":
+            path, res = f"/apis/apps/v1/namespaces/{ns}/deployments/{target.pod}", "deployments.apps"
+            obj = kc.request("GET", path, verb="get", resource=res, namespace=ns)
+            selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        else:
+            path = f"/api/v1/namespaces/{ns}/services/{target.pod}"
+            obj = kc.request("GET", path, verb="get", resource="services", namespace=ns)
+            selector = (obj.get("spec") or {}).get("selector") or {}
+        if not selector:
+            raise InputError(f"{target.workload_kind}/{target.pod} in {ns} has no pod selector")
+        sel = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        pods = kc.request(
+            "GET",
+            f"/api/v1/namespaces/{ns}/pods",
+            query=[("labelSelector", sel)],
+            verb="list",
+            resource="pods",
+            namespace=ns,
+        )
+        items = (pods or {}).get("items") or []
+        running = sorted(
+            str(p["metadata"]["name"]) for p in items if (p.get("status") or {}).get("phase") == "Running"
+        )
+        if not running:
+            raise UnavailableError(
+                f"no running pod for {target.workload_kind}/{target.pod} in {ns} (selector {sel})"
+            )
+        return running[0], ns
+    finally:
+        kc.close()
+
+
 @contextlib.contextmanager
 def _pod_port_forward(target: Target) -> Iterator[str]:
     """Port-forward to the pod's admin port through the Kubernetes adapter, yielding a local admin URL."""
@@ -195,7 +257,6 @@ def _pod_port_forward(target: Target) -> Iterator[str]:
                 "use --admin http://127.0.0.1:15000 (e.g. after kubectl port-forward POD 15000) or --file DUMP"
             ],
         )
-    with pf(
-        target.pod, target.namespace, target.admin_port, kubeconfig=target.kubeconfig, context=target.context
-    ) as local:
+    pod, ns = resolve_pod(target)
+    with pf(pod, ns, target.admin_port, kubeconfig=target.kubeconfig, context=target.context) as local:
         yield local if isinstance(local, str) and "://" in local else f"http://127.0.0.1:{local}"
