@@ -287,6 +287,16 @@ def select_filter_chain(
                         best, best_len = [c], net.prefixlen
                     elif net.prefixlen == best_len:
                         best.append(c)
+    elif not ip:
+        # address unknown: only catch-all ranges (0.0.0.0/0, ::/0) certainly match
+        best = [
+            c
+            for c in cands
+            if any(
+                pr.HasField("prefix_len") and pr.prefix_len.value == 0
+                for pr in c[1].filter_chain_match.prefix_ranges
+            )
+        ]
     cands = narrow(cands, best, lambda m: not m.prefix_ranges)
     # server names (SNI): exact, then the longest wildcard
     sni_exact = [c for c in cands if sni and sni in c[1].filter_chain_match.server_names]
