@@ -65,8 +65,9 @@ def test_rates_match_route_weights(window):
     for subset, w in WEIGHTS.items():
         share = 100.0 * reviews[subset].rps / total
         assert abs(share - w) < 10, f"{subset}: {share:.1f}% vs weight {w}%"
-    # every productpage request made one reviews call: 300 requests in the window
-    assert sum(e.rps for e in reviews.values()) * window.seconds == pytest.approx(300, abs=1)
+    # every productpage request made one reviews call: 300 requests in the window (a retried 503 from v3
+    # may add an attempt or two, never fewer)
+    assert 299 <= sum(e.rps for e in reviews.values()) * window.seconds <= 306
 
 
 def test_errors_latency_and_passthrough_in_the_graph(window):
@@ -83,7 +84,7 @@ def test_errors_latency_and_passthrough_in_the_graph(window):
     assert pt["rps"] > 0 and pt["unexplained"]
     # gateway -> productpage: the gateway's own outbound counters
     gp = g.edges["wl:istio-system/istio-ingressgateway", "svc:default/productpage"]
-    assert gp["rps"] * window.seconds == pytest.approx(300, abs=1)
+    assert 299 <= gp["rps"] * window.seconds <= 303
     # callers of the gateway are outside the mesh: the unknown node
     assert g.edges["unknown", "wl:istio-system/istio-ingressgateway"]["rps"] == pytest.approx(gp["rps"], rel=0.05)
     # productpage's inbound is fully explained by the gateway: no unknown -> productpage edge
