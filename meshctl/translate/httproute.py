@@ -127,6 +127,21 @@ def _http_like(svc: Service, port: int) -> bool:
     return sp is not None and (sp.protocol.is_http or sp.protocol.is_unsupported)
 
 
+@dataclass
+class VHost:
+    """A virtual host before it is written into its route configuration (built in place, once, in sorted
+    order: copying thousands of vhost messages is what would dominate RDS generation)."""
+
+    name: str
+    domains: list[str]
+    routes: list[rc.Route]
+
+    def into(self, rcfg: route_pb2.RouteConfiguration) -> rc.VirtualHost:
+        vh = rcfg.virtual_hosts.add(name=self.name, domains=self.domains, include_request_attempt_count=True)
+        vh.routes.extend(self.routes)
+        return vh
+
+
 def _vhost(
     name: str,
     domains: list[str],
@@ -134,7 +149,7 @@ def _vhost(
     seen: set[str],
     expanded: list[str] = (),  # type: ignore[assignment]
     known_fqdns: set[str] = frozenset(),  # type: ignore[assignment]
-) -> rc.VirtualHost | None:
+) -> VHost | None:
     """A vhost with Istio's ``dedupeDomains``: domains already used (case-insensitively) are dropped, and so
     is a short form that is itself the FQDN of a known service (``foo.com`` vs ``foo.com.<ns>...``)."""
     doms = []
@@ -146,9 +161,7 @@ def _vhost(
         doms.append(d)
     if not doms:
         return None
-    vh = rc.VirtualHost(name=name, domains=doms, include_request_attempt_count=True)
-    vh.routes.extend(routes)
-    return vh
+    return VHost(name, doms, routes)
 
 
 def most_specific_wildcard_vs(vss: list[VSInfo], registry: dict[str, Service]) -> dict[str, int]:
@@ -193,7 +206,7 @@ def _separate(
     return hosts, svcs
 
 
-def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]) -> list[rc.VirtualHost]:
+def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]) -> list[VHost]:
     """The vhosts (unsorted, deduplicated) for listener ``port``; ``services`` are the visible services that
     have ``port`` (any protocol), Istio's port-filtered ``servicesByName``."""
     registry = {s.hostname: s for s in services}
@@ -224,7 +237,7 @@ def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]
     names: set[str] = set()
     seen_domains: set[str] = set()
     known_fqdns = {h for h in registry} | {f"{h}:{port}" for h in registry}
-    out: list[rc.VirtualHost] = []
+    out: list[VHost] = []
     for vs in vss:
         hosts, in_vs = _separate(vs, registry, vs_index[id(vs)], wildcard_owner)
         http_svcs = [s for s in in_vs if _http_like(s, port)]
@@ -289,7 +302,8 @@ def sidecar_route_config(view: SidecarView, port: int) -> route_pb2.RouteConfigu
     vhosts = outbound_virtual_hosts(view, port, services)
     vhosts.sort(key=lambda v: v.name)
     rcfg = new_route_configuration(str(port))
-    rcfg.virtual_hosts.extend(vhosts)
+    for vh in vhosts:
+        vh.into(rcfg)
     rcfg.virtual_hosts.append(catch_all_vhost(view.registry_only, view.egress_cluster))
     return rcfg
 
@@ -300,9 +314,8 @@ def sniffed_route_config(view: SidecarView, svc: Service, port: int) -> route_pb
     vhosts = outbound_virtual_hosts(view, port, [svc])
     for vh in vhosts:
         if vh.name == f"{svc.hostname}:{port}":
-            del vh.domains[:]
-            vh.domains.append("*")
-            rcfg.virtual_hosts.append(vh)
+            vh.domains = ["*"]
+            vh.into(rcfg)
             break
     return rcfg
 
