@@ -1,9 +1,9 @@
 """``translate_proxy(mesh, proxy)``: run every builder for one proxy and collect a ProxyConfig.
 
 Adapts the model (:class:`meshctl.model.mesh.Mesh`) to the small views the LDS/RDS builders take, calls the
-CDS/EDS builders (``cluster.py``/``endpoint.py``), and applies loopback bind mode to the inbound side
-(inbound clusters -> the app's loopback address; endpoints of sidecar-injected workloads -> their proxy's
-loopback inbound port). Pure: the same model and proxy always give the same config.
+CDS/EDS builders (``cluster.py``/``endpoint.py``), then the passes over the built listeners: loopback bind
+mode on the EDS side (endpoints of sidecar-injected workloads -> their proxy's loopback inbound port),
+authorization (RBAC) and access logs. Pure: the same model and proxy always give the same config.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""Sidecar LDS (Istio ``listener.go``, ``listener_builder.go``, ``listener_inbound.go``): per-port outbound
-listeners, ``virtualOutbound`` (15001) and ``virtualInbound`` (15006). Spec: istio-translation.md §1.2, §7.
+"""Sidecar outbound LDS (Istio ``listener.go``, ``tls.go``, ``listener_builder.go``): per-port outbound
+listeners and ``virtualOutbound`` (15001); ``virtualInbound`` (15006) comes from :mod:`.inbound`.
+Spec: istio-translation.md §1.2, §7.
 
 Outbound listeners are keyed by (bind address, port): HTTP ports (and sniffed ports without a VIP) share
 ``0.0.0.0_<port>`` with RDS ``"<port>"``; TCP/TLS/sniffed ports with a VIP get ``<VIP>_<port>``; TLS services
-without a VIP become ``server_names`` chains on the wildcard listener. Conflicts follow §7 (first wins).
+without a VIP become ``server_names`` chains on the wildcard listener; headless TCP services get one listener
+per endpoint IP. Conflicts follow §7 (chains with an identical match: first wins).
 
 **Loopback bind mode** (``proxy.loopback``; the local demo mesh has no iptables): names and everything
 else stay as Istio emits them, only the bind-related fields change (and the diff normalises exactly these):
@@ -15,7 +17,8 @@ else stay as Istio emits them, only the bind-related fields change (and the diff
 * ``virtualInbound`` binds ``<proxy-ip>:15006`` (+ ``additional_addresses`` ``<proxy-ip>:15006+i`` for the
   i-th further inbound port, in ascending target-port order) without ``use_original_dst``-style capture:
   inbound chains match the loopback inbound port (:func:`loopback_inbound_port`) instead of the target port;
-* the inbound clusters forward to the app at :func:`loopback_app_address` (see ``assemble.py``).
+* the inbound clusters forward to the app at :func:`.inbound.loopback_app_address` (built by ``cluster.py``),
+  and endpoints of sidecar-injected workloads point at their proxy's loopback inbound port (``assemble.py``).
 """
 
 from __future__ import annotations
