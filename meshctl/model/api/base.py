@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictStr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictStr, StringConstraints
 
 
 def proto_json_name(name: str) -> str:
@@ -21,14 +21,8 @@ def proto_json_name(name: str) -> str:
 class IstioModel(BaseModel):
     """Base of all Istio API messages: camelCase aliases, snake_case accepted, unknown fields rejected.
 
-    A field written as ``null`` (``hosts:`` with nothing after it) means "unset", as in protojson."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _nulls_are_unset(cls, data: Any) -> Any:
-        if isinstance(data, dict) and None in data.values():
-            return {k: v for k, v in data.items() if v is not None}
-        return data
+    A field written as ``null`` (``hosts:`` with nothing after it) means "unset", as in protojson: see
+    :func:`strip_nulls`, applied by ``validate`` only when a first validation fails (keeps the common path fast)."""
 
     model_config = ConfigDict(
         alias_generator=proto_json_name,
@@ -38,6 +32,23 @@ class IstioModel(BaseModel):
         revalidate_instances="never",
         protected_namespaces=(),
     )
+
+
+def strip_nulls(data: Any) -> Any:
+    """``data`` without ``null`` mapping values, recursively (protojson treats them as unset)."""
+    if isinstance(data, dict):
+        return {k: strip_nulls(v) for k, v in data.items() if v is not None}
+    if isinstance(data, list):
+        return [strip_nulls(v) for v in data]
+    return data
+
+
+def has_nulls(data: Any) -> bool:
+    if isinstance(data, dict):
+        return any(v is None or has_nulls(v) for v in data.values())
+    if isinstance(data, list):
+        return any(has_nulls(v) for v in data)
+    return False
 
 
 class LooseModel(BaseModel):
@@ -64,15 +75,9 @@ def parse_duration(s: str) -> float:
     return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(s.strip()))
 
 
-def _check_duration(v: Any) -> Any:
-    if not isinstance(v, str):
-        raise ValueError("must be a duration string like 1s, 100ms or 5m")
-    parse_duration(v)
-    return v.strip()
-
-
-#: A duration kept as its string, validated. Use :func:`parse_duration` to get seconds.
-Duration = Annotated[str, BeforeValidator(_check_duration)]
+#: A duration kept as its string, validated natively against Go's duration syntax (no surrounding spaces).
+#: Use :func:`parse_duration` to get seconds. Errors read "invalid duration" (see validate._message).
+Duration = Annotated[StrictStr, StringConstraints(pattern=_DURATION_RE.pattern)]
 
 
 # --- scalars as protojson reads them ----------------------------------------------------------------------

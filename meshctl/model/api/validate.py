@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from meshctl.errors import ErrorList, InputError, MeshctlError
 from meshctl.model.api import networking as net
 from meshctl.model.api import security as sec
-from meshctl.model.api.base import proto_json_name
+from meshctl.model.api.base import has_nulls, proto_json_name, strip_nulls
 from meshctl.sources.resource import Resource
 
 #: kind -> (API group, spec model)
@@ -70,7 +70,7 @@ def validate(resource: Resource) -> Any:
             "must be a mapping", file=resource.file, line=resource.pos("spec").line, field="spec"
         )
     try:
-        typed = model.model_validate(raw)
+        typed = _validate_lenient_nulls(model, raw)
     except ValidationError as exc:
         raise errors_from_pydantic(exc, resource, prefix="spec", data=raw) from None
     resource.extra[_CACHE_KEY] = typed
@@ -82,7 +82,7 @@ def validate_data(
 ) -> Any:
     """Validate plain (optionally line-aware) data against ``model`` with the same error mapping (MeshConfig)."""
     try:
-        return model.model_validate(data if data is not None else {})
+        return _validate_lenient_nulls(model, data if data is not None else {})
     except ValidationError as exc:
         fake = Resource(
             api_version="v1",
@@ -93,6 +93,16 @@ def validate_data(
             file=file,
         )
         raise errors_from_pydantic(exc, fake, prefix=prefix, data=data) from None
+
+
+def _validate_lenient_nulls(model: type[BaseModel], data: Any) -> Any:
+    """Validate; on failure retry once with ``null`` values removed (protojson: null = unset)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        if not has_nulls(data):
+            raise
+    return model.model_validate(strip_nulls(data))
 
 
 def _message(err: dict[str, Any]) -> str:
@@ -112,6 +122,8 @@ def _message(err: dict[str, Any]) -> str:
         return "must be true or false"
     if t in ("string_type",):
         return "must be a string"
+    if t == "string_pattern_mismatch":
+        return f"invalid duration {err.get('input')!r} (expected e.g. 1s, 1.5s, 100ms, 5m, 1h)"
     msg = str(err.get("msg", "invalid value"))
     return msg.removeprefix("Value error, ")
 
