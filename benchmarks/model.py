@@ -7,7 +7,7 @@ DestinationRule with 3 subsets):
     line-aware dicts (what ``build_mesh`` actually validates),
   * ``build_mesh`` (validation, registry, workloads, endpoints, indexes).
 CPU time (``time.process_time``), best of ``--repeat``, so a busy shared machine distorts less.
-Targets: validating 1,000 VS + 1,000 DR under 0.25 s, and ``build_mesh`` at most 1.5x the CSafeLoader load of
+Targets: validating 1,000 VS + 1,000 DR under 0.1 s, and ``build_mesh`` at most 1.5x the CSafeLoader load of
 the same YAML. Exits 1 when it misses.
 
     .venv/bin/python benchmarks/model.py [--services 1000] [--repeat 3]
@@ -28,7 +28,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]  # ben
 
 import yaml  # noqa: E402
 
-VALIDATE_TARGET_S = 0.25  # for 1,000 VS + 1,000 DR
+VALIDATE_TARGET_S = 0.1  # for 1,000 VS + 1,000 DR (the brief: "well under 100 ms")
 BUILD_RATIO_TARGET = 1.5
 
 
