@@ -585,3 +585,38 @@ status: {podIP: 10.1.3.3, phase: Running}
     rc = next(r for r in pc.routes if r.name == "80")
     vh = next(v for v in rc.virtual_hosts if v.name == "api.example.com:80")
     assert vh.routes[0].route.cluster == "outbound|80||narrow.example.com"  # the older but broader VS loses
+
+
+def test_external_name_service_is_an_alias_of_its_target() -> None:
+    from meshctl.sources import load_text
+
+    text = """
+apiVersion: v1
+kind: Service
+metadata: {name: b, namespace: a}
+spec: {selector: {app: b}, ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: b-ext, namespace: a}
+spec: {type: ExternalName, externalName: b.a.svc.cluster.local, ports: [{name: http, port: 80}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: c, namespace: a}
+spec: {hosts: [c.example.com], http: [{route: [{destination: {host: b-ext, port: {number: 80}}}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: a, labels: {app: client}}
+spec: {containers: [{name: c, image: c}]}
+status: {podIP: 10.1.4.4, phase: Running}
+"""
+    mesh = build_mesh(load_text(text, "alias.yaml"))
+    pc = translate(mesh, mesh.proxy("pod/client"))
+    rc = next(r for r in pc.routes if r.name == "80")
+    b = next(v for v in rc.virtual_hosts if v.name == "b.a.svc.cluster.local:80")
+    assert "b-ext.a.svc.cluster.local" in b.domains and "b-ext" in b.domains  # the alias rides on b's vhost
+    assert not any(v.name.startswith("b-ext.") for v in rc.virtual_hosts)
+    c = next(v for v in rc.virtual_hosts if v.name == "c.example.com:80")
+    assert c.routes[0].route.cluster == "outbound|80||b.a.svc.cluster.local"  # routed to the alias target

@@ -25,7 +25,7 @@ from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3 import route_pb2
 
 from meshctl.model.hosts import host_matches, is_wildcard
-from meshctl.model.types import Protocol, Proxy, Service
+from meshctl.model.types import Protocol, Proxy, Resolution, Service
 from meshctl.translate.downstream_tls import gateway_server_context, transport_socket
 from meshctl.translate.filters import (
     TLS_INSPECTOR,
@@ -55,6 +55,18 @@ class GatewayView:
     mesh_default_retry: Any = None
     subsets_of: Callable[[Service], list[str]] = lambda s: []
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def alias_of(self, host: str) -> str | None:
+        """ExternalName services route to their target (Istio GetDestinationCluster)."""
+        aliases = self.extra.get("_aliases")
+        if aliases is None:
+            aliases = {
+                s.hostname: s.external_name
+                for s in self.services
+                if s.resolution is Resolution.ALIAS and s.external_name
+            }
+            self.extra["_aliases"] = aliases
+        return aliases.get(host)
 
     def service_ports(self, host: str) -> list[int] | None:
         for s in self.services:
@@ -108,6 +120,7 @@ def _route_ctx(view: GatewayView, gs: Any) -> RouteContext:
         mesh_default_retry=view.mesh_default_retry,
         is_gateway=True,
         is_tls=gs.server.tls is not None,
+        alias_of=view.alias_of,
     )
 
 

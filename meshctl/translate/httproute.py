@@ -16,7 +16,7 @@ from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3 import route_pb2
 
 from meshctl.model.hosts import host_matches, is_wildcard
-from meshctl.model.types import Proxy, Service
+from meshctl.model.types import Proxy, Resolution, Service
 from meshctl.translate.filters import INBOUND_PASSTHROUGH, PASSTHROUGH
 from meshctl.translate.protoutil import seconds, u32
 from meshctl.translate.route import (
@@ -68,8 +68,24 @@ class SidecarView:
             self.extra["_by_host"] = cache
         return cache
 
+    def aliases(self) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """(alias hostname -> target, target -> alias hostnames) for ExternalName services (Istio aliases)."""
+        cache = self.extra.get("_aliases")
+        if cache is None:
+            of: dict[str, str] = {}
+            by_target: dict[str, list[str]] = {}
+            for s in self.services:
+                if s.resolution is Resolution.ALIAS and s.external_name:
+                    of[s.hostname] = s.external_name
+                    by_target.setdefault(s.external_name, []).append(s.hostname)
+            cache = (of, by_target)
+            self.extra["_aliases"] = cache
+        return cache
+
     def route_context(self, port: int) -> RouteContext:
+        alias_map = self.aliases()[0]
         return RouteContext(
+            alias_of=alias_map.get,
             listener_port=port,
             service_ports=self.service_ports,
             hash_policy=self.hash_policy,
@@ -104,16 +120,20 @@ def alt_hosts(hostname: str, proxy_domain: str) -> list[str]:
     return [hostname[:ih] + ".svc", hostname[:ih]]
 
 
-def service_domains(svc: Service, proxy: Proxy) -> tuple[list[str], list[str]]:
+def service_domains(svc: Service, proxy: Proxy, aliases: list[str] = ()) -> tuple[list[str], list[str]]:  # type: ignore[assignment]
     """(domains, expanded short forms) of a service vhost (Istio ``generateVirtualHostDomains``): FQDN,
     ``FQDN.``, the short forms relative to the proxy's namespace, ``*.``-variants for headless Kubernetes
     services, then the VIPs. No port variants: the route configuration ignores ports in host matching."""
     domain = proxy.dns_domain or f"{proxy.namespace}.svc.cluster.local"
-    alts = alt_hosts(svc.hostname, domain)
-    out = [svc.hostname]
-    if not is_wildcard(svc.hostname):
-        out.append(svc.hostname + ".")
-    out.extend(alts)
+    out: list[str] = []
+    alts: list[str] = []
+    for name in [svc.hostname, *aliases]:  # ExternalName aliases share the target's vhost
+        a = alt_hosts(name, domain)
+        out.append(name)
+        if not is_wildcard(name):
+            out.append(name + ".")
+        out.extend(a)
+        alts.extend(a)
     if svc.headless and svc.registry == "Kubernetes":
         out.extend(["*." + d for d in out])
     for a in svc.addresses:
@@ -209,6 +229,9 @@ def _separate(
 def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]) -> list[VHost]:
     """The vhosts (unsorted, deduplicated) for listener ``port``; ``services`` are the visible services that
     have ``port`` (any protocol), Istio's port-filtered ``servicesByName``."""
+    # ExternalName (alias) services have no vhost of their own: their names are domains of the target's
+    alias_targets = view.aliases()[1]
+    services = [s for s in services if s.resolution is not Resolution.ALIAS]
     registry = {s.hostname: s for s in services}
     ctx = view.route_context(port)
     # On a sidecar a destination without a port always lands on the listener port (the registry seen by
@@ -259,7 +282,7 @@ def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]
             claimed.add(s.hostname)
             if name in names:
                 continue
-            domains, alts = service_domains(s, view.proxy)
+            domains, alts = service_domains(s, view.proxy, alias_targets.get(s.hostname, []))
             vh = _vhost(name, domains, routes, seen_domains, alts, known_fqdns)
             if vh is not None:
                 names.add(name)
@@ -274,7 +297,7 @@ def outbound_virtual_hosts(view: SidecarView, port: int, services: list[Service]
         r = default_route(
             cluster, f"{s.hostname}:{port}", view.hash_policy(s.hostname, port), view.mesh_default_retry
         )
-        domains, alts = service_domains(s, view.proxy)
+        domains, alts = service_domains(s, view.proxy, alias_targets.get(s.hostname, []))
         vh = _vhost(name, domains, [r], seen_domains, alts, known_fqdns)
         if vh is not None:
             names.add(name)

@@ -257,6 +257,8 @@ def outbound_listeners(
         return table[key]
 
     for svc in view.services:
+        if svc.resolution is Resolution.ALIAS:
+            continue  # Istio: alias (ExternalName) services get no listeners of their own
         for sp in svc.ports:
             port = sp.port
             proto = sp.protocol

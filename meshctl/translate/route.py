@@ -66,6 +66,8 @@ class RouteContext:
     mesh_default_retry: Any = None
     is_gateway: bool = False
     is_tls: bool = False  # a gateway server terminating TLS (redirect scheme default)
+    #: ExternalName (alias) services: hostname -> the target hostname whose clusters carry the traffic
+    alias_of: Callable[[str], str | None] = lambda host: None
 
 
 @dataclass
@@ -179,6 +181,9 @@ _NO_HEADER_OPS = HeaderOps()
 def destination_cluster(dest: Any, vs: VSInfo, ctx: RouteContext) -> tuple[str, str, int]:
     """(cluster name, fqdn, port) of a ``Destination``: explicit port, else the service's only port, else the listener port."""
     host = resolve_shortname(dest.host, vs.namespace, ctx.domain_suffix)
+    host = (
+        ctx.alias_of(host) or host
+    )  # Istio GetDestinationCluster: an ExternalName service routes to its target
     port_sel = getattr(dest, "port", None)
     number = getattr(port_sel, "number", None) if port_sel is not None else None
     if not number:
