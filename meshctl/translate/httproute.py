@@ -136,9 +136,9 @@ def service_domains(svc: Service, proxy: Proxy, aliases: list[str] = ()) -> tupl
         alts.extend(a)
     if svc.headless and svc.registry == "Kubernetes":
         out.extend(["*." + d for d in out])
-    for a in svc.addresses:
-        if "/" not in a and a not in ("0.0.0.0", "None"):
-            out.append(a)
+    for vip in svc.addresses:
+        if "/" not in vip and vip not in ("0.0.0.0", "None"):
+            out.append(vip)
     return out, alts
 
 
