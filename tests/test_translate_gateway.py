@@ -114,8 +114,13 @@ def test_simple_and_mutual_servers_are_sni_chains_with_sds(edge: ProxyConfig) ->
     assert ctx.common_tls_context.tls_certificate_sds_secret_configs[0].sds_config.HasField("ads")
     assert list(ctx.common_tls_context.alpn_protocols) == ["h2", "http/1.1"]
     assert ctx.require_client_certificate.value is False
+    assert ctx.common_tls_context.tls_params.tls_minimum_protocol_version == 3  # TLSv1_2 (set by the server)
     actx = _tls(admin)
     assert actx.require_client_certificate.value is True
+    # Istio filters invalid cipher suites out (Envoy would NACK) and sets tls_params only when asked
+    assert list(actx.common_tls_context.tls_params.cipher_suites) == ["ECDHE-RSA-AES256-GCM-SHA384"]
+    dvc = actx.common_tls_context.combined_validation_context.default_validation_context
+    assert [m.matcher.exact for m in dvc.match_typed_subject_alt_names] == ["client.example.com"]
     assert (
         actx.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name
         == "kubernetes://admin-cert-cacert"

@@ -17,6 +17,7 @@ from meshctl.translate.cluster_tls import sds_config
 from meshctl.translate.protoutil import boolv, pack
 
 TLS_SOCKET = "envoy.transport_sockets.tls"
+_ALPN_HTTP = ("h2", "http/1.1")
 _TLS_VERSIONS = {
     "TLS_AUTO": common_pb2.TlsParameters.TLS_AUTO,
     "TLSV1_0": common_pb2.TlsParameters.TLSv1_0,
@@ -67,51 +68,78 @@ def istio_mutual_context(
 
 
 def gateway_server_context(tls: Any, http: bool) -> tls_pb2.DownstreamTlsContext | None:
-    """Gateway ``ServerTLSSettings`` -> DownstreamTlsContext (SIMPLE/MUTUAL/OPTIONAL_MUTUAL/ISTIO_MUTUAL);
-    None for PASSTHROUGH/AUTO_PASSTHROUGH (no termination)."""
+    """Gateway ``ServerTLSSettings`` -> DownstreamTlsContext (Istio ``BuildListenerTLSContext``); None for
+    PASSTHROUGH/AUTO_PASSTHROUGH (no termination).
+
+    ALPN ``h2,http/1.1`` (ISTIO_MUTUAL TCP servers: ``istio-peer-exchange,h2,http/1.1``); client certificate
+    required for MUTUAL and ISTIO_MUTUAL; certificates from ``credentialName(s)`` (``kubernetes://<name>``,
+    CA ``kubernetes://<name>-cacert``), else file certificates (``file-cert:``/``file-root:``); ``tls_params``
+    only when versions or cipher suites are set."""
     mode = (getattr(tls, "mode", None) or "SIMPLE").upper()
     if mode in ("PASSTHROUGH", "AUTO_PASSTHROUGH"):
         return None
-    alpn = ("h2", "http/1.1") if http else ()
-    if mode == "ISTIO_MUTUAL":
-        return istio_mutual_context(alpn=alpn or ("istio-peer-exchange", "istio"))
-    ctx = tls_pb2.DownstreamTlsContext()
-    c = ctx.common_tls_context
-    c.tls_params.CopyFrom(
-        _tls_params(
-            getattr(tls, "min_protocol_version", None),
-            getattr(tls, "max_protocol_version", None),
-            list(getattr(tls, "cipher_suites", None) or []),
-        )
-    )
-    c.alpn_protocols.extend(alpn)
-    cred = getattr(tls, "credential_name", None)
     mutual = mode in ("MUTUAL", "OPTIONAL_MUTUAL")
-    if cred:
-        c.tls_certificate_sds_secret_configs.append(_sds(f"kubernetes://{cred}", ads=True))
+    if mode == "ISTIO_MUTUAL":
+        return istio_mutual_context(alpn=_ALPN_HTTP if http else ("istio-peer-exchange", *_ALPN_HTTP))
+    ctx = tls_pb2.DownstreamTlsContext()
+    ctx.require_client_certificate.value = mode == "MUTUAL"
+    c = ctx.common_tls_context
+    c.alpn_protocols.extend(_ALPN_HTTP)
+    creds = [
+        n
+        for n in [getattr(tls, "credential_name", None), *(getattr(tls, "credential_names", None) or [])]
+        if n
+    ]
+    if creds:
+        for cred in creds:
+            c.tls_certificate_sds_secret_configs.append(_sds(f"kubernetes://{cred}", ads=True))
         if mutual:
             c.combined_validation_context.default_validation_context.SetInParent()
             c.combined_validation_context.validation_context_sds_secret_config.CopyFrom(
-                _sds(f"kubernetes://{cred}-cacert", ads=True)
+                _sds(f"kubernetes://{creds[0]}-cacert", ads=True)
             )
     else:
-        cert = getattr(tls, "server_certificate", None) or ""
-        key = getattr(tls, "private_key", None) or ""
-        c.tls_certificate_sds_secret_configs.append(_sds(f"file-cert:{cert}~{key}", ads=False))
+        pairs = [(getattr(tls, "server_certificate", None), getattr(tls, "private_key", None))]
+        pairs += [(t.server_certificate, t.private_key) for t in getattr(tls, "tls_certificates", None) or []]
+        for cert, key in pairs:
+            if cert or key:
+                c.tls_certificate_sds_secret_configs.append(
+                    _sds(f"file-cert:{cert or ''}~{key or ''}", ads=False)
+                )
         ca = getattr(tls, "ca_certificates", None)
         if mutual and ca:
             c.combined_validation_context.default_validation_context.SetInParent()
             c.combined_validation_context.validation_context_sds_secret_config.CopyFrom(
                 _sds(f"file-root:{ca}", ads=False)
             )
-    for san_value in getattr(tls, "subject_alt_names", None) or []:
-        san = c.combined_validation_context.default_validation_context.match_typed_subject_alt_names.add()
-        san.san_type = common_pb2.SubjectAltNameMatcher.DNS
-        san.matcher.exact = san_value
-    if mode == "MUTUAL":
-        ctx.require_client_certificate.value = True
-    elif mode == "OPTIONAL_MUTUAL":
-        ctx.require_client_certificate.value = False
-    else:
-        ctx.require_client_certificate.value = False
+    if mutual:
+        dvc = c.combined_validation_context.default_validation_context
+        for san_value in getattr(tls, "subject_alt_names", None) or []:
+            san = dvc.match_typed_subject_alt_names.add()
+            san.san_type = common_pb2.SubjectAltNameMatcher.DNS
+            san.matcher.exact = san_value
+        dvc.verify_certificate_spki.extend(getattr(tls, "verify_certificate_spki", None) or [])
+        dvc.verify_certificate_hash.extend(getattr(tls, "verify_certificate_hash", None) or [])
+    min_v, max_v = getattr(tls, "min_protocol_version", None), getattr(tls, "max_protocol_version", None)
+    ciphers = list(getattr(tls, "cipher_suites", None) or [])
+    if ciphers or (min_v and min_v != "TLS_AUTO") or (max_v and max_v != "TLS_AUTO"):
+        c.tls_params.CopyFrom(_tls_params(min_v or "TLS_AUTO", max_v or "TLS_AUTO", _valid_ciphers(ciphers)))
     return ctx
+
+
+#: BoringSSL cipher suite names Envoy accepts (Istio filters the rest out: invalid names make Envoy NACK)
+_VALID_CIPHERS = frozenset(
+    {
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+        "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-RSA-AES256-SHA",
+        "AES128-GCM-SHA256", "AES256-GCM-SHA384", "AES128-SHA", "AES256-SHA", "DES-CBC3-SHA",
+        "ECDHE-PSK-AES128-CBC-SHA", "ECDHE-PSK-AES256-CBC-SHA", "ECDHE-PSK-CHACHA20-POLY1305", "PSK-AES128-CBC-SHA",
+        "PSK-AES256-CBC-SHA",
+    }
+)  # fmt: skip
+
+
+def _valid_ciphers(ciphers: list[str]) -> list[str]:
+    """Istio ``FilterCipherSuites``: known suites only, duplicates removed, order kept."""
+    return list(dict.fromkeys(c for c in ciphers if c in _VALID_CIPHERS))
