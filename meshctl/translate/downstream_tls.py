@@ -51,18 +51,45 @@ def transport_socket(ctx: tls_pb2.DownstreamTlsContext) -> base_pb2.TransportSoc
     return base_pb2.TransportSocket(name=TLS_SOCKET, typed_config=pack(ctx))
 
 
+#: Istio ``SupportedCiphers`` for sidecar inbound mTLS
+INBOUND_CIPHERS = (
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "AES256-GCM-SHA384",
+    "AES128-GCM-SHA256",
+)
+
+
 def istio_mutual_context(
-    trust_domain: str = "cluster.local", alpn: tuple[str, ...] = ("h2", "http/1.1")
+    trust_domain: str = "cluster.local",
+    alpn: tuple[str, ...] = ("h2", "http/1.1"),
+    *,
+    inbound: bool = True,
+    sans: list[str] | None = None,
 ) -> tls_pb2.DownstreamTlsContext:
-    """Inbound mTLS (sidecar inbound chains, ISTIO_MUTUAL gateway servers): workload cert, ROOTCA, client cert required."""
+    """Istio mTLS termination: workload cert ``default``, CA ``ROOTCA``, client certificate required.
+
+    Sidecar inbound (``inbound``): peers must present a SPIFFE identity of the trust domain, TLS 1.2-1.3 with
+    Istio's strong cipher suites. ISTIO_MUTUAL gateway servers: the server's ``subjectAltNames`` if any, no
+    TLS parameters unless the server sets them."""
     ctx = tls_pb2.DownstreamTlsContext(require_client_certificate=boolv(True))
     c = ctx.common_tls_context
-    c.tls_params.CopyFrom(_tls_params())
+    if inbound:
+        c.tls_params.CopyFrom(_tls_params(ciphers=list(INBOUND_CIPHERS)))
     c.alpn_protocols.extend(alpn)
     c.tls_certificate_sds_secret_configs.append(_sds("default", ads=False))
-    san = c.combined_validation_context.default_validation_context.match_typed_subject_alt_names.add()
-    san.san_type = common_pb2.SubjectAltNameMatcher.URI
-    san.matcher.CopyFrom(string_pb2.StringMatcher(prefix=f"spiffe://{trust_domain}/"))
+    dvc = c.combined_validation_context.default_validation_context
+    dvc.SetInParent()
+    if inbound:
+        san = dvc.match_typed_subject_alt_names.add()
+        san.san_type = common_pb2.SubjectAltNameMatcher.URI
+        san.matcher.CopyFrom(string_pb2.StringMatcher(prefix=f"spiffe://{trust_domain}/"))
+    for value in sans or []:
+        san = dvc.match_typed_subject_alt_names.add()
+        san.san_type = common_pb2.SubjectAltNameMatcher.URI
+        san.matcher.exact = value
     c.combined_validation_context.validation_context_sds_secret_config.CopyFrom(_sds("ROOTCA", ads=False))
     return ctx
 
@@ -80,7 +107,13 @@ def gateway_server_context(tls: Any, http: bool) -> tls_pb2.DownstreamTlsContext
         return None
     mutual = mode in ("MUTUAL", "OPTIONAL_MUTUAL")
     if mode == "ISTIO_MUTUAL":
-        return istio_mutual_context(alpn=_ALPN_HTTP if http else ("istio-peer-exchange", *_ALPN_HTTP))
+        ctx = istio_mutual_context(
+            alpn=_ALPN_HTTP if http else ("istio-peer-exchange", *_ALPN_HTTP),
+            inbound=False,
+            sans=list(getattr(tls, "subject_alt_names", None) or []),
+        )
+        _server_tls_params(ctx, tls)
+        return ctx
     ctx = tls_pb2.DownstreamTlsContext()
     ctx.require_client_certificate.value = mode == "MUTUAL"
     c = ctx.common_tls_context
@@ -120,11 +153,18 @@ def gateway_server_context(tls: Any, http: bool) -> tls_pb2.DownstreamTlsContext
             san.matcher.exact = san_value
         dvc.verify_certificate_spki.extend(getattr(tls, "verify_certificate_spki", None) or [])
         dvc.verify_certificate_hash.extend(getattr(tls, "verify_certificate_hash", None) or [])
+    _server_tls_params(ctx, tls)
+    return ctx
+
+
+def _server_tls_params(ctx: tls_pb2.DownstreamTlsContext, tls: Any) -> None:
+    """Istio sets ``tls_params`` on gateway contexts only when the server asks (versions or cipher suites)."""
     min_v, max_v = getattr(tls, "min_protocol_version", None), getattr(tls, "max_protocol_version", None)
     ciphers = list(getattr(tls, "cipher_suites", None) or [])
     if ciphers or (min_v and min_v != "TLS_AUTO") or (max_v and max_v != "TLS_AUTO"):
-        c.tls_params.CopyFrom(_tls_params(min_v or "TLS_AUTO", max_v or "TLS_AUTO", _valid_ciphers(ciphers)))
-    return ctx
+        ctx.common_tls_context.tls_params.CopyFrom(
+            _tls_params(min_v or "TLS_AUTO", max_v or "TLS_AUTO", _valid_ciphers(ciphers))
+        )
 
 
 #: BoringSSL cipher suite names Envoy accepts (Istio filters the rest out: invalid names make Envoy NACK)
