@@ -56,7 +56,6 @@ class RouteContext:
     """
 
     listener_port: int
-    namespace_of: Callable[[Any], str] = lambda vs: "default"
     service_ports: Callable[[str], list[int] | None] = lambda host: None
     hash_policy: Callable[[str, int], rc.RouteAction.HashPolicy | None] = lambda host, port: None
     proxy_labels: dict[str, str] = field(default_factory=dict)
@@ -203,9 +202,9 @@ def set_timeout(action: rc.RouteAction, timeout: Any | None) -> None:
     action.max_grpc_timeout.CopyFrom(d)
 
 
-def _mirror_fraction(
-    pct: Any, legacy: int | None, explicit: bool
-) -> base_pb2.RuntimeFractionalPercent | None:
+def _mirror_fraction(pct: Any, legacy: int | None) -> base_pb2.RuntimeFractionalPercent | None:
+    """Istio ``MirrorPercent``: ``mirrorPercentage`` (per million), legacy ``mirrorPercent`` (per hundred),
+    100% when neither is set; an explicit 0 means no mirror (None)."""
     v = percent_value(pct)
     if v is not None:
         return base_pb2.RuntimeFractionalPercent(default_value=fractional_million(v)) if v > 0 else None
@@ -240,7 +239,7 @@ def _apply_destination(out: rc.Route, http: Any, vs: VSInfo, ctx: RouteContext, 
     for m in getattr(http, "mirrors", None) or []:
         mirrors.append((m.destination, m.percentage, None))
     for dest, pct, legacy in mirrors:
-        frac = _mirror_fraction(pct, legacy, pct is not None)
+        frac = _mirror_fraction(pct, legacy)
         if frac is None:
             continue
         name, _, _ = destination_cluster(dest, vs, ctx)
