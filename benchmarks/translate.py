@@ -4,8 +4,9 @@ Measures side by side, in one run, on the same generated YAML:
   * plain ``yaml.load_all`` with ``CSafeLoader`` (the target's basis),
   * meshctl's line-aware loader (``load_text``) and the model build (``build_mesh``), for context,
   * ``translate(mesh, proxy)``: full CDS/EDS/LDS/RDS for the client sidecar (the model already built),
-and prints resource counts and serialized bytes. Target: translate under 1 s and at most 3x the plain
-CSafeLoader load of the same YAML. Exits 1 when it misses. Best of ``--repeat`` runs each.
+and prints resource counts and serialized bytes, wall and CPU time. Target: translate under 1 s and at most
+3x the plain CSafeLoader load of the same YAML, both in CPU time of this process (on a shared machine wall
+time mostly measures the other tenants; both are printed). Exits 1 when it misses. Best of ``--repeat`` runs each.
 
     .venv/bin/python benchmarks/translate.py [--services 1000] [--repeat 3]
 """
@@ -81,13 +82,15 @@ status: {podIP: 10.250.0.1, phase: Running, conditions: [{type: Ready, status: "
     return "\n---\n".join(docs) + "\n"
 
 
-def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, result = [], None
+def best(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    """(best wall seconds, best CPU seconds of this process, result) over ``repeat`` runs."""
+    walls, cpus, result = [], [], None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return min(walls), min(cpus), result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,13 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     from meshctl.translate import translate
 
     text = generate(args.services)
-    t_yaml, docs = best(lambda: list(yaml.load_all(text, Loader=yaml.CSafeLoader)), args.repeat)
-    t_load, resources = best(lambda: load_text(text, "bench.yaml"), args.repeat)
-    t_model, mesh = best(lambda: build_mesh(resources), 1)
+    w_yaml, c_yaml, docs = best(lambda: list(yaml.load_all(text, Loader=yaml.CSafeLoader)), args.repeat)
+    w_load, c_load, resources = best(lambda: load_text(text, "bench.yaml"), args.repeat)
+    w_model, c_model, mesh = best(lambda: build_mesh(resources), 1)
     proxy = mesh.proxy("pod/client", "bench")
     translate(mesh, proxy)  # warm: imports, descriptor pools
     # best of more runs for the short translate: on a shared machine a single run is mostly noise
-    t_tr, pc = best(lambda: translate(mesh, proxy), max(5, args.repeat))
+    w_tr, c_tr, pc = best(lambda: translate(mesh, proxy), max(5, args.repeat))
 
     sizes = {
         "clusters": (len(pc.clusters), sum(c.ByteSize() for c in pc.clusters)),
@@ -120,19 +123,25 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"input: {args.services} services x 3 subsets, {len(docs)} YAML documents, {len(text) / 1e6:.1f} MB"
     )
-    print(f"yaml.load_all (CSafeLoader) : {t_yaml * 1000:8.1f} ms   <- target basis")
-    print(f"meshctl load_text           : {t_load * 1000:8.1f} ms")
-    print(f"build_mesh                  : {t_model * 1000:8.1f} ms")
-    print(f"translate (CDS/EDS/LDS/RDS) : {t_tr * 1000:8.1f} ms")
+    print(f"{'':28s}   wall ms    CPU ms")
+    for label, w, c in (
+        ("yaml.load_all (CSafeLoader)", w_yaml, c_yaml),
+        ("meshctl load_text", w_load, c_load),
+        ("build_mesh", w_model, c_model),
+        ("translate (CDS/EDS/LDS/RDS)", w_tr, c_tr),
+    ):
+        print(f"{label:28s} {w * 1000:9.1f} {c * 1000:9.1f}")
     for k, (n, b) in sizes.items():
         print(f"  {k:10s} {n:6d} resources {b / 1e6:7.2f} MB serialized")
     print(f"  vhosts     {vhosts:6d}")
-    ratio = t_tr / t_yaml
-    ok = t_tr < TARGET_SECONDS and ratio <= TARGET_RATIO
+    # The target is checked on CPU time: on a shared machine wall time mostly measures the other tenants.
+    ratio = c_tr / c_yaml
+    ok = c_tr < TARGET_SECONDS and ratio <= TARGET_RATIO
     print(
-        f"SUMMARY translate {t_tr * 1000:.0f} ms for {args.services} services ({total_bytes / 1e6:.1f} MB xDS), "
-        f"{ratio:.2f}x CSafeLoader load ({t_yaml * 1000:.0f} ms), {t_tr / t_load:.2f}x meshctl load; "
-        f"target < {TARGET_SECONDS:.0f} s and <= {TARGET_RATIO:.0f}x: {'PASS' if ok else 'FAIL'}"
+        f"SUMMARY translate {c_tr * 1000:.0f} ms CPU ({w_tr * 1000:.0f} ms wall) for {args.services} services "
+        f"({total_bytes / 1e6:.1f} MB xDS), {ratio:.2f}x CSafeLoader load ({c_yaml * 1000:.0f} ms CPU), "
+        f"{c_tr / c_load:.2f}x meshctl load; target < {TARGET_SECONDS:.0f} s and <= {TARGET_RATIO:.0f}x: "
+        f"{'PASS' if ok else 'FAIL'}"
     )
     return 0 if ok else 1
 
