@@ -205,8 +205,31 @@ class AnalysisContext:
                                     namespace_explicit=r.namespace_explicit, origin="generated", extra={"template_of": r}))
         return out
 
+    @cached_property
+    def _pods_by_ns(self) -> dict[str, list[Resource]]:
+        d: dict[str, list[Resource]] = defaultdict(list)
+        for p in self.workload_pods:
+            d[ns_of(p)].append(p)
+        return d
+
     def pods_in(self, namespace: str) -> list[Resource]:
-        return [p for p in self.workload_pods if ns_of(p) == namespace]
+        return self._pods_by_ns.get(namespace, [])
+
+    @cached_property
+    def _pods_by_label(self) -> dict[tuple[str, str], set[int]]:
+        d: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for i, p in enumerate(self.workload_pods):
+            for k, v in p.labels.items():
+                d[(str(k), str(v))].add(i)
+        return d
+
+    def pods_matching(self, selector: dict[str, Any]) -> list[Resource]:
+        """Pods (any namespace) whose labels contain ``selector``, through a label index."""
+        if not selector:
+            return list(self.workload_pods)
+        sets = [self._pods_by_label.get((str(k), str(v)), set()) for k, v in selector.items()]
+        hit = set.intersection(*sorted(sets, key=len))
+        return [self.workload_pods[i] for i in sorted(hit)]
 
 
     @cached_property

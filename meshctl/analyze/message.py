@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from meshctl.analyze.messages import Level, MessageType
@@ -40,7 +41,7 @@ class Message:
     def level(self) -> Level:
         return self.type.level
 
-    @property
+    @cached_property
     def text(self) -> str:
         return self.type.render(*self.args)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
 from typing import Any
@@ -129,28 +130,25 @@ def go_value(v: Any, verb: str = "v") -> str:
     return str(v)
 
 
+_VERB = re.compile(r"%[%svqd]")
+
+
 def go_format(template: str, args: tuple[Any, ...] | list[Any]) -> str:
     """Render a Go fmt template with %s %v %q %d %% (enough for Istio's message templates)."""
-    out: list[str] = []
-    i, n, ai = 0, len(template), 0
-    while i < n:
-        ch = template[i]
-        if ch != "%" or i + 1 >= n:
-            out.append(ch)
-            i += 1
-            continue
-        verb = template[i + 1]
-        i += 2
+    it = iter(args)
+
+    def sub(m: re.Match[str]) -> str:
+        verb = m.group(0)[1]
         if verb == "%":
-            out.append("%")
-            continue
-        if ai >= len(args):
-            out.append(f"%!{verb}(MISSING)")
-            continue
-        arg = args[ai]
-        ai += 1
+            return "%"
+        try:
+            arg = next(it)
+        except StopIteration:
+            return f"%!{verb}(MISSING)"
         if verb == "d":
-            out.append(str(int(arg)) if isinstance(arg, (int, float)) or str(arg).lstrip("-").isdigit() else f"%!d({arg})")
-        else:
-            out.append(go_value(arg, verb))
-    return "".join(out)
+            return str(int(arg)) if isinstance(arg, (int, float)) or str(arg).lstrip("-").isdigit() else f"%!d({arg})"
+        if verb in "sv" and isinstance(arg, str):
+            return arg
+        return go_value(arg, verb)
+
+    return _VERB.sub(sub, template)

@@ -80,7 +80,7 @@ def mesh_config_from_configmap(obj: dict[str, Any], where: str | None = None) ->
 
 def _sort_key(m: Message) -> tuple[Any, ...]:
     # istioctl (diag.Messages.Sort): level (errors first), code, resource full name, then text
-    return (-int(m.level), m.code, m.resource is not None or m.origin_kind is not None, m.namespace or "", m.name or "", m.render())
+    return (-int(m.level), m.code, m.resource is not None or m.origin_kind is not None, m.namespace or "", m.name or "", m.text, m.line or 0)
 
 
 def _suppressed_by_annotation(m: Message) -> bool:

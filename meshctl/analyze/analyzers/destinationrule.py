@@ -41,7 +41,9 @@ class PodNotSelectedAnalyzer(Analyzer):
     def analyze(self, ctx: AnalysisContext) -> None:
         node_labels = {n.name: n.labels for n in ctx.kind("Node", "")}
         pod_labels = []
-        for p in ctx.workload_pods:
+        # node topology labels only exist for scheduled pods; without them the label index answers directly
+        topology = any(p.spec.get("nodeName") for p in ctx.pods)
+        for p in ctx.workload_pods if topology else []:
             labels = dict(p.labels)
             node = str(p.spec.get("nodeName") or "")
             if node:
@@ -63,7 +65,8 @@ class PodNotSelectedAnalyzer(Analyzer):
             for i, ss in enumerate(lst(dr.spec.get("subsets"))):
                 ss = dct(ss)
                 sel = {**base, **dct(ss.get("labels"))}
-                if not any(selector_matches(sel, labels) for labels in pod_labels):
+                found = any(selector_matches(sel, labels) for labels in pod_labels) if topology else bool(ctx.pods_matching(sel))
+                if not found:
                     ctx.report("IST0173", dr, str(ss.get("name") or ""), path=f"spec.subsets[{i}]")
 
 

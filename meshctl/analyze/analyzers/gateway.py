@@ -33,13 +33,27 @@ class IngressGatewayPortAnalyzer(Analyzer):
     codes = ("IST0101", "IST0162")
 
     def analyze(self, ctx: AnalysisContext) -> None:
+        cache: dict[str, tuple[bool, set[int]]] = {}
         for gw in _gateways(ctx):
             sel = dct(gw.spec.get("selector"))
-            pods = [p for p in ctx.workload_pods if selector_matches(sel, p.labels)]
-            if not pods:
-                ctx.report("IST0101", gw, "selector", selector_string(sel), path=_selector_path(gw))
+            key = selector_string(sel)
+            if key not in cache:
+                cache[key] = self._ports(ctx, sel)
+            found, ports = cache[key]
+            if not found:
+                ctx.report("IST0101", gw, "selector", key, path=_selector_path(gw))
                 continue
-            ports: set[int] = set()
+            for i, server in enumerate(lst(gw.spec.get("servers"))):
+                num = int_or_none(dct(dct(server).get("port")).get("number"))
+                if num is not None and num not in ports:
+                    ctx.report("IST0162", gw, num, key, path=f"spec.servers[{i}].port.number")
+
+    @staticmethod
+    def _ports(ctx: AnalysisContext, sel: dict[str, object]) -> tuple[bool, set[int]]:
+        """Whether any pod matches ``sel``, and the TCP ports/targetPorts of Services selecting those pods."""
+        pods = [p for p in ctx.workload_pods if selector_matches(sel, p.labels)]
+        ports: set[int] = set()
+        if pods:
             for pod in pods:
                 for svc in ctx.services:
                     if ns_of(svc) != ns_of(pod):
@@ -55,10 +69,7 @@ class IngressGatewayPortAnalyzer(Analyzer):
                             n = int_or_none(p.get(key))
                             if n is not None:
                                 ports.add(n)
-            for i, server in enumerate(lst(gw.spec.get("servers"))):
-                num = int_or_none(dct(dct(server).get("port")).get("number"))
-                if num is not None and num not in ports:
-                    ctx.report("IST0162", gw, num, selector_string(sel), path=f"spec.servers[{i}].port.number")
+        return bool(pods), ports
 
 
 class ConflictingGatewayAnalyzer(Analyzer):
@@ -109,21 +120,37 @@ class CertificateAnalyzer(Analyzer):
     codes = ("IST0138",)
 
     def analyze(self, ctx: AnalysisContext) -> None:
-        gws = _gateways(ctx)
-        for gw in gws:
-            sel = {str(k): str(v) for k, v in dct(gw.spec.get("selector")).items()}
-            for other in gws:
-                if other is gw:
-                    continue
-                osel = {str(k): str(v) for k, v in dct(other.spec.get("selector")).items()}
-                # the other gateway's selector must be a superset of this one's (empty selects all)
-                if sel and not all(osel.get(k) == v for k, v in sel.items()):
-                    continue
-                for s1 in lst(gw.spec.get("servers")):
-                    for s2 in lst(other.spec.get("servers")):
-                        t1, t2 = dct(s1).get("tls"), dct(s2).get("tls")
-                        if isinstance(t1, dict) and isinstance(t2, dict) and _same_certificate(t1, t2):
-                            ctx.report("IST0138", gw, [full_name(gw), full_name(other)], path="metadata.name")
+        # gateways sharing a certificate identity (credentialName, or serverCertificate+privateKey) are the only candidates
+        groups: dict[tuple[str, ...], list[Resource]] = defaultdict(list)
+        tls_of: dict[int, list[dict[str, object]]] = {}
+        for gw in _gateways(ctx):
+            tlss = [t for t in (dct(s).get("tls") for s in lst(gw.spec.get("servers"))) if isinstance(t, dict)]
+            tls_of[id(gw)] = tlss
+            for key in {_cert_key(t) for t in tlss} - {None}:
+                groups[key].append(gw)  # type: ignore[index]
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            sels = {id(g): {str(k): str(v) for k, v in dct(g.spec.get("selector")).items()} for g in members}
+            for gw in members:
+                sel = sels[id(gw)]
+                for other in members:
+                    if other is gw:
+                        continue
+                    osel = sels[id(other)]
+                    # the other gateway's selector must be a superset of this one's (empty selects all)
+                    if sel and not all(osel.get(k) == v for k, v in sel.items()):
+                        continue
+                    if any(_same_certificate(t1, t2) for t1 in tls_of[id(gw)] for t2 in tls_of[id(other)]):
+                        ctx.report("IST0138", gw, [full_name(gw), full_name(other)], path="metadata.name")
+
+
+def _cert_key(t: dict[str, object]) -> tuple[str, ...] | None:
+    if t.get("credentialName"):
+        return ("cred", str(t["credentialName"]))
+    if t.get("serverCertificate") and t.get("privateKey"):
+        return ("file", str(t["serverCertificate"]), str(t["privateKey"]))
+    return None
 
 
 CERT_KEYS = (("tls.crt", "tls.key"), ("cert", "key"))

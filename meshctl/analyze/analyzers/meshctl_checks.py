@@ -118,14 +118,22 @@ class SubsetAnalyzer(Analyzer):
     codes = ("MSH0003", "MSH0004")
 
     def analyze(self, ctx: AnalysisContext) -> None:
-        drs = [(dr, to_fqdn(str(dr.spec.get("host") or ""), ns_of(dr))) for dr in ctx.istio("DestinationRule")]
+        exact: dict[str, list[Resource]] = defaultdict(list)
+        wild: list[tuple[Resource, str]] = []
+        for dr in ctx.istio("DestinationRule"):
+            h = to_fqdn(str(dr.spec.get("host") or ""), ns_of(dr))
+            if h.startswith("*"):
+                wild.append((dr, h))
+            else:
+                exact[h].append(dr)
         for vs in ctx.istio("VirtualService"):
             ns = ns_of(vs)
             for d in route_destinations(vs.spec):
                 if not d.subset:
                     continue
                 host = to_fqdn(d.host, ns)
-                visible = [dr for dr, h in drs if host_matches(h, host) and exported_to([str(e) for e in lst(dr.spec.get("exportTo"))], ns_of(dr), ns)]
+                cands = exact.get(host, []) + [dr for dr, h in wild if host_matches(h, host)]
+                visible = [dr for dr in cands if exported_to([str(e) for e in lst(dr.spec.get("exportTo"))], ns_of(dr), ns)]
                 subsets = {str(dct(s).get("name")): dct(dct(s).get("labels")) for dr in visible for s in lst(dr.spec.get("subsets"))}
                 if d.subset not in subsets:
                     if ctx.policies_known:
@@ -135,16 +143,16 @@ class SubsetAnalyzer(Analyzer):
 
     @staticmethod
     def _endpoints(ctx: AnalysisContext, vs: Resource, d: Any, host: str, labels: dict[str, Any]) -> None:
-        mesh = ctx.mesh
-        if mesh is None:
+        sh = ctx.lookup_host(host, ns_of(vs))
+        if sh is None or sh.kind != "Service":
             return
-        svc = mesh.service(host)
-        if svc is None:
+        sel = dct(sh.resource.spec.get("selector"))
+        if not sel:
             return
-        every = mesh.endpoints(svc)
-        if not every:
-            return  # no endpoints known at all (files without workloads): nothing to compare against
-        if not mesh.endpoints(svc, None, {str(k): str(v) for k, v in labels.items()}):
+        backends = [p for p in ctx.pods_in(sh.namespace) if selector_matches(sel, p.labels)]
+        if not backends:
+            return  # no workloads known at all (files without pods or controllers): nothing to compare against
+        if not any(selector_matches(labels, p.labels) for p in backends):
             weight = d.weight if d.weight is not None else 100
             ctx.report("MSH0004", vs, d.subset, host, weight, ",".join(f"{k}={v}" for k, v in sorted(labels.items())), path=d.path)
 
@@ -248,6 +256,8 @@ class MutualTLSAnalyzer(Analyzer):
     codes = ("MSH0008",)
 
     def analyze(self, ctx: AnalysisContext) -> None:
+        if not ctx.istio("PeerAuthentication"):
+            return
         mesh = ctx.mesh
         if mesh is None or not mesh.peer_authentications:
             return

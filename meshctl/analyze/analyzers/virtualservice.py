@@ -157,10 +157,14 @@ class ConflictingMeshGatewayHostsAnalyzer(Analyzer):
                 for h in lst(r.spec.get("hosts")):
                     groups[(sc, to_fqdn(str(h), ns))][full_name(r)] = r
         # a VS visible everywhere also clashes with namespace-scoped ones for the same host
+        scoped_by_fqdn: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for k in groups:
+            if k[0] != "*":
+                scoped_by_fqdn[k[1]].append(k)
         for (sc, fqdn), members in list(groups.items()):
             if sc != "*":
                 continue
-            scoped = [k for k in groups if k[0] != "*" and k[1] == fqdn]
+            scoped = scoped_by_fqdn.get(fqdn, [])
             for k in scoped:
                 groups[k].update(members)
             if scoped:
