@@ -270,3 +270,25 @@ def test_tls_contexts_pass_envoy_validate_with_static_secrets(
     assert tls_chains, "TLS chains must be kept when secrets are given"
     result = validate_config(config)
     assert result.ok, result.output[-1500:]
+
+
+def test_all_proxies_bootstraps_get_distinct_admin_ports(cli: Any, tmp_path: Path) -> None:
+    code, _, err = cli(
+        [
+            "translate",
+            "-f",
+            str(BOOKINFO),
+            "--all-proxies",
+            str(tmp_path),
+            "-o",
+            "bootstrap",
+            "--admin-port",
+            "19000",
+        ]
+    )
+    assert code == 0, err
+    ports = sorted(
+        json.loads(p.read_text())["admin"]["address"]["socket_address"]["port_value"]
+        for p in tmp_path.iterdir()
+    )
+    assert ports == list(range(19000, 19000 + len(ports)))

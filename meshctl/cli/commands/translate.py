@@ -153,12 +153,14 @@ def command(
         except OSError as e:
             raise UsageError(f"cannot create {all_dir}: {e.strerror}") from e
         ext = "yaml" if output == "yaml" else "json"
-        for p in proxies:
+        for i, p in enumerate(proxies):
             p.loopback = loopback
             path = os.path.join(all_dir, f"{p.workload.name}.{p.namespace}.{ext}")
+            # bootstraps meant to run side by side: proxy i gets admin port --admin-port + i
+            port = admin_port + i if output == "bootstrap" and admin_port else admin_port
             with open(path, "w") as fh:
-                _write(_render(translate(mesh, p), output, type_, admin_port), output, fh)
-            click.echo(path, err=True)
+                _write(_render(translate(mesh, p), output, type_, port), output, fh)
+            click.echo(f"{path}" + (f" (admin 127.0.0.1:{port})" if output == "bootstrap" else ""), err=True)
         return
 
     assert proxy_target is not None
