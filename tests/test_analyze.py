@@ -8,8 +8,8 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import FIXTURES, ROOT
+
 from meshctl.analyze import Level, analyze
 from meshctl.analyze.messages import CATALOG, go_format
 from meshctl.sources import load_paths

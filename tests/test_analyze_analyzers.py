@@ -210,6 +210,7 @@ def test_unreachable_and_ineffective_matches() -> None:
 
 def test_every_message_has_file_line_analyzer_and_doc_url() -> None:
     from conftest import FIXTURES
+
     from meshctl.sources import load_paths
 
     res = analyze(load_paths([str(FIXTURES / "analyze" / "mesh.yaml"), str(FIXTURES / "analyze" / "wrongtypes.yaml")], default_namespace=""))

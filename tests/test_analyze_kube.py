@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import BOOKINFO
+
 from meshctl.testing.kubeapi import KubeEmulator
 
 pytestmark = pytest.mark.timeout(60)

@@ -15,7 +15,7 @@ from typing import Any
 
 from meshctl.analyze.message import Message
 from meshctl.analyze.messages import message_type
-from meshctl.model.hosts import host_matches, host_subset_of
+from meshctl.model.hosts import host_subset_of
 from meshctl.sources.resource import Resource
 
 DEFAULT_DOMAIN = "svc.cluster.local"
@@ -65,7 +65,7 @@ def label_selector_matches(sel: dict[str, Any] | None, labels: dict[str, Any] | 
     for expr in sel.get("matchExpressions") or []:
         if not isinstance(expr, dict):
             continue
-        key, op, values = expr.get("key"), str(expr.get("operator", "")), [str(v) for v in expr.get("values") or []]
+        key, op, values = str(expr.get("key")), str(expr.get("operator", "")), [str(v) for v in expr.get("values") or []]
         present = key in labels
         if op == "In" and not (present and str(labels[key]) in values):
             return False
@@ -194,8 +194,10 @@ class AnalysisContext:
                 tmpl = r.spec.get("template") if kind != "CronJob" else (((r.spec.get("jobTemplate") or {}).get("spec") or {}).get("template"))
                 if not isinstance(tmpl, dict):
                     continue
-                md = tmpl.get("metadata") if isinstance(tmpl.get("metadata"), dict) else {}
-                labels = md.get("labels") if isinstance(md.get("labels"), dict) else {}
+                md_raw = tmpl.get("metadata")
+                md: dict[str, Any] = md_raw if isinstance(md_raw, dict) else {}
+                labels_raw = md.get("labels")
+                labels: dict[str, Any] = labels_raw if isinstance(labels_raw, dict) else {}
                 key = (ns_of(r), tuple(sorted((str(k), str(v)) for k, v in labels.items())))
                 if not labels or key in seen:
                     continue

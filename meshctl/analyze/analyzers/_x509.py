@@ -46,9 +46,9 @@ def _time(tag: int, raw: bytes) -> dt.datetime:
     s = raw.decode("ascii")
     if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ
         year = int(s[:2])
-        return dt.datetime.strptime(("19" if year >= 50 else "20") + s[:12], "%Y%m%d%H%M%S").replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.strptime(("19" if year >= 50 else "20") + s[:12], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
     if tag == 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
-        return dt.datetime.strptime(s[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.strptime(s[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
     raise CertError("unexpected time encoding")
 
 
@@ -88,7 +88,7 @@ def check_key_pair(cert_pem: bytes, key_pem: bytes, now: dt.datetime | None = No
         return "no PEM certificate found"
     if not keys:
         return "no PEM private key found"
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     try:
         not_before, not_after = validity(certs[0])
     except (CertError, ValueError, UnicodeDecodeError) as e:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
-from typing import Any, Callable
 
 from meshctl.analyze.analyzers._util import dct, lst
 from meshctl.analyze.context import AnalysisContext

@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import defaultdict
+from collections.abc import Mapping
 
 from meshctl.analyze.analyzers._util import dct, full_name, int_or_none, lst, short_or_full
 from meshctl.analyze.analyzers._x509 import check_key_pair
-from meshctl.analyze.context import AnalysisContext, host_matches, ns_of, selector_matches
+from meshctl.analyze.context import AnalysisContext, ns_of, selector_matches
 from meshctl.analyze.registry import Analyzer
+from meshctl.model.hosts import host_matches
 from meshctl.sources.resource import Resource
 
 
-def selector_string(sel: dict[str, object]) -> str:
+def selector_string(sel: Mapping[str, object]) -> str:
     """Kubernetes ``labels.SelectorFromSet(sel).String()``: ``k=v`` pairs sorted by key, comma-joined."""
     return ",".join(f"{k}={v}" for k, v in sorted((str(k), str(v)) for k, v in sel.items()))
 

@@ -99,10 +99,10 @@ class ImageAnalyzer(Analyzer):
             return
         namespaces = {ns.name: ns for ns in ctx.kind("Namespace", "")}
         injected: dict[str, str] = {}
-        for name, ns in namespaces.items():
-            if REVISION_LABEL in ns.labels:
-                injected[name] = str(ns.labels[REVISION_LABEL])
-            elif ns.labels.get(INJECTION_LABEL) == "enabled":
+        for name, ns_res in namespaces.items():
+            if REVISION_LABEL in ns_res.labels:
+                injected[name] = str(ns_res.labels[REVISION_LABEL])
+            elif ns_res.labels.get(INJECTION_LABEL) == "enabled":
                 injected[name] = "default"
         mismatched: dict[str, list[str]] = defaultdict(list)
         for pod in ctx.pods:

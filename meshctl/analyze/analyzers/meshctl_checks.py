@@ -12,8 +12,15 @@ from collections import defaultdict
 from typing import Any
 
 from meshctl.analyze.analyzers._util import MESH_GATEWAY, dct, full_name, lst, route_destinations
-from meshctl.analyze.context import AnalysisContext, exported_to, host_matches, ns_of, selector_matches, to_fqdn
+from meshctl.analyze.context import (
+    AnalysisContext,
+    exported_to,
+    ns_of,
+    selector_matches,
+    to_fqdn,
+)
 from meshctl.analyze.registry import Analyzer
+from meshctl.model.hosts import host_matches
 from meshctl.sources.resource import Resource
 
 POLICY_FIELDS = ("connectionPool", "loadBalancer", "outlierDetection", "tls")

@@ -14,8 +14,15 @@ from meshctl.analyze.analyzers._util import (
     route_destinations,
     short_or_full,
 )
-from meshctl.analyze.context import GATEWAY_API_GROUP, AnalysisContext, host_matches, ns_of, selector_matches, to_fqdn
+from meshctl.analyze.context import (
+    GATEWAY_API_GROUP,
+    AnalysisContext,
+    ns_of,
+    selector_matches,
+    to_fqdn,
+)
 from meshctl.analyze.registry import Analyzer
+from meshctl.model.hosts import host_matches
 from meshctl.sources.resource import Resource
 
 
