@@ -430,9 +430,11 @@ def sidecar_listeners(
         rds.extend((name, e.view) for name in r if name not in {n for n, _ in rds})
     outs.append(virtual_outbound(view))
     mode = view.extra.get("mtls_mode", "PERMISSIVE")  # the workload-level mode, for the passthrough chains
-    outs.append(
-        virtual_inbound(view.proxy.ip, inbound, mode, loopback=view.proxy.loopback, trust_domain=trust_domain)
-    )
+    vin = virtual_inbound(view.proxy.ip, inbound, mode, loopback=view.proxy.loopback, trust_domain=trust_domain)
+    # In loopback mode nothing redirects traffic to 15006, so a workload with no inbound ports has nothing to
+    # receive: a chain-less listener would only make Envoy reject the whole LDS update.
+    if vin.filter_chains or not view.proxy.loopback:
+        outs.append(vin)
     return outs, rds
 
 
