@@ -157,3 +157,42 @@ if __name__ == "__main__":  # regenerate the golden reports
         assert code == 0, err
         (GOLDEN / name).write_text(out)
     print("wrote", len(CASES), "golden reports")
+
+
+def test_rbac_policies_line_for_a_multi_port_service(tmp_path: Path) -> None:
+    # reviews gets a second port; an ALLOW policy selects the reviews pods. For multi-port services istioctl
+    # prefixes the RBAC line with the port; the policy names must still be printed.
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: default, labels: {app: reviews}}
+spec:
+  selector: {app: reviews}
+  ports:
+  - {name: http, port: 9080, targetPort: 9080}
+  - {name: http-admin, port: 9090, targetPort: 9090}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: reviews-viewers, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  action: ALLOW
+  rules:
+  - from: [{source: {namespaces: [default]}}]
+"""
+    )
+    base = tmp_path / "bookinfo"
+    shutil.copytree(BOOKINFO, base)
+    # drop the original reviews Service so the two-port one replaces it
+    platform = (base / "platform.yaml").read_text()
+    docs = [d for d in platform.split("---\n") if not ("kind: Service\n" in d and "name: reviews\n" in d)]
+    (base / "platform.yaml").write_text("---\n".join(docs))
+    code, out, err = run_cli(["describe", "pod", "reviews-v1", "-f", str(base), "-f", str(extra)])
+    assert code == 0, err
+    rbac = [line for line in out.splitlines() if "RBAC policies:" in line]
+    assert rbac, out
+    assert all("ns[default]-policy[reviews-viewers]" in line or "reviews-viewers" in line for line in rbac), rbac
+    assert any(line.strip().startswith("9080 RBAC policies:") for line in rbac), rbac

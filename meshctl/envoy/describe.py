@@ -183,7 +183,7 @@ class Describer:
                         self._print_vs(indent, vs_cfg, svc, matching, nonmatching, dr_cfg)
                 policies = _rbac_policies(dump, p.port)
                 if policies:
-                    self.out(f"{p.port} " if multi else "" + f"RBAC policies: {', '.join(policies)}")
+                    self.out((f"{p.port} " if multi else "") + f"RBAC policies: {', '.join(policies)}")
 
     def _find(self, attr: str, ns: str, name: str) -> Any:
         return next((c for c in getattr(self.mesh, attr) if c.namespace == ns and c.name == name), None)
