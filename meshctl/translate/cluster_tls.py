@@ -36,12 +36,14 @@ _SDS_CACHE: dict[tuple[str, bool], secret_pb2.SdsSecretConfig] = {}
 def sds_config(name: str, *, ads: bool = False) -> secret_pb2.SdsSecretConfig:
     """An SdsSecretConfig for ``name``: via ADS (credentialName secrets) or the agent's ``sds-grpc`` cluster.
 
-    Returned messages are shared templates: callers copy them (``append``/``CopyFrom`` copy in protobuf)."""
+    Built once per name and copied out, so callers may modify what they get."""
     key = (name, ads)
     cached = _SDS_CACHE.get(key)
     if cached is None:
         cached = _SDS_CACHE[key] = _build_sds_config(name, ads)
-    return cached
+    out = secret_pb2.SdsSecretConfig()
+    out.CopyFrom(cached)
+    return out
 
 
 def _build_sds_config(name: str, ads: bool) -> secret_pb2.SdsSecretConfig:
