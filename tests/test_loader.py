@@ -145,3 +145,11 @@ def test_structured_documents_raise_only_project_errors(doc: dict) -> None:
         load_text(yaml.safe_dump(doc), "gen.yaml")
     except MeshctlError:
         pass
+
+
+def test_unclosed_flow_sequence_names_where_it_opened() -> None:
+    text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  labels: [a\n  namespace: b\n"
+    with pytest.raises(InputError) as ei:
+        load_text(text, "m.yaml")
+    assert ei.value.line == 6
+    assert "flow sequence opened on line 5 is not closed" in str(ei.value)

@@ -81,6 +81,13 @@ def parse_documents(text: str, filename: str) -> list[Any]:
         problem = e.problem or "invalid YAML"
         if e.context and "duplicate" not in problem:
             problem = f"{e.context}: {problem}"
+            # The parser notices some mistakes only lines later (an unclosed [ or quote): name where the
+            # construct it was reading started, which is where the user has to look.
+            start = e.context_mark.line + 1 if e.context_mark else None
+            what = e.context.split(" ", 2)[-1].removeprefix("a ").removeprefix("an ")  # "flow sequence"
+            unclosed = what.startswith(("flow ", "quoted "))
+            if unclosed and start is not None and line is not None and start != line:
+                problem += f" (the {what} opened on line {start} is not closed)"
         if filename.endswith(".json"):
             return [_parse_json(text, filename)]
         raise InputError(f"invalid YAML: {problem}", file=filename, line=line) from None
