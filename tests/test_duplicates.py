@@ -15,8 +15,8 @@ def test_last_definition_wins_at_first_position() -> None:
     kept, dups = resolve_duplicates(rs)
     assert [r.name for r in kept] == ["a", "b"]
     assert kept[0].spec["ports"][0]["port"] == 2
-    assert len(dups) == 1 and dups[0].dropped.line == 1 and dups[0].kept.line == 9
-    assert "x.yaml:9 replaces x.yaml:1" in dups[0].message()
+    assert len(dups) == 1 and dups[0].dropped.line == 1 and dups[0].kept.line == 10
+    assert "x.yaml:10 replaces x.yaml:1" in dups[0].message()
 
 
 def test_no_duplicates_is_identity() -> None:
