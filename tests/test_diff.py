@@ -158,3 +158,23 @@ def test_committed_real_envoy_dump_matches_its_intent(cli: Any) -> None:
     assert "In sync: 22 resources compared (11 cluster, 3 listener, 1 route, 7 endpoint)" in out
     code, out, _ = cli(["pc", "diff", "--file", a, "--file", b, "--type", "route", "-o", "json"])
     assert code == 0 and json.loads(out)["compared"] == {"route": 1}
+
+
+def test_empty_message_equals_absent_only_where_presence_means_nothing() -> None:
+    b = copy.deepcopy(BASE)
+    lis = section(b, "Listeners")["dynamic_listeners"]
+    chains = [
+        fc for w in lis for fc in (w.get("active_state") or {}).get("listener", {}).get("filter_chains", [])
+    ]
+    bare = [fc for fc in chains if "filter_chain_match" not in fc]
+    assert bare, "the fixture has a chain without a match"
+    for fc in bare:
+        fc["filter_chain_match"] = {}  # what Istio sends for some chains: matches all, like no match
+    assert diff(BASE, b).in_sync, render_text(diff(BASE, b))
+    c = cluster(b, "outbound|9080||ratings.default.svc.cluster.local")
+    assert "http2_protocol_options" not in c
+    c["http2_protocol_options"] = {}  # presence alone switches the upstream to HTTP/2: real drift
+    result = diff(BASE, b)
+    assert [(d.name, [ch.path for ch in d.changes]) for d in result.drift] == [
+        ("outbound|9080||ratings.default.svc.cluster.local", ["http2_protocol_options"])
+    ]

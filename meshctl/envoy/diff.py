@@ -9,6 +9,9 @@ Noise is removed by design, never by hiding real differences:
 * differing bodies are compared as canonical protobuf JSON, so spelling (camelCase vs snake_case, v2 type
   URLs, ``1s`` vs ``1.000s``, explicit defaults) cannot show up as a change;
 * EDS: endpoint order and the defaults Envoy fills in when it echoes endpoints are normalized;
+* an empty message where its presence means nothing (``filter_chain_match: {}`` matches everything, exactly as
+  no match does; see :data:`EMPTY_IS_ABSENT`) equals an absent one. Messages whose mere presence changes
+  behaviour (``http2_protocol_options``, ``outlier_detection``, ``tcp_keepalive``, ...) are still compared;
 * the demo's loopback bind mode (listener addresses on 127.0.0.0/8 and ``bind_to_port``) is ignored when asked.
 
 For routes and clusters a change is attributed to the Istio config that owns it, from
@@ -34,6 +37,21 @@ LABELS = {
     "secret": "secret",
     "ecds": "ecds",
 }
+
+
+#: Message fields whose empty value means exactly what leaving them out means (Envoy reads them field by field,
+#: never by presence). Only these lose an empty ``{}``: elsewhere presence alone can switch a feature on.
+EMPTY_IS_ABSENT = frozenset(
+    {
+        "filter_chain_match",  # an empty match matches every connection, as no match does
+        "locality",
+        "metadata",
+        "filter_metadata",
+        "health_check_config",
+        "common_lb_config",
+        "common_http_protocol_options",
+    }
+)
 
 
 @dataclass
@@ -142,6 +160,20 @@ def _normalize_endpoints(cla: dict[str, Any], locality_weighted: bool = True) ->
     localities.sort(key=lambda loc: _sort_token({k: v for k, v in loc.items() if k != "lb_endpoints"}))
 
 
+def _drop_empty_messages(v: Any) -> None:
+    """Remove ``{}`` values of :data:`EMPTY_IS_ABSENT` fields, at any depth (in place)."""
+    if isinstance(v, dict):
+        for x in v.values():
+            if isinstance(x, (dict, list)):
+                _drop_empty_messages(x)
+        for k in [k for k, x in v.items() if x == {} and k in EMPTY_IS_ABSENT]:
+            del v[k]
+    elif isinstance(v, list):
+        for x in v:
+            if isinstance(x, (dict, list)):
+                _drop_empty_messages(x)
+
+
 def _normalize_listener_loopback(lis: dict[str, Any]) -> None:
     """Loopback bind mode: the demo binds each pod's listeners on its own 127.x address."""
     sa = (lis.get("address") or {}).get("socket_address") or {}
@@ -168,6 +200,7 @@ def canonical(dump: ConfigDump, item: Item, *, loopback: bool = False, locality_
     if msg is None:
         return item.raw  # unparsable: compare as written (and the parse warning is reported)
     d = to_envoy_dict(msg)
+    _drop_empty_messages(d)
     if item.kind == "endpoint":
         _normalize_endpoints(d, locality_weighted)
     elif item.kind == "listener" and loopback:
