@@ -169,6 +169,16 @@ class AnalysisContext:
         return self.kind("Service", "")
 
     @cached_property
+    def _services_by_ns(self) -> dict[str, list[Resource]]:
+        d: dict[str, list[Resource]] = defaultdict(list)
+        for s in self.services:
+            d[ns_of(s)].append(s)
+        return d
+
+    def services_in(self, namespace: str) -> list[Resource]:
+        return self._services_by_ns.get(namespace, [])
+
+    @cached_property
     def pods(self) -> list[Resource]:
         return self.kind("Pod", "")
 

@@ -119,7 +119,9 @@ def render(messages: Sequence[Message], fmt: str) -> str:
     if fmt == "text":
         return to_text(messages)
     if fmt == "json":
-        return json.dumps(to_dicts(messages), indent=2, ensure_ascii=False) + "\n"
+        # one message per line: valid JSON, diff-friendly, and the C encoder (indent= forces the slow one)
+        items = [json.dumps(d, ensure_ascii=False) for d in to_dicts(messages)]
+        return "[\n" + ",\n".join(items) + "\n]\n" if items else "[]\n"
     if fmt == "yaml":
         import yaml
 

@@ -68,7 +68,7 @@ class Message:
     def file(self) -> str | None:
         return self.resource.file if self.resource is not None else self.origin_file
 
-    @property
+    @cached_property
     def line(self) -> int | None:
         if self.resource is not None:
             return self.resource.pos(self.path).line

@@ -53,13 +53,11 @@ class IngressGatewayPortAnalyzer(Analyzer):
     @staticmethod
     def _ports(ctx: AnalysisContext, sel: dict[str, object]) -> tuple[bool, set[int]]:
         """Whether any pod matches ``sel``, and the TCP ports/targetPorts of Services selecting those pods."""
-        pods = [p for p in ctx.workload_pods if selector_matches(sel, p.labels)]
+        pods = ctx.pods_matching({str(k): str(v) for k, v in sel.items()})
         ports: set[int] = set()
         if pods:
             for pod in pods:
-                for svc in ctx.services:
-                    if ns_of(svc) != ns_of(pod):
-                        continue
+                for svc in ctx.services_in(ns_of(pod)):
                     ssel = dct(svc.spec.get("selector"))
                     if not ssel or not selector_matches(ssel, pod.labels):
                         continue
@@ -86,9 +84,10 @@ class ConflictingGatewayAnalyzer(Analyzer):
             for server in lst(gw.spec.get("servers")):
                 num = int_or_none(dct(dct(server).get("port")).get("number")) or 0
                 table[(sel, num)][full_name(gw)] = [str(h) for h in lst(dct(server).get("hosts"))]
+        selectors = {s for s, _ in table}
         for gw in _gateways(ctx):
             sel = selector_string(dct(gw.spec.get("selector")))
-            if sel and not any(sel in s for s, _ in table):
+            if sel and sel not in selectors and not any(sel in s for s in selectors):
                 ctx.report("IST0101", gw, "selector", sel, path=_selector_path(gw))
                 continue
             me = full_name(gw)
@@ -97,8 +96,10 @@ class ConflictingGatewayAnalyzer(Analyzer):
                 hosts = [str(h) for h in lst(dct(server).get("hosts"))]
                 others = []
                 for other, other_hosts in table[(sel, num)].items():
+                    if other == me:
+                        continue
                     for h in hosts:
-                        if other != me and any(host_matches(h, oh) for oh in other_hosts):
+                        if h in other_hosts or (("*" in h or any("*" in oh for oh in other_hosts)) and any(host_matches(h, oh) for oh in other_hosts)):
                             others.append(other)
                 if others:
                     ctx.report("IST0145", gw, ",".join(others), sel, str(num), ",".join(hosts), path=f"spec.servers[{i}]")
@@ -184,7 +185,8 @@ class SecretAnalyzer(Analyzer):
     def analyze(self, ctx: AnalysisContext) -> None:
         for gw in _gateways(ctx):
             sel = dct(gw.spec.get("selector"))
-            pod = next((p for p in ctx.workload_pods if selector_matches(sel, p.labels)), None)
+            matching = ctx.pods_matching({str(k): str(v) for k, v in sel.items()})
+            pod = matching[0] if matching else None
             if pod is None:
                 ctx.report("IST0101", gw, "selector", selector_string(sel), path=_selector_path(gw))
                 continue
