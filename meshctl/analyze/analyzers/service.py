@@ -35,7 +35,8 @@ class PortNameAnalyzer(Analyzer):
                         ctx.report("IST0150", svc, path=f"spec.ports[{i}]")
                     else:
                         target = p.get("targetPort")
-                        ctx.report("IST0118", svc, name, p.get("port"), "" if target is None else str(target), path=f"spec.ports[{i}]")
+                        # Go's zero IntOrString prints "0"
+                        ctx.report("IST0118", svc, name, p.get("port"), "0" if target is None else str(target), path=f"spec.ports[{i}]")
 
 
 ANALYZERS: list[Analyzer] = [PortNameAnalyzer()]
