@@ -13,6 +13,7 @@ import http.server
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -281,5 +282,48 @@ def test_unknown_node_is_refused_with_known_proxies(mesh: Mesh, tmp_path: Path) 
             req.node.id = f"sidecar~{mesh.client_ip}~client.default~default.svc.cluster.local"
             c.send(req)
             assert c.recv().resources
+    finally:
+        srv.close()
+
+
+#: What ``xds serve`` may write to stderr: its log lines (``<time> <LEVEL> xds: ...``), nothing else.
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR)\s+\S")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_with_connected_envoys_is_a_quiet_graceful_exit(cli, mesh, tmp_path, sig):  # type: ignore[no-untyped-def]
+    """Ctrl-C / SIGTERM while Envoys hold SotW, delta and SDS streams: exit 0, only log lines on stderr."""
+    client2 = pod_yaml("client2", "client2", f"{mesh.net}.14", 8080, injected=True)
+    (mesh.dir / "client2.yaml").write_text(client2)
+    srv = Serve(mesh, tmp_path / "serve.log")
+    boot2 = bootstrap(cli, mesh, srv.port, delta=True)
+    boot2["node"]["id"] = boot2["node"]["id"].replace(
+        f"~{mesh.client_ip}~client.default~", f"~{mesh.net}.14~client2.default~"
+    )
+    try:
+        with (
+            start_envoy(bootstrap(cli, mesh, srv.port, delta=False), admin_port=free_port()) as sotw,
+            start_envoy(boot2, admin_port=free_port()) as delta,
+        ):
+
+            def both_synced() -> bool:
+                rows = srv.syncz()
+                types = ("CDS", "RDS", "SDS")
+                return len(rows) == 2 and all(
+                    r["types"][t]["status"] == "SYNCED" for r in rows for t in types
+                )
+
+            wait_for(both_synced, what="both Envoys SYNCED")
+            t0 = time.monotonic()
+            srv.proc.send_signal(sig)
+            assert srv.proc.wait(timeout=10) == 0
+            assert time.monotonic() - t0 < 3.0  # streams are ended, not waited out
+            err = srv.log.read_text()
+            assert "Traceback" not in err and "CancelledError" not in err, err
+            assert [ln for ln in err.splitlines() if not LOG_LINE.match(ln)] == [], err
+            assert "xds: shutting down" in err
+            assert err.count("stream closed") >= 4, err  # ADS sotw + delta, and each Envoy's SDS stream
+            assert sotw.process.poll() is None and delta.process.poll() is None  # Envoys keep running
+            assert mesh.get() == "web-v1"  # ...with their last config
     finally:
         srv.close()

@@ -93,7 +93,16 @@ class _Stream:
         # Called from whatever thread set the snapshot.
         self.loop.call_soon_threadsafe(self.queue.put_nowait, ("snap", snap))
 
+    def close(self) -> None:
+        """End the stream with status OK after what is queued (server shutdown): the proxy reconnects later."""
+        self.queue.put_nowait(("end", None))
+
     async def run(self, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        if self.server.closing:
+            return  # accepted while shutting down: end it at once
+        task = asyncio.current_task()
+        assert task is not None
+        self.server.streams[self] = task
         reader = asyncio.create_task(self._read(requests))
         try:
             while True:
@@ -110,6 +119,7 @@ class _Stream:
                 for resp in out:
                     yield resp
         finally:
+            self.server.streams.pop(self, None)
             reader.cancel()
             if self._cancel_watch:
                 self._cancel_watch()
@@ -428,6 +438,9 @@ class XdsServer:
         self.identifier = identifier or json.dumps({"Component": "meshctl", "ID": socket.gethostname()})
         self._server: grpc.aio.Server | None = None
         self.port = 0
+        #: Open streams and the tasks running their handlers: stop() ends them before gRPC would cancel them.
+        self.streams: dict[_Stream, asyncio.Task[Any]] = {}
+        self.closing = False
 
     async def start(self, address: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None) -> int:
         """Bind and start serving; returns the bound port (useful with ``port=0``)."""
@@ -455,9 +468,39 @@ class XdsServer:
         return bound
 
     async def stop(self, grace: float = 1.0) -> None:
-        if self._server is not None:
-            await self._server.stop(grace)
-            self._server = None
+        """Stop serving, quietly: open streams end with status OK (Envoy keeps its config and reconnects later).
+
+        Why not just ``server.stop(grace)``: gRPC then cancels the streams after the grace period, and when the
+        event loop closes right after (``asyncio.run`` cancels whatever is left), gRPC's per-RPC tasks that
+        are still unwinding print ``CancelledError`` tracebacks to stderr. So streams are ended first, and
+        stop() returns only once gRPC's own tasks for them have finished.
+        """
+        if self._server is None:
+            return
+        self.closing = True
+        handlers = list(self.streams.values())
+        for stream in list(self.streams):
+            stream.close()
+        await self._server.stop(grace)
+        self._server = None
+        if handlers:
+            await asyncio.wait(handlers, timeout=grace + 1.0)
+        await _drain_rpc_tasks(timeout=1.0)
+
+
+async def _drain_rpc_tasks(timeout: float) -> None:
+    """Wait (bounded) for grpc.aio's per-RPC tasks to finish after the server stopped.
+
+    grpc.aio wraps each RPC in a task named ``rpc_task`` that prints a traceback if it is cancelled while
+    awaiting the handler; letting them finish keeps shutdown silent. Unknown names just mean nothing to wait for.
+    """
+    current = asyncio.current_task()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        pending = [t for t in asyncio.all_tasks() if t is not current and t.get_name() == "rpc_task"]
+        if not pending or asyncio.get_running_loop().time() >= deadline:
+            return
+        await asyncio.wait(pending, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
 
 
 def _check_bindable(address: str, port: int) -> None:
