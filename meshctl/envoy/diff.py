@@ -571,3 +571,16 @@ def intended_dump(
     dump = ConfigDump(config_dump(pc), source=f"translate({p.id})")
     dump.origin = (source.mesh, p)  # what it was translated from (explain maps gateway ports with it)
     return dump
+
+
+def note_demo_proxy(result: DiffResult, actual: ConfigDump) -> None:
+    """A proxy on a loopback address (meshctl's demo) gets its endpoints from the demo's own generated pods,
+    which YAML translated afresh cannot know: point at the intended side that does know them."""
+    ip = _node_ip(actual)
+    if not (ip and _is_loopback_or_any(ip)):
+        return
+    if any(d.kind == "endpoint" for d in result.drift):
+        result.notes.append(
+            "the proxy runs on a loopback address (meshctl demo?): its endpoints are the demo's generated pods, "
+            "which -f YAML does not know; compare with what the demo serves: --demo (or --xds-debug URL)"
+        )

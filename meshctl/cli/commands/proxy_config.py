@@ -446,7 +446,27 @@ def log_cmd(level: str | None, reset: bool, **kw: Any) -> None:
     help="Intended config: Istio YAML files/dirs (through the translator).",
 )
 @click.option(
-    "--proxy", default=None, help="Which proxy of the config the target is: TYPE/NAME (pod/x, deploy/x)."
+    "--xds-debug",
+    "xds_debug",
+    default=None,
+    metavar="URL",
+    help="Intended config: what a running control plane serves the proxy (its istiod-style "
+    "/debug/config_dump?proxyID=, e.g. `meshctl xds serve`'s http://127.0.0.1:15014).",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Intended config: what the running `meshctl demo` serves the proxy (proxy found by its admin URL, "
+    "node id or name in the demo's status file).",
+)
+@click.option(
+    "--status-file", default=None, help="The demo's status file (with --demo; default: the per-user one)."
+)
+@click.option(
+    "--proxy",
+    default=None,
+    help="Which proxy the target is: TYPE/NAME (pod/x, deploy/x) of the -f config; with --xds-debug the "
+    "server's proxyID (POD.NS or the node id).",
 )
 @click.option(
     "--meshconfig",
@@ -470,6 +490,9 @@ def diff_cmd(
     admin: str | None,
     dumps: tuple[str, ...],
     filenames: tuple[str, ...],
+    xds_debug: str | None,
+    demo: bool,
+    status_file: str | None,
     proxy: str | None,
     meshconfig: str | None,
     namespace: str | None,
@@ -479,73 +502,115 @@ def diff_cmd(
     types: tuple[str, ...],
     output: str,
 ) -> None:
-    """Semantic diff: intended config (-f, via the translator) or a first dump vs a proxy's actual config.
+    """Semantic diff: intended config vs a proxy's actual config (or two dumps).
 
     \b
+    The intended side comes from one of:
+      -f PATH --proxy TYPE/NAME   Istio/Kubernetes YAML through meshctl's translator (what Pilot would send)
+      --xds-debug URL             what a running control plane serves the proxy (/debug/config_dump?proxyID=)
+      --demo [--status-file F]    what the running `meshctl demo` serves the proxy
+      (a pod target alone)        the live cluster's config, through the translator
+      --file A.json               a saved dump
     Exit codes: 0 in sync, 1 drift, 64 usage, 65 bad input, 69 unreachable.
+
+    \b
     Examples:
       meshctl pc diff --admin http://127.0.0.1:15000 -f manifests/ --proxy deploy/reviews-v1
+      meshctl pc diff --demo --admin http://127.0.1.11:15000        # a demo proxy vs what the demo serves it
+      meshctl pc diff --demo productpage-v1-0.default               # the same, the proxy named by pod
+      meshctl pc diff --admin http://127.0.0.1:15000 --xds-debug http://127.0.0.1:15014
       meshctl pc diff pod/reviews-v1-0 -n default       # intended from the live cluster's config
       meshctl pc diff --file before.json --file after.json
     """
     from meshctl.envoy import diff as diff_lib
 
-    if filenames:
-        if len(dumps) > 1:
-            raise UsageError("with -f (intended config) give at most one --file (the actual dump)")
-        actual_target = Target.from_args(
+    def live_target(files: tuple[str, ...] = ()) -> Target:
+        return Target.from_args(
             target,
             admin=admin,
-            files=dumps,
+            files=files,
             namespace=namespace,
             kubeconfig=kubeconfig,
             context=kube_context,
             admin_port=admin_port,
         )
+
+    sources = [n for n, v in (("-f", filenames), ("--xds-debug", xds_debug), ("--demo", demo)) if v]
+    if len(sources) > 1:
+        raise UsageError(f"give one intended side, not {' and '.join(sources)}")
+    if status_file and not demo:
+        raise UsageError("--status-file goes with --demo")
+    if (xds_debug or demo) and len(dumps) > 1:
+        raise UsageError(f"with {sources[0]} give at most one --file (the actual dump)")
+    if demo:
+        from meshctl.demo.control import read_status_file
+        from meshctl.envoy import intent
+
+        status = read_status_file(status_file)
+        proxies = intent.demo_proxies(status)
+        if target and not admin and not dumps and "://" not in target:
+            # a demo proxy named by pod / workload: read it through its admin URL
+            dp = intent.find_demo_proxy(proxies, name=target, namespace=namespace)
+            actual_target = Target(admin=dp.admin_url)
+            actual = actual_target.config_dump(include_eds=True)
+        else:
+            actual_target = live_target(dumps)
+            actual = actual_target.config_dump(include_eds=True)
+            dp = intent.find_demo_proxy(
+                proxies, admin_url=actual_target.admin, node_id=intent.proxy_id_of(actual)
+            )
+        if not status.get("debug_url"):
+            raise UsageError("the demo status file has no debug_url (the demo runs without a debug endpoint)")
+        intended, left_label = intent.from_debug_endpoint(str(status["debug_url"]), dp.node_id)
+        right_label = actual_target.describe()
+    elif xds_debug:
+        from meshctl.envoy import intent
+
+        actual_target = live_target(dumps)
+        actual = actual_target.config_dump(include_eds=True)
+        intended, left_label = intent.from_debug_endpoint(xds_debug, proxy or intent.proxy_id_of(actual))
+        right_label = actual_target.describe()
+    elif filenames:
+        if len(dumps) > 1:
+            raise UsageError("with -f (intended config) give at most one --file (the actual dump)")
+        actual_target = live_target(dumps)
         actual = actual_target.config_dump(include_eds=True)
         intended = diff_lib.intended_dump(list(filenames), proxy, namespace, actual, mesh_config=meshconfig)
-        left_label, right_label = "intended", "actual"
+        left_label = f"{', '.join(filenames)} ({intended.source})"
+        right_label = actual_target.describe()
     elif target and not dumps and not admin:
         # a pod, and no -f: the intended config comes from the same live cluster
         from meshctl.sources.kubernetes.loader import load_cluster
 
-        actual_target = Target.from_args(
-            target, namespace=namespace, kubeconfig=kubeconfig, context=kube_context, admin_port=admin_port
-        )
+        actual_target = live_target()
         actual = actual_target.config_dump(include_eds=True)
         resources = list(load_cluster(kubeconfig, kube_context))
         intended = diff_lib.intended_dump(
             [], proxy, namespace, actual, resources=resources, mesh_config=meshconfig
         )
-        left_label, right_label = "intended (cluster config)", actual_target.describe()
+        left_label, right_label = f"live cluster config ({intended.source})", actual_target.describe()
+    elif len(dumps) == 1 and (target or admin):
+        intended_t = Target(files=[dumps[0]])
+        actual_target = live_target()
+        intended, actual = (
+            intended_t.config_dump(include_eds=True),
+            actual_target.config_dump(include_eds=True),
+        )
+        left_label, right_label = dumps[0], actual_target.describe()
+    elif len(dumps) == 2 and not (target or admin):
+        intended, actual = (
+            Target(files=[dumps[0]]).config_dump(include_eds=True),
+            Target(files=[dumps[1]]).config_dump(include_eds=True),
+        )
+        left_label, right_label = dumps[0], dumps[1]
     else:
-        if len(dumps) != 2 or target or admin:
-            if len(dumps) == 1 and (target or admin):
-                intended_t = Target(files=[dumps[0]])
-                actual_target = Target.from_args(
-                    target,
-                    admin=admin,
-                    namespace=namespace,
-                    kubeconfig=kubeconfig,
-                    context=kube_context,
-                    admin_port=admin_port,
-                )
-                intended, actual = (
-                    intended_t.config_dump(include_eds=True),
-                    actual_target.config_dump(include_eds=True),
-                )
-                left_label, right_label = dumps[0], actual_target.describe()
-            else:
-                raise UsageError(
-                    "give -f CONFIG_PATH with a target (--admin/--file/pod), or two dumps: --file A.json --file B.json"
-                )
-        else:
-            intended, actual = (
-                Target(files=[dumps[0]]).config_dump(include_eds=True),
-                Target(files=[dumps[1]]).config_dump(include_eds=True),
-            )
-            left_label, right_label = dumps[0], dumps[1]
+        raise UsageError(
+            "give an intended side (-f CONFIG_PATH, --xds-debug URL, --demo) with a target (--admin/--file/pod), "
+            "or two dumps: --file A.json --file B.json"
+        )
     result = diff_lib.diff_dumps(intended, actual, kinds=tuple(types) or diff_lib.KINDS)
+    if filenames:
+        diff_lib.note_demo_proxy(result, actual)
     if output == "json":
         from meshctl.cli.output import emit
 

@@ -54,7 +54,10 @@ def cluster_statuses(status: Any, flt: EndpointFilter | None = None) -> list[Any
     for cs in status.cluster_statuses:
         if flt.cluster and cs.name.lower() != flt.cluster.lower():
             continue
-        if any(flt.verify_host(_host_address(h)[0], _host_address(h)[1], health_status(h)) for h in cs.host_statuses):
+        if any(
+            flt.verify_host(_host_address(h)[0], _host_address(h)[1], health_status(h))
+            for h in cs.host_statuses
+        ):
             out.append(cs)
     return out
 
