@@ -117,6 +117,7 @@ class Explanation:
     response: dict[str, Any] = field(default_factory=dict)  # redirect / direct response
     cluster_info: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    bind_mode: str = ""  # "loopback" when the walk used loopback bind mode (app -> its proxy's own IP)
 
     def step(self, stage: str, text: str) -> None:
         self.steps.append((stage, text))
@@ -132,6 +133,7 @@ class Explanation:
                 "headers": r.headers,
             },
             "listener": self.listener,
+            **({"bind_mode": self.bind_mode} if self.bind_mode else {}),
             "filter_chain": self.filter_chain,
             "route_config": self.route_config,
             "virtual_host": self.virtual_host,
@@ -218,18 +220,66 @@ def _listeners(dump: ConfigDump) -> list[Any]:
     return [m for _, m in dump.messages("listener", ("active", "static"))]
 
 
-def select_listener(dump: ConfigDump, ip: str, port: int) -> tuple[Any, str]:
+def _binds(lis: Any) -> bool:
+    """Whether Envoy opens a socket for the listener (``bind_to_port`` unset means true)."""
+    return not lis.HasField("bind_to_port") or lis.bind_to_port.value
+
+
+def _wildcard(addr: str) -> bool:
+    return _is_ip(addr) and ipaddress.ip_address(addr).is_unspecified
+
+
+def loopback_bind_ip(dump: ConfigDump) -> str:
+    """The proxy's own address when its config is in loopback bind mode (meshctl's demo, ``translate
+    --loopback``; docs/translate.md), else ``""``.
+
+    Recognised from the config itself: listeners bound (``bind_to_port``) on a specific, non-wildcard IP, and
+    no ``use_original_dst`` listener bound on a wildcard address (the iptables capture entry of a normal
+    sidecar). Without capture an app reaches a service by connecting to its sidecar's own IP at the service
+    port, with the service in the ``Host`` header.
+    """
+    from collections import Counter
+
+    bound: Counter[str] = Counter()
+    for lis in _listeners(dump):
+        if not _binds(lis):
+            continue
+        addr = listener_addresses(lis)[0]
+        if lis.use_original_dst.value and _wildcard(addr):
+            return ""
+        if _is_ip(addr) and not _wildcard(addr):
+            bound[addr] += 1
+    if not bound:
+        return ""
+    node_id = str(((dump.bootstrap_raw or {}).get("node") or {}).get("id", ""))
+    parts = node_id.split("~")
+    if len(parts) == 4 and parts[1] in bound:
+        return parts[1]
+    return bound.most_common(1)[0][0]
+
+
+def select_listener(dump: ConfigDump, ip: str, port: int, *, bind_ip: str = "") -> tuple[Any, str]:
     """The listener that gets a connection to ``ip:port`` (Istio: via iptables to virtualOutbound, then handed
-    off by original destination), and why."""
+    off by original destination), and why. ``bind_ip``: loopback bind mode, where the app connects to its
+    sidecar at ``bind_ip:port`` instead (see :func:`loopback_bind_ip`)."""
     lis = _listeners(dump)
     if ip:
         for lis_ in lis:
             if listener_port(lis_) == port and ip in listener_addresses(lis_):
                 return lis_, f"bound to {ip}:{port}"
+    if bind_ip:
+        for lis_ in lis:
+            if listener_port(lis_) == port and bind_ip in listener_addresses(lis_) and _binds(lis_):
+                return lis_, (
+                    f"loopback bind mode (no iptables capture): clients connect to the proxy's own address {bind_ip}:{port}, "
+                    "where this listener is bound"
+                )
+        return None, (
+            f"loopback bind mode (no iptables capture): nothing is bound on {bind_ip}:{port}: "
+            "the connection is refused"
+        )
     for lis_ in lis:
-        if listener_port(lis_) == port and any(
-            _is_ip(a) and ipaddress.ip_address(a).is_unspecified for a in listener_addresses(lis_)
-        ):
+        if listener_port(lis_) == port and any(_wildcard(a) for a in listener_addresses(lis_)):
             return lis_, f"listens on 0.0.0.0:{port}" + (f" (no listener for {ip}:{port})" if ip else "")
     for lis_ in lis:
         if lis_.use_original_dst.value:
@@ -794,7 +844,12 @@ def explain(
             else ""
         ),
     )
-    lis, why = select_listener(dump, vip, dport)
+    bind_ip = loopback_bind_ip(dump)
+    lis, why = select_listener(dump, vip, dport, bind_ip=bind_ip)
+    conn_ip = vip
+    if bind_ip and "loopback bind mode" in why:
+        exp.bind_mode = "loopback"
+        conn_ip = bind_ip  # Envoy matches filter chains on the connection's local address
     if lis is None:
         exp.outcome = "no_listener"
         exp.step("listener", why)
@@ -805,7 +860,7 @@ def explain(
     fc, chain_why = select_filter_chain(
         lis,
         port=dport,
-        ip=vip,
+        ip=conn_ip,
         sni=req.hostname if tls else "",
         transport="tls" if tls else "raw_buffer",
         alpns=[] if tls else ["http/1.1"],
