@@ -16,7 +16,7 @@ import pytest
 from conftest import BOOKINFO, ROOT
 
 from meshctl.demo.apps import AppServer, AppSpec, Upstream, route
-from meshctl.demo.control import ControlServer, get_status, post_apply
+from meshctl.demo.control import ControlServer, get_resources, get_status, post_apply
 from meshctl.demo.loadgen import LoadGenerator, served_reviews
 from meshctl.demo.procguard import children_pids, process_name
 from meshctl.demo.topology import layer_pods, plan_workloads
@@ -162,6 +162,37 @@ def test_control_endpoint_round_trip_and_errors_keep_exit_codes() -> None:
     with pytest.raises(MeshctlError) as err:
         get_status(server.url, timeout=1)
     assert err.value.exit_code == 69
+
+
+def test_control_endpoint_serves_current_resources_with_lines_and_etag() -> None:
+    """``GET /resources``: the demo's config (no generated Pods) with file:line of every field; 304 until the
+    config tag changes; ``?format=yaml`` for people."""
+    base = load_paths([str(BOOKINFO)])
+    pods = layer_pods(base, plan_workloads(base, 1))[len(base):]
+    state = {"tag": "t1", "res": base + pods}
+
+    def resources() -> tuple[str, list]:
+        return state["tag"], [r for r in state["res"] if r.origin != "generated"]
+
+    server = ControlServer("127.0.0.1", 0, dict, lambda t, f: {}, resources=resources).start()
+    try:
+        tag, got = get_resources(server.url)
+        assert tag == "t1" and [r.ref for r in got] == [r.ref for r in base]
+        vs = next(r for r in got if r.ref == "VirtualService default/reviews")
+        orig = next(r for r in base if r.ref == "VirtualService default/reviews")
+        assert vs.obj == orig.obj and vs.file == orig.file
+        assert vs.pos("spec.http[1].route[1].weight") == orig.pos("spec.http[1].route[1].weight")
+        assert get_resources(server.url, "t1") is None  # 304: unchanged
+        state["tag"] = "t2"
+        assert get_resources(server.url, "t1") is not None
+        import urllib.request
+
+        with urllib.request.urlopen(server.url + "/resources?format=yaml", timeout=5) as r:
+            text = r.read().decode()
+        assert r.headers["Content-Type"] == "application/yaml"
+        assert [x.ref for x in load_text(text, "served.yaml")] == [x.ref for x in base]
+    finally:
+        server.close()
 
 
 def test_load_generator_is_bounded_and_counts_reviews_versions() -> None:

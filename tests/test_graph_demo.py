@@ -1,18 +1,15 @@
 """The graph and the TUI on the real demo mesh (``meshctl demo``: 7 real Envoys fed by meshctl's xDS server).
 
-Load goes through the mesh (a sidecar dials productpage, as bookinfo's pods do), the graph is read from the
-proxies' admin /stats, and the edges productpage -> reviews carry rates that follow the VirtualService
-weights; ``meshctl demo apply`` shifting reviews to v3 shows up in the graph's weights and rates, and in a
-running TUI, within seconds.
+Load enters through the ingress gateway (as a user's browser would), the graph is read from the proxies'
+admin /stats, and the edges productpage -> reviews carry rates that follow the VirtualService weights;
+``meshctl demo apply`` shifting reviews to v3 shows up in the graph's weights and rates, and in a running TUI,
+within seconds; a fault applied to ratings shows up as its badge (nodes and badges come from what the demo
+serves, not from the bundled files).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +17,11 @@ from typing import Any
 
 import pytest
 from behaviour.harness import free_subnet
-from conftest import ROOT, run_cli
+from conftest import BOOKINFO, ROOT, run_cli
 
+from meshctl.demo.launch import demo_process
 from meshctl.demo.loadgen import fetch
+from meshctl.errors import UnavailableError
 from meshctl.graph.source import make_source
 
 pytestmark = [pytest.mark.envoy, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -31,42 +30,20 @@ CHANGES = ROOT / "meshctl" / "examples" / "bookinfo-changes"
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("gdemo")
-    status = tmp / "demo.json"
-    log = open(tmp / "demo.log", "w+")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "meshctl", "demo", "--subnet", str(free_subnet()), "--status-file", str(status),
-         "--no-load", "--log-level", "error", "--ready-timeout", "60"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, "MESHCTL_PLAIN": "1"},
-    )
+    status = tmp_path_factory.mktemp("gdemo") / "demo.json"
+    args = ["--subnet", str(free_subnet()), "--no-load", "--log-level", "error", "--ready-timeout", "60"]
     try:
-        deadline = time.monotonic() + 90
-        while not status.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"demo did not come up (exit {proc.poll()}):\n{log.read()[-3000:]}")
-            time.sleep(0.1)
-        info = json.loads(status.read_text())
-        info["status_file"] = str(status)
-        yield info
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+        with demo_process(status, args) as running:
+            yield {**running.info, "status_file": str(status)}
+    except UnavailableError as e:
+        pytest.fail(str(e))
 
 
-def mesh_load(info: dict[str, Any], n: int) -> int:
-    """``n`` product pages from inside the mesh: dialled through the details pod's sidecar."""
-    details = next(p for p in info["proxies"] if p["pod"] == "details-v1-0")
-    url = f"http://{details['ip']}:9080/productpage"
+def ingress_load(info: dict[str, Any], n: int) -> int:
+    """``n`` product pages through the ingress gateway; returns how many answered 200."""
 
     def one(_: int) -> int:
-        return fetch(url, {"Host": "productpage:9080"}, timeout=10)[0]
+        return fetch(info["ingress_url"], timeout=10)[0]
 
     with ThreadPoolExecutor(4) as pool:
         return sum(1 for s in pool.map(one, range(n)) if s == 200)
@@ -81,7 +58,7 @@ def test_graph_rates_follow_weights_then_live_apply(demo: dict[str, Any]) -> Non
     assert src.poller is not None
     src.poller.window = 0  # each snapshot covers exactly the time since the previous one (no smoothing)
     src.prime()
-    assert mesh_load(demo, 200) == 200
+    assert ingress_load(demo, 200) == 200
     snap = src.snapshot()
     assert not snap.errors
     g = snap.graph
@@ -96,16 +73,19 @@ def test_graph_rates_follow_weights_then_live_apply(demo: dict[str, Any]) -> Non
     # weights on the graph are the proxies' own (RDS weighted_clusters)
     assert g.edges["svc:default/reviews", "wl:default/reviews-v1"]["weight"] == 90
     assert g.edges["svc:default/reviews", "wl:default/reviews-v1"]["weight_source"] == "proxy"
-    # the details sidecar is the caller here: a real edge, not an unknown one
-    assert g.edges["wl:default/details-v1", "svc:default/productpage"]["rps"] > 0
+    # the gateway is productpage's caller; the gateway's own callers are outside the mesh (Kiali's `unknown`)
+    gw = g.edges["wl:istio-system/istio-ingressgateway", "svc:default/productpage"]
+    assert gw["rps"] * snap.window.seconds == pytest.approx(200, rel=0.1)
+    assert set(g.successors("unknown")) == {"wl:istio-system/istio-ingressgateway"}  # callers outside the mesh
 
     code, out, err = run_cli(["demo", "apply", "--status-file", demo["status_file"], str(CHANGES / "reviews-v3.yaml")])
     assert code == 0, err
     src.snapshot()  # start a fresh window after the change
-    assert mesh_load(demo, 60) == 60
+    assert ingress_load(demo, 60) == 60
     g = src.snapshot().graph
     assert g.edges["svc:default/reviews", "wl:default/reviews-v3"]["weight"] == 100
-    assert g.edges["svc:default/reviews", "wl:default/reviews-v1"]["weight"] == 0
+    # the graph's config is what the demo runs on now: the applied VS routes only to v3
+    assert not g.has_edge("svc:default/reviews", "wl:default/reviews-v1")
     split = reviews_split(g)
     assert split["reviews-v3"] > 0 and split.get("reviews-v1", 0) == 0
 
@@ -113,7 +93,7 @@ def test_graph_rates_follow_weights_then_live_apply(demo: dict[str, Any]) -> Non
 def test_cli_graph_demo_json(demo: dict[str, Any]) -> None:
     import threading
 
-    t = threading.Thread(target=mesh_load, args=(demo, 40))
+    t = threading.Thread(target=ingress_load, args=(demo, 40))
     t.start()
     code, out, err = run_cli(["graph", "--demo", "--status-file", demo["status_file"], "--interval", "1.5",
                               "--type", "versionedApp", "-o", "json"])
@@ -122,6 +102,24 @@ def test_cli_graph_demo_json(demo: dict[str, Any]) -> None:
     data = json.loads(out)
     edges = {(e["source"], e["target"]): e for e in data["edges"]}
     assert edges[("vapp:default/productpage/v1", "svc:default/reviews")]["rps"] > 0
+
+
+def test_badges_follow_applied_config(demo: dict[str, Any]) -> None:
+    """A fault applied to the running demo appears as ratings' badge, in a long-lived source (as the TUI
+    holds one) and in ``meshctl graph --demo``; re-applying the original routing takes it away again."""
+    sf = demo["status_file"]
+    src = make_source(demo=True, status_file=sf)
+    assert "faultinjection" not in src.snapshot().graph.nodes["svc:default/ratings"]["badges"]
+    code, _, err = run_cli(["demo", "apply", "--status-file", sf, str(CHANGES / "ratings-fault-jason.yaml")])
+    assert code == 0, err
+    assert "faultinjection" in src.snapshot().graph.nodes["svc:default/ratings"]["badges"]
+    code, out, err = run_cli(["graph", "--demo", "--status-file", sf, "--interval", "0.1", "-o", "json"])
+    assert code == 0, err
+    nodes = {n["id"]: n for n in json.loads(out)["nodes"]}
+    assert "faultinjection" in nodes["svc:default/ratings"]["badges"]
+    code, _, err = run_cli(["demo", "apply", "--status-file", sf, str(BOOKINFO / "routing.yaml")])
+    assert code == 0, err
+    assert "faultinjection" not in src.snapshot().graph.nodes["svc:default/ratings"]["badges"]
 
 
 async def test_tui_follows_live_change(demo: dict[str, Any]) -> None:

@@ -124,6 +124,7 @@ class DemoMesh:
         self._closed = False
         self._status_path = self.options.status_file or default_status_path()
         self._wrote_status = False
+        self._published: tuple[str, list[Resource]] | None = None
 
     # ------------------------------------------------------------------------------------------------ start
     def start(self) -> DemoMesh:
@@ -164,6 +165,7 @@ class DemoMesh:
                 hints=[f"is another demo running on 127.0.{opts.subnet}.x? stop it or pass --subnet N"],
             ) from e
         snaps = self.plane.serve([w.node_id for w in self.workloads])
+        self._publish()
         configs = {node: _resources_of(snap) for node, snap in snaps.items()}
 
         self._checkpoint()
@@ -220,7 +222,8 @@ class DemoMesh:
                 self.ingress_url = f"http://{addr[0]}:{addr[1]}/productpage"
 
         self.control = ControlServer(
-            self.control_ip, opts.control_port, self.status, self.apply_text, self.delete_text
+            self.control_ip, opts.control_port, self.status, self.apply_text, self.delete_text,
+            self.current_resources,
         ).start()
         if opts.load and self.ingress_url:
             self.load = LoadGenerator(self.ingress_url, rate=opts.rate).start()
@@ -282,6 +285,7 @@ class DemoMesh:
         assert self.plane is not None
         changed = self.plane.replace(resources)
         self.resources = resources
+        self._publish()
         pending = self.plane.wait_synced(changed, timeout=15.0)
         result = {
             "applied": lines,
@@ -294,6 +298,24 @@ class DemoMesh:
         return result
 
     # ----------------------------------------------------------------------------------------------- report
+    def config_tag(self) -> str:
+        """Names this demo's current config: changes with every apply/delete and differs between demo runs."""
+        version = self.plane.version if self.plane else "0"
+        return f"{os.getpid()}-{int(self.started_at * 1000)}-{version}"
+
+    def current_resources(self) -> tuple[str, list[Resource]]:
+        """The config the mesh runs on now (the example plus applied changes, without the generated Pods),
+        with its :meth:`config_tag` -- what ``GET /resources`` serves to ``graph --demo`` and ``tui --demo``."""
+        published = self._published
+        if published is None:  # not started yet
+            return self.config_tag(), [r for r in self.resources if r.origin != "generated"]
+        return published
+
+    def _publish(self) -> None:
+        """Pair the resource list with its tag in one attribute (read without the apply lock, which an apply
+        holds while waiting for ACKs)."""
+        self._published = (self.config_tag(), [r for r in self.resources if r.origin != "generated"])
+
     def describe(self) -> dict[str, Any]:
         """The static facts scripts need (what ``--status-file`` holds)."""
         assert self.plane is not None
@@ -304,6 +326,7 @@ class DemoMesh:
             "xds_mode": self.options.xds_mode,
             "debug_url": self.plane.debug_url,
             "control_url": self.control.url if self.control else None,
+            "resources_url": f"{self.control.url}/resources" if self.control else None,
             "ingress_url": self.ingress_url,
             "subnet": self.options.subnet,
             "status_file": self.options.status_file,
@@ -318,6 +341,7 @@ class DemoMesh:
             info["alive"] = bool(p.envoy and p.envoy.process.poll() is None)
             info["sync"] = self.plane.node_sync(p.workload.node_id)
         out["config_version"] = self.plane.version
+        out["config_tag"] = self.config_tag()
         out["load"] = self.load.snapshot() if self.load else None
         out["applied"] = [{k: a[k] for k in ("file", "version", "applied", "synced")} for a in self.applied]
         return out

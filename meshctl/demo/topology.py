@@ -136,5 +136,7 @@ def layer_pods(
     docs = [pod_manifest(w, by_name[(w.namespace, w.deployment)]) for w in workloads]
     text = json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
     pods = load_text(text, "<meshctl demo: generated pods>", start_index=len(resources))
+    for pod in pods:
+        pod.origin = "generated"  # the demo's stand-ins for what a cluster creates, not config a user wrote
     kept = [r for r in resources if not (drop_deployments and r.kind == "Deployment")]
     return kept + pods

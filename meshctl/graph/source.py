@@ -82,6 +82,40 @@ class _Config:
         return self.topo
 
 
+class DemoConfig:
+    """The config a running ``meshctl demo`` serves now (``GET <control>/resources``), re-fetched when it changes.
+
+    After ``meshctl demo apply`` the demo runs on config no file on disk holds, so its nodes and badges must
+    come from the demo itself. Each refresh is one conditional GET (``If-None-Match``: a 304 until the next
+    apply/delete); the topology is rebuilt only on a new version. If the demo stops answering, the last
+    config is kept and the error reported with the snapshot.
+    """
+
+    def __init__(self, control_url: str) -> None:
+        self.control_url = control_url.rstrip("/")
+        self.paths: list[str] = []  # nothing on disk to translate: the demo's xDS server says what it intends
+        self.version: str | None = None
+        self.resources: list[Resource] = []
+        self.topo = Topology()
+        self.error: str | None = None
+
+    def load(self) -> Topology:
+        from meshctl.demo.control import get_resources
+
+        try:
+            got = get_resources(self.control_url, self.version)
+        except UnavailableError as e:
+            if self.version is None:
+                raise
+            self.error = e.message
+            return self.topo
+        self.error = None
+        if got is not None:
+            self.version, self.resources = got
+            self.topo = topology_from_resources(self.resources)
+        return self.topo
+
+
 class StaticSource:
     """Config plus a fixed list of traffic windows, replayed in order (the last one repeats)."""
 
@@ -120,8 +154,9 @@ class LiveSource:
         description: str = "live",
         read_weights: bool = True,
         debug_url: str | None = None,
+        config: _Config | DemoConfig | None = None,
     ) -> None:
-        self.config = _Config(config_paths)
+        self.config = config if config is not None else _Config(config_paths)
         self.targets = list(targets)
         self.poller = StatsPoller(self.targets) if self.targets and not prometheus else None
         self.prometheus = prometheus
@@ -144,6 +179,8 @@ class LiveSource:
     def snapshot(self) -> GraphSnapshot:
         errors: list[str] = []
         topo = self.config.load()
+        if isinstance(self.config, DemoConfig) and self.config.error:
+            errors.append(f"config: {self.config.error} (showing the last config read)")
         window: TrafficWindow | None = None
         if self.prometheus:
             from meshctl.graph.prometheus import window_from_prometheus
@@ -218,10 +255,12 @@ def make_source(
     if demo:
         from meshctl.demo.control import read_status_file
 
-        paths = list(filenames) or [BOOKINFO]
-        debug_url = read_status_file(status_file).get("debug_url")
-        return LiveSource(paths, demo_targets(status_file), prometheus, namespaces, description="demo mesh",
-                          debug_url=str(debug_url) if debug_url else None)
+        info = read_status_file(status_file)
+        debug_url = info.get("debug_url")
+        # -f overrides what the demo runs on (e.g. to graph a change before applying it)
+        config = None if filenames else DemoConfig(str(info["control_url"]))
+        return LiveSource(list(filenames), demo_targets(status_file), prometheus, namespaces,
+                          description="demo mesh", debug_url=str(debug_url) if debug_url else None, config=config)
     if kube:
         if filenames or admin:
             raise UsageError("-k reads config and proxies from the cluster: leave out -f and --admin")
