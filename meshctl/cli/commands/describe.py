@@ -40,7 +40,13 @@ class _DescribeGroup(click.Group):
 @click.group("describe", cls=_DescribeGroup, invoke_without_command=True)
 @click.pass_context
 def command(ctx: click.Context) -> None:
-    """Describe resource and related Istio configuration (pod|po|deploy NAME, service|svc NAME)."""
+    """Describe resource and related Istio configuration (pod|po|deploy NAME, service|svc NAME).
+
+    \b
+    Examples:
+      meshctl describe pod reviews-v1 -f meshctl/examples/bookinfo
+      meshctl describe svc reviews -f meshctl/examples/bookinfo -n default
+    """
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
@@ -146,7 +152,15 @@ def pod_cmd(
     kubeconfig: str | None,
     kube_context: str | None,
 ) -> None:
-    """Describe a pod (or a Deployment's pods) and the Istio configuration that affects it."""
+    """Describe a pod (or a Deployment's pods) and the Istio configuration that affects it.
+
+    \b
+    Examples:
+      meshctl describe pod reviews-v1 -f meshctl/examples/bookinfo
+      meshctl describe pod ratings-v1 -f manifests/ --file ratings-dump.json   # with the pod's actual config
+      meshctl describe pod productpage-v1 -f manifests/ --admin http://127.0.0.1:15000
+      meshctl describe pod reviews-v1-abc -n default                          # live cluster (kubeconfig)
+    """
     from meshctl.envoy.describe import Describer, resolve_pod
 
     if not name:
@@ -168,7 +182,14 @@ def service_cmd(
     kubeconfig: str | None,
     kube_context: str | None,
 ) -> None:
-    """Describe a service, the pods behind it and the Istio configuration that affects it."""
+    """Describe a service, the pods behind it and the Istio configuration that affects it.
+
+    \b
+    Examples:
+      meshctl describe service reviews -f meshctl/examples/bookinfo
+      meshctl describe svc istio-ingressgateway -n istio-system -f manifests/
+      meshctl describe svc ratings -n default                                 # live cluster (kubeconfig)
+    """
     from meshctl.envoy.describe import Describer, resolve_service
 
     if not name:

@@ -75,6 +75,7 @@ def command(
       meshctl explain -f meshctl/examples/bookinfo --proxy deploy/productpage-v1 http://reviews:9080/ -H 'end-user: jason'
       meshctl explain --admin http://127.0.0.1:15000 http://ratings:9080/ratings/0
       meshctl explain --file dump.json http://unknown.example.com/
+      meshctl explain --admin http://127.0.1.11:15000 http://reviews:9080/   # a demo proxy (loopback bind mode)
     """
     from meshctl.envoy.explain import Request, explain, render
 

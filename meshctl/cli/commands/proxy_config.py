@@ -173,7 +173,14 @@ def command() -> None:
 @click.option("--direction", default="", help="Filter clusters by direction (inbound/outbound).")
 @output_flag()
 def cluster_cmd(fqdn: str, port: int, subset: str, direction: str, output: str, **kw: Any) -> None:
-    """Clusters of a proxy (SERVICE FQDN, PORT, SUBSET, DIRECTION, TYPE, DESTINATION RULE)."""
+    """Clusters of a proxy (SERVICE FQDN, PORT, SUBSET, DIRECTION, TYPE, DESTINATION RULE).
+
+    \b
+    Examples:
+      meshctl pc cluster --admin http://127.0.0.1:15000 --fqdn reviews --direction outbound
+      meshctl pc cluster productpage-v1-123.default --port 9080 --subset v1
+      meshctl pc clusters --file dump.json -o yaml
+    """
     from meshctl.envoy.views import cluster
 
     dump = make_target(kw).config_dump("cluster")
@@ -195,7 +202,14 @@ def cluster_cmd(fqdn: str, port: int, subset: str, direction: str, output: str, 
 )
 @output_flag()
 def listener_cmd(address: str, port: int, type_: str, verbose: bool, output: str, **kw: Any) -> None:
-    """Listeners of a proxy, one row per filter chain (ADDRESSES, PORT, MATCH, DESTINATION)."""
+    """Listeners of a proxy, one row per filter chain (ADDRESSES, PORT, MATCH, DESTINATION).
+
+    \b
+    Examples:
+      meshctl pc listener --admin http://127.0.0.1:15000 --port 9080
+      meshctl pc listener pod/productpage-v1-123 -n default --type HTTP --verbose=false
+      meshctl pc listeners --file dump.json --address 0.0.0.0 -o json
+    """
     from meshctl.envoy.views import listener
 
     dump = make_target(kw).config_dump("listener")
@@ -213,7 +227,14 @@ def listener_cmd(address: str, port: int, type_: str, verbose: bool, output: str
 @verbose_option("One row per route (--verbose=false: a count of virtual hosts per route config).")
 @output_flag()
 def route_cmd(name: str, verbose: bool, output: str, **kw: Any) -> None:
-    """Route configurations of a proxy (NAME, VHOST NAME, DOMAINS, MATCH, VIRTUAL SERVICE)."""
+    """Route configurations of a proxy (NAME, VHOST NAME, DOMAINS, MATCH, VIRTUAL SERVICE).
+
+    \b
+    Examples:
+      meshctl pc route --admin http://127.0.0.1:15000 --name 9080
+      meshctl pc route productpage-v1-123.default --verbose=false
+      meshctl pc routes --file dump.json --name 9080 -o yaml
+    """
     from meshctl.envoy.views import route
 
     dump = make_target(kw).config_dump("route")
@@ -240,7 +261,14 @@ def endpoint_filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @endpoint_filter_options
 @output_flag()
 def endpoint_cmd(address: str, port: int, cluster: str, status: str, output: str, **kw: Any) -> None:
-    """Runtime endpoints with health and outlier status (from /clusters; --file takes a /clusters?format=json dump)."""
+    """Runtime endpoints with health and outlier status (from /clusters; --file takes a /clusters?format=json dump).
+
+    \b
+    Examples:
+      meshctl pc endpoint --admin http://127.0.0.1:15000 --cluster 'outbound|9080||reviews.default.svc.cluster.local'
+      meshctl pc endpoint productpage-v1-123.default --status unhealthy
+      curl -s 'localhost:15000/clusters?format=json' > clusters.json && meshctl pc ep --file clusters.json --port 9080
+    """
     from meshctl.envoy.dump import to_json_dict
     from meshctl.envoy.views import endpoint
     from meshctl.envoy.views.eds import EndpointFilter
@@ -258,7 +286,13 @@ def endpoint_cmd(address: str, port: int, cluster: str, status: str, output: str
 @endpoint_filter_options
 @output_flag()
 def eds_cmd(address: str, port: int, cluster: str, status: str, output: str, **kw: Any) -> None:
-    """Endpoints as configured by EDS (from /config_dump?include_eds)."""
+    """Endpoints as configured by EDS (from /config_dump?include_eds).
+
+    \b
+    Examples:
+      meshctl pc eds --admin http://127.0.0.1:15000 --cluster 'outbound|9080|v1|reviews.default.svc.cluster.local'
+      meshctl pc eds --file dump.json --address 10.244.0.12 -o json
+    """
     from meshctl.envoy.views import eds
 
     dump = make_target(kw).config_dump("endpoint", include_eds=True)
@@ -274,7 +308,13 @@ def eds_cmd(address: str, port: int, cluster: str, status: str, output: str, **k
 @target_options
 @output_flag()
 def secret_cmd(output: str, **kw: Any) -> None:
-    """SDS secrets: names, types, status, validity, serial numbers, dates (never key material)."""
+    """SDS secrets: names, types, status, validity, serial numbers, dates (never key material).
+
+    \b
+    Examples:
+      meshctl pc secret --admin http://127.0.0.1:15000
+      meshctl pc secret productpage-v1-123.default -o json      # certificates only: key material is redacted
+    """
     from meshctl.envoy.views import secret
 
     dump = make_target(kw).config_dump("secret")
@@ -295,7 +335,13 @@ def secret_cmd(output: str, **kw: Any) -> None:
 @target_options
 @output_flag(default="json")
 def bootstrap_cmd(output: str, **kw: Any) -> None:
-    """The proxy's bootstrap (-o short: Istio, Istio proxy and Envoy versions)."""
+    """The proxy's bootstrap (-o short: Istio, Istio proxy and Envoy versions).
+
+    \b
+    Examples:
+      meshctl pc bootstrap --admin http://127.0.0.1:15000 -o short
+      meshctl pc bootstrap productpage-v1-123.default -o yaml
+    """
     from meshctl.envoy.views import bootstrap
 
     dump = make_target(kw).config_dump("bootstrap")
@@ -312,7 +358,13 @@ def bootstrap_cmd(output: str, **kw: Any) -> None:
 @target_options
 @output_flag()
 def ecds_cmd(output: str, **kw: Any) -> None:
-    """Extension configs delivered by ECDS (Wasm plugins, telemetry filters)."""
+    """Extension configs delivered by ECDS (Wasm plugins, telemetry filters).
+
+    \b
+    Examples:
+      meshctl pc ecds --admin http://127.0.0.1:15000
+      meshctl pc ecds --file dump.json -o json
+    """
     from meshctl.envoy.views import ecds
 
     dump = make_target(kw).config_dump("ecds", include_eds=True)
@@ -348,7 +400,14 @@ def all_cmd(
     output: str,
     **kw: Any,
 ) -> None:
-    """Everything: bootstrap summary, clusters, listeners, routes, secrets and EDS endpoints."""
+    """Everything: bootstrap summary, clusters, listeners, routes, secrets and EDS endpoints.
+
+    \b
+    Examples:
+      meshctl pc all --admin http://127.0.0.1:15000 --with-headers
+      meshctl pc all productpage-v1-123.default --port 9080
+      meshctl pc all --file dump.json -o json            # the raw dump
+    """
     from meshctl.envoy.dump import load_dump
     from meshctl.envoy.views import all as all_view
 
@@ -391,7 +450,14 @@ def rootca_cmd(
     kube_context: str | None,
     admin_port: int,
 ) -> None:
-    """Compare the root CAs of two proxies: can they establish mTLS? (exit 1 when they share none)."""
+    """Compare the root CAs of two proxies: can they establish mTLS? (exit 1 when they share none).
+
+    \b
+    Examples:
+      meshctl pc rootca-compare pod/productpage-v1-123.default pod/reviews-v1-456.default
+      meshctl pc rootca-compare --admin http://127.0.1.11:15000 --admin http://127.0.1.13:15000
+      meshctl pc rc --file a.json --file b.json
+    """
     from meshctl.envoy.views import rootca
 
     sources: list[Target] = [Target(admin=a) for a in admins] + [Target(files=[f]) for f in files]
@@ -419,7 +485,13 @@ def rootca_cmd(
 @click.option("--level", default=None, help="Not supported: meshctl never changes a proxy (read-only).")
 @click.option("-r", "--reset", is_flag=True, help="Not supported: meshctl never changes a proxy (read-only).")
 def log_cmd(level: str | None, reset: bool, **kw: Any) -> None:
-    """Show the proxy's logging levels (read-only: from /server_info; changing levels is out of scope)."""
+    """Show the proxy's logging levels (read-only: from /server_info; changing levels is out of scope).
+
+    \b
+    Examples:
+      meshctl pc log --admin http://127.0.0.1:15000
+      meshctl pc log productpage-v1-123.default
+    """
     from meshctl.envoy.views import log
 
     if level or reset:
