@@ -29,13 +29,35 @@ def test_msh0001_catch_all_shadows_later_routes() -> None:
     assert run(vs("r", fixed), "meshctl.ShadowedRouteAnalyzer") == []
 
 
-def test_msh0001_older_gateway_vs_catch_all() -> None:
+GW = """apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ingress-0, namespace: istio-system, labels: {istio: ingressgateway}}
+spec: {containers: [{name: istio-proxy, image: proxyv2}]}
+status: {podIP: 10.0.0.9}
+"""
+
+
+def test_msh0001_across_virtual_services_from_envoy_routes() -> None:
+    """Gateways merge VirtualServices for a host in creation order (the translator builds Envoy's table): an older
+    /api prefix route hides a newer /api/v2 one, while an older catch-all does not (Istio moves it last)."""
     gw = "  gateways: [istio-system/gw]\n"
-    old = vs("old", gw + "  http:\n  - route: [{destination: {host: a}}]\n", "[shop.example.com]", ", creationTimestamp: '2024-01-01T00:00:00Z'")
-    new = vs("new", gw + "  http:\n  - match: [{uri: {prefix: /b}}]\n    route: [{destination: {host: b}}]\n", "[shop.example.com]",
-             ", creationTimestamp: '2024-02-01T00:00:00Z'")
-    msgs = run(old + "---\n" + new, "meshctl.ShadowedRouteAnalyzer")
+    route = "  http:\n  - match: [{{uri: {{prefix: {p}}}}}]\n    route: [{{destination: {{host: {h}}}}}]\n"
+    older = vs("old", gw + route.format(p="/api", h="a"), "[shop.example.com]", ", creationTimestamp: '2024-01-01T00:00:00Z'")
+    newer = vs("new", gw + route.format(p="/api/v2", h="b"), "[shop.example.com]", ", creationTimestamp: '2024-02-01T00:00:00Z'")
+    msgs = run("---\n".join([GW, SVC.format(n="a"), SVC.format(n="b"), older, newer]), "meshctl.ShadowedRouteAnalyzer")
     assert [(m.code, m.origin) for m in msgs] == [("MSH0001", "VirtualService shop/new")]
+    assert "Envoy matches a route of VirtualService shop/old first" in msgs[0].text
+    catch_all = vs("old", gw + "  http:\n  - route: [{destination: {host: a}}]\n", "[shop.example.com]", ", creationTimestamp: '2024-01-01T00:00:00Z'")
+    assert run("---\n".join([GW, SVC.format(n="a"), SVC.format(n="b"), catch_all, newer]), "meshctl.ShadowedRouteAnalyzer") == []
 
 
 def test_msh0002_weights() -> None:
