@@ -219,3 +219,41 @@ def test_every_message_has_file_line_analyzer_and_doc_url() -> None:
         assert m.file and m.line and m.analyzer
         if m.code.startswith("IST"):
             assert m.type.doc_url.endswith(f"/{m.code.lower()}/")
+
+
+def test_k8s_gateway_selector_and_crd_version() -> None:
+    gwpod = pod("gw-0", "shop", "{gateway.networking.k8s.io/gateway-name: web, app: gw}")
+    ap = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {{name: {n}, namespace: shop}}\nspec:\n{body}"
+    docs = [gwpod, ap.format(n="sel", body="  selector: {matchLabels: {app: gw}}\n"),
+            ap.format(n="ref", body="  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: web}]\n")]
+    assert run(docs, "k8sgateway.SelectorAnalyzer") == [("IST0166", "AuthorizationPolicy shop/sel")]
+    crd = ("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: tlsroutes.gateway.networking.k8s.io\n"
+           "  annotations: {{gateway.networking.k8s.io/bundle-version: {v}}}\nspec: {{group: gateway.networking.k8s.io}}\n")
+    assert run([crd.format(v="v1.3.0")], "k8sgateway.CRDVersionAnalyzer") == [("IST0176", "CustomResourceDefinition tlsroutes.gateway.networking.k8s.io")]
+    assert run([crd.format(v="v1.5.1")], "k8sgateway.CRDVersionAnalyzer") == []
+
+
+def test_conditions_deprecation_uid_and_image_auto() -> None:
+    svc_neg = svc("s", "shop") + "status:\n  conditions:\n  - {type: istio.io/WaypointBound, status: 'False', reason: NoWaypoint}\n  - {type: example.com/Synced, status: 'False'}\n"
+    assert run([svc_neg], "conditions") == [("IST0171", "Service shop/s")]
+    delay = ("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: f, namespace: shop}\nspec:\n  hosts: [f]\n"
+             "  http:\n  - fault: {delay: {percent: 10, fixedDelay: 1s}}\n    route: [{destination: {host: f}}]\n")
+    assert run([delay], "deprecation") == [("IST0002", "VirtualService shop/f")]
+    uid = ("apiVersion: v1\nkind: Pod\nmetadata: {name: u, namespace: shop}\nspec:\n  securityContext: {runAsUser: 1337}\n"
+           "  containers: [{name: app, image: a}]\n")
+    assert run([uid], "applicationUID") == [("IST0144", "Pod shop/u")]
+    auto = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: shop}\nspec:\n  template:\n"
+            "    metadata: {labels: {app: d}}\n    spec: {containers: [{name: istio-proxy, image: auto}]}\n")
+    assert run([auto], "injection.ImageAutoAnalyzer") == [("IST0146", "Deployment shop/d")]
+
+
+def test_webhooks() -> None:
+    hook = ("apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata: {{name: {n}}}\nwebhooks:\n"
+            "- name: sidecar-injector.istio.io\n  clientConfig: {{service: {{name: {svc}, namespace: istio-system}}}}\n"
+            "  namespaceSelector: {{matchLabels: {{{sel}}}}}\n")
+    istiod = "apiVersion: v1\nkind: Service\nmetadata: {name: istiod, namespace: istio-system}\nspec: {}\n"
+    docs = [istiod, hook.format(n="a", svc="istiod", sel="istio-injection: enabled"), hook.format(n="b", svc="istiod", sel="istio.io/rev: canary")]
+    assert run(docs, "webhook.Analyzer") == []
+    docs.append(hook.format(n="c", svc="gone", sel="istio-injection: enabled"))
+    assert run(docs, "webhook.Analyzer") == [("IST0139", "MutatingWebhookConfiguration a"), ("IST0139", "MutatingWebhookConfiguration c"),
+                                             ("IST0139", "MutatingWebhookConfiguration c")]

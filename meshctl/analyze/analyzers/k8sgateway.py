@@ -42,9 +42,9 @@ class SelectorAnalyzer(Analyzer):
     def analyze(self, ctx: AnalysisContext) -> None:
         policies = ctx.istio("AuthorizationPolicy") + ctx.istio("RequestAuthentication") + ctx.istio("Telemetry") + ctx.istio("WasmPlugin")
         for pol in policies:
+            if pol.spec.get("targetRef") or pol.spec.get("selector") is None:
+                continue  # targetRef is the supported way; no selector = nothing selected by labels
             sel = dct(dct(pol.spec.get("selector")).get("matchLabels"))
-            if not sel:
-                continue
             gateways = sorted({str(p.labels[GATEWAY_NAME_LABEL]) for p in ctx.pods_in(ns_of(pol)) if GATEWAY_NAME_LABEL in p.labels and selector_matches(sel, p.labels)})
             for gw in gateways:
                 ctx.report("IST0166", pol, gw, path="spec.selector")
