@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -80,3 +81,74 @@ def test_mtls_xds_with_envoy_and_proxy_status(tmp_path: Path, cli, free_port: in
         with pytest.raises(Exception) as ei:
             fetch_syncz(f"127.0.0.1:{srv.port}", timeout=3, credentials=creds)
         assert "127.0.0.1" in str(ei.value)
+
+
+@pytest.fixture(scope="module")
+def pem_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Real PEM files from MeshCA (a server cert with its key, another key, the CA) and a YAML file."""
+    d = tmp_path_factory.mktemp("pem")
+    ca = MeshCA()
+    cert, key = ca.server_cert(["127.0.0.1"])
+    other_key = ca.server_cert(["127.0.0.1"])[1]
+    files = {"cert": cert, "key": key, "other_key": other_key, "ca": ca.root_pem}
+    files["yaml"] = (
+        b"apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: default}\nspec: {ports: [{port: 80}]}\n"
+    )
+    for name, data in files.items():
+        (d / name).write_bytes(data)
+    return {name: str(d / name) for name in files}
+
+
+# (command line with {file} placeholders, expected error with placeholders)
+BAD_TLS = {
+    "serve-cert-not-pem": (
+        "xds serve -f {yaml} --tls-cert {yaml} --tls-key {key}",
+        "Error: {yaml}: not a PEM certificate",
+    ),
+    "serve-key-not-pem": (
+        "xds serve -f {yaml} --tls-cert {cert} --tls-key {cert}",
+        "Error: {cert}: not a PEM private key",
+    ),
+    "serve-key-mismatch": (
+        "xds serve -f {yaml} --tls-cert {cert} --tls-key {other_key}",
+        "Error: {other_key}: the private key does not match the certificate in {cert}",
+    ),
+    "serve-client-ca-not-pem": (
+        "xds serve -f {yaml} --tls-cert {cert} --tls-key {key} --client-ca {key}",
+        "Error: {key}: not a PEM certificate",
+    ),
+    "ps-ca-not-pem": ("ps --xds 127.0.0.1:1 --ca {yaml}", "Error: {yaml}: not a PEM certificate"),
+    "ps-key-mismatch": (
+        "ps --xds 127.0.0.1:1 --ca {ca} --cert {cert} --key {other_key}",
+        "Error: {other_key}: the private key does not match the certificate in {cert}",
+    ),
+    "bootstrap-ca-not-pem": ("xds bootstrap --pod p --ca {yaml}", "Error: {yaml}: not a PEM certificate"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_TLS.values(), ids=BAD_TLS.keys())
+def test_bad_pem_files_are_named_before_grpc_starts(cli, pem_files, capfd, case) -> None:  # type: ignore[no-untyped-def]
+    args, expected = (s.format(**pem_files) for s in case)
+    code, out, err = cli(args.split())
+    assert (code, err.strip()) == (65, expected)
+    assert out == ""
+    native = capfd.readouterr().err  # gRPC's C++ log goes straight to fd 2: nothing may reach it
+    assert "ssl" not in native and "TSI_" not in native, native
+
+
+def test_listen_errors_say_why(cli, pem_files) -> None:  # type: ignore[no-untyped-def]
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this host; binding it fails locally, no traffic.
+    code, _, err = cli(["xds", "serve", "-f", pem_files["yaml"], "--address", "192.0.2.1", "--port", "0"])
+    assert code == 69
+    assert err.splitlines()[0] == "Error: cannot listen on 192.0.2.1:0: address not available on this host"
+    assert "another" not in err  # not the port-in-use hint
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = cli(["xds", "serve", "-f", pem_files["yaml"], "--port", str(port)])
+    assert code == 69
+    assert err.splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: address already in use",
+        "  hint: another `meshctl xds serve` (or istiod) may be running; pick another --port",
+    ]

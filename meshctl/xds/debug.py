@@ -29,14 +29,12 @@ class DebugServer:
         self.port = 0
 
     async def start(self, address: str = "127.0.0.1", port: int = 0) -> int:
-        from meshctl.errors import UnavailableError
+        from meshctl.xds.server import listen_error
 
         try:
             self._server = await asyncio.start_server(self._handle, address, port)
         except OSError as e:
-            raise UnavailableError(
-                f"cannot listen on {address}:{port} for the debug endpoint: {e.strerror}"
-            ) from e
+            raise listen_error(address, port, e, " for the debug endpoint") from None
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 

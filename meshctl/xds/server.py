@@ -18,6 +18,7 @@ protocol rules (``../shared/research/ecosystem.md`` §5.3) live here:
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import socket
@@ -31,6 +32,7 @@ from envoy.service.secret.v3 import sds_pb2_grpc
 from google.protobuf import any_pb2
 from google.protobuf.json_format import MessageToDict
 
+from meshctl.errors import MeshctlError, UnavailableError
 from meshctl.xds import types as T
 from meshctl.xds.cache import SnapshotCache, UnknownNodeError
 from meshctl.xds.snapshot import Snapshot
@@ -47,14 +49,18 @@ class TlsFiles:
     key: str
     client_ca: str | None = None
 
-    def credentials(self) -> grpc.ServerCredentials:
-        def read(p: str) -> bytes:
-            with open(p, "rb") as fh:
-                return fh.read()
+    def read(self) -> tuple[bytes, bytes, bytes | None]:
+        """(certificate, key, client CA) PEM, each checked: InputError (exit 65) naming the file at fault."""
+        from meshctl.xds.pem import read_certificates, read_key_pair
 
-        ca = read(self.client_ca) if self.client_ca else None
+        cert, key = read_key_pair(self.cert, self.key)
+        ca = read_certificates(self.client_ca)[0] if self.client_ca else None
+        return cert, key, ca
+
+    def credentials(self) -> grpc.ServerCredentials:
+        cert, key, ca = self.read()
         return grpc.ssl_server_credentials(
-            [(read(self.key), read(self.cert))], root_certificates=ca, require_client_auth=ca is not None
+            [(key, cert)], root_certificates=ca, require_client_auth=ca is not None
         )
 
 
@@ -443,9 +449,13 @@ class XdsServer:
         self.closing = False
 
     async def start(self, address: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None) -> int:
-        """Bind and start serving; returns the bound port (useful with ``port=0``)."""
-        if port:
-            _check_bindable(address, port)
+        """Bind and start serving; returns the bound port (useful with ``port=0``).
+
+        Bad TLS files (InputError, 65) and an address:port that cannot be bound (UnavailableError, 69) are
+        reported before gRPC starts, so the user sees one clear line instead of gRPC's C++ log.
+        """
+        creds = tls.credentials() if tls else None
+        check_bindable(address, port)
         server = grpc.aio.server(
             options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.so_reuseport", 0)]
         )
@@ -453,15 +463,11 @@ class XdsServer:
         sds_pb2_grpc.add_SecretDiscoveryServiceServicer_to_server(_SdsServicer(self), server)
         target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         try:
-            bound = (
-                server.add_secure_port(target, tls.credentials()) if tls else server.add_insecure_port(target)
-            )
+            bound = server.add_secure_port(target, creds) if creds else server.add_insecure_port(target)
         except RuntimeError as e:
             bound = 0
             log.debug("bind failed: %s", e)
         if not bound:
-            from meshctl.errors import UnavailableError
-
             raise UnavailableError(f"cannot listen on {target} (in use or not permitted)")
         await server.start()
         self._server, self.port = server, bound
@@ -503,17 +509,36 @@ async def _drain_rpc_tasks(timeout: float) -> None:
         await asyncio.wait(pending, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
 
 
-def _check_bindable(address: str, port: int) -> None:
+def check_bindable(address: str, port: int) -> None:
     """Fail with a clear message (and before gRPC logs its own error) when ``address:port`` cannot be bound."""
-    from meshctl.errors import UnavailableError
-
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((address, port))
         except OSError as e:
-            raise UnavailableError(
-                f"cannot listen on {address}:{port}: {e.strerror}",
-                hints=["another `meshctl xds serve` (or istiod) may be running; pick another --port"],
-            ) from None
+            raise listen_error(address, port, e) from None
+
+
+def listen_error(address: str, port: int, e: OSError, what: str = "") -> MeshctlError:
+    """The error (exit 69) for a failed bind, saying which of the usual causes it is and what to do."""
+    where = f"cannot listen on {address}:{port}{what}"
+    if e.errno == errno.EADDRINUSE:
+        return UnavailableError(
+            f"{where}: address already in use",
+            hints=["another `meshctl xds serve` (or istiod) may be running; pick another --port"],
+        )
+    if e.errno == errno.EADDRNOTAVAIL:
+        return UnavailableError(
+            f"{where}: address not available on this host",
+            hints=[
+                "--address must be one of this host's addresses: 127.0.0.1 (the default), 0.0.0.0 for all"
+            ],
+        )
+    if e.errno == errno.EACCES:
+        return UnavailableError(
+            f"{where}: permission denied", hints=["ports below 1024 need privileges; pick another --port"]
+        )
+    if isinstance(e, socket.gaierror):
+        return UnavailableError(f"{where}: not an address of this host ({e.strerror})")
+    return UnavailableError(f"{where}: {e.strerror or e}")

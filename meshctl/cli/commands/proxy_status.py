@@ -119,17 +119,7 @@ def command(
     if syncz_file:
         _print_istiod(syncz_file, proxy, verbosity, output)
         return
-    creds = None
-    if ca:
-        import grpc
-
-        def read(p: str | None) -> bytes | None:
-            if not p:
-                return None
-            with open(p, "rb") as fh:
-                return fh.read()
-
-        creds = grpc.ssl_channel_credentials(read(ca), read(key), read(cert))
+    creds = _credentials(ca, cert, key)
     if use_kube:
         if xds or debug:
             raise UsageError("-k finds the server itself; do not combine it with --xds or --debug")
@@ -150,6 +140,23 @@ def command(
         print_table(headers, body)
     else:
         emit([r.to_json() for r in rows], output)
+
+
+def _credentials(ca: str | None, cert: str | None, key: str | None) -> object:
+    """gRPC channel credentials for a TLS (``--ca``) or mTLS (plus ``--cert``/``--key``) xDS server, or None.
+
+    The PEM files are checked first, so a bad one is named (exit 65) instead of surfacing as gRPC C++ log
+    lines and an "unreachable server".
+    """
+    from meshctl.xds.pem import read_client_tls
+
+    pems = read_client_tls(ca, cert, key)
+    if pems is None:
+        return None
+    import grpc
+
+    root, chain, private_key = pems
+    return grpc.ssl_channel_credentials(root, private_key, chain)
 
 
 def _print_istiod(path: str, proxy: str | None, verbosity: int, output: str) -> None:

@@ -96,7 +96,7 @@ def serve_cmd(
       meshctl proxy-status
     """
     from meshctl.xds.serve import ServeOptions, serve, setup_logging
-    from meshctl.xds.server import TlsFiles
+    from meshctl.xds.server import TlsFiles, check_bindable
 
     if not filenames and not use_kube:
         raise UsageError("give the mesh config with -f PATH, or -k to serve the live cluster")
@@ -105,6 +105,10 @@ def serve_cmd(
     if client_ca and not tls_cert:
         raise UsageError("--client-ca (mTLS) needs --tls-cert and --tls-key")
     tls = TlsFiles(tls_cert, tls_key, client_ca) if tls_cert and tls_key else None
+    # Fail fast, before the (maybe slow) model load and before gRPC could log its own errors:
+    if tls is not None:
+        tls.read()  # bad PEM: `Error: FILE: not a PEM certificate` (65)
+    check_bindable(address, port)  # 69, saying why (in use, not an address of this host, ...)
     setup_logging(log_level)
     opts = ServeOptions(
         list(filenames),
@@ -164,6 +168,9 @@ def bootstrap_cmd(
     host, sep, port_s = xds_address.rpartition(":")
     if not sep or not port_s.isdigit():
         raise UsageError(f"--xds-address must be HOST:PORT, got {xds_address!r}")
+    from meshctl.xds.pem import read_client_tls
+
+    read_client_tls(ca, cert, key)  # Envoy reads the files only when it connects: check them now (exit 64/65)
     nid = node_id or istio_node_id(str(pod), namespace, ip, "router" if router else "sidecar")
     tls = ClientTls(ca, cert, key) if ca else None
     boot = xds_bootstrap(
