@@ -790,3 +790,77 @@ def test_non_strict_build_skips_invalid_configs() -> None:
     m = build_mesh(load_text(text, "m.yaml"), strict=False)
     assert [c.name for c in m.destination_rules] == ["good"]
     assert [e.field for e in m.invalid] == ["spec.trafficPolicy.loadBalancer.simple"]
+
+
+def test_live_cluster_shaped_input() -> None:
+    """What `kubectl get -o yaml` gives: injected pods (tlsMode label), owner references, EndpointSlices, namespaces."""
+    m = mesh_of("""apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio-injection: enabled}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: legacy}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cart, namespace: shop}
+spec:
+  selector: {matchLabels: {app: cart}}
+  template: {metadata: {labels: {app: cart}}, spec: {containers: [{name: c, ports: [{containerPort: 8080, name: web}]}]}}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: cart-5d9c8b7f4, namespace: shop, ownerReferences: [{kind: Deployment, name: cart}]}
+spec:
+  selector: {matchLabels: {app: cart}}
+  template: {metadata: {labels: {app: cart}}, spec: {containers: [{name: c}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: cart-5d9c8b7f4-abcde
+  namespace: shop
+  labels: {app: cart, security.istio.io/tlsMode: istio, topology.kubernetes.io/region: eu, topology.kubernetes.io/zone: eu-1a}
+  ownerReferences: [{kind: ReplicaSet, name: cart-5d9c8b7f4}]
+spec: {serviceAccountName: cart, containers: [{name: c, ports: [{containerPort: 8080, name: web}]}, {name: istio-proxy}]}
+status: {phase: Running, podIP: 10.4.0.7, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cart, namespace: shop}
+spec: {clusterIP: 10.96.4.4, selector: {app: cart}, ports: [{name: http, port: 80, targetPort: web}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: cart-x1, namespace: shop, labels: {kubernetes.io/service-name: cart}}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- addresses: [10.4.0.7]
+  conditions: {ready: true}
+  targetRef: {kind: Pod, name: cart-5d9c8b7f4-abcde, namespace: shop}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: old-1, namespace: legacy, labels: {app: old}}
+spec: {containers: [{name: c}]}
+status: {podIP: 10.4.0.9}
+""")
+    assert [(w.kind, w.name) for w in m.workloads] == [("Pod", "old-1"), ("Pod", "cart-5d9c8b7f4-abcde")]
+    cart = m.service("cart.shop.svc.cluster.local")
+    [ep] = m.endpoints(cart)
+    assert (ep.address, ep.port, ep.tls_mode, ep.locality, ep.service_account) == (
+        "10.4.0.7",
+        8080,
+        "istio",
+        "eu/eu-1a",
+        "cart",
+    )
+    assert [p.workload.name for p in m.proxies()] == [
+        "cart-5d9c8b7f4-abcde"
+    ]  # legacy namespace is not injected
+    assert m.proxy("deploy/cart").workload.name == "cart-5d9c8b7f4-abcde"
+    from meshctl.translate.endpoint import workload_name
+
+    assert workload_name(ep) == "cart"
