@@ -319,3 +319,45 @@ def test_translated_bookinfo_in_sync_then_weight_drift(tmp_path: Path) -> None:
             assert code == 0, out + err
         finally:
             envoy.close()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# an Envoy started from `meshctl translate -o bootstrap` (static resources, no xDS)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_static_bootstrap_envoy_is_compared_by_name(tmp_path: Path) -> None:
+    """Its config is all ``static_resources``: the intended side is put in the same form (EDS inline, RDS inlined
+    into listeners), so it is in sync with its YAML and a real change is drift, not "everything missing"."""
+    from behaviour.harness import DR_B, _base_yaml, free_subnet
+
+    from meshctl.envoy.runner import start_envoy
+
+    mesh = tmp_path / "mesh.yaml"
+    base = _base_yaml(free_subnet())
+    mesh.write_text(base)
+    args = ["-f", str(mesh), "--proxy", "pod/a-v1-0"]
+    code, boot, err = run_cli(["translate", *args, "--loopback", "-o", "bootstrap"])
+    assert code == 0, err
+    with start_envoy(json.loads(boot), admin_port=free_port(), log_level="error") as envoy:
+        code, out, err = run_cli(["pc", "diff", "--admin", envoy.admin_url, *args, "-o", "json"])
+        assert code == 0, out + err
+        data = json.loads(out)
+        assert data["in_sync"] and data["compared"]["cluster"] > 3 and data["compared"]["listener"] > 1
+
+        # explain reads the same static Envoy in loopback bind mode
+        code, out, err = run_cli(["explain", "--admin", envoy.admin_url, "http://b:8080/x", "-o", "json"])
+        assert code == 0, err
+        exp = json.loads(out)
+        assert exp["bind_mode"] == "loopback" and exp["clusters"] == [
+            {"name": "outbound|8080||b.default.svc.cluster.local", "weight": 100}
+        ]
+
+        mesh.write_text(DR_B + base)  # subsets v1/v2 for b: two clusters the running Envoy does not have
+        code, out, err = run_cli(["pc", "diff", "--admin", envoy.admin_url, *args])
+        assert code == 1, out + err
+        missing = sorted(ln.split(":")[0] for ln in out.splitlines() if ln.startswith("- "))
+        assert missing == [
+            "- cluster outbound|8080|v1|b.default.svc.cluster.local",
+            "- cluster outbound|8080|v2|b.default.svc.cluster.local",
+        ], out

@@ -568,7 +568,11 @@ def intended_dump(
     else:
         raise UsageError("--proxy TYPE/NAME is needed with -f: which proxy of the config is the target?")
     pc = translate(source.mesh, p)
-    dump = ConfigDump(config_dump(pc), source=f"translate({p.id})")
+    if actual is not None and _static_only(actual):
+        # an Envoy started from `meshctl translate -o bootstrap`: compare with the same config in that form
+        dump = ConfigDump(static_config_dump(pc), source=f"translate({p.id}) as a static bootstrap")
+    else:
+        dump = ConfigDump(config_dump(pc), source=f"translate({p.id})")
     dump.origin = (source.mesh, p)  # what it was translated from (explain maps gateway ports with it)
     return dump
 
@@ -584,3 +588,37 @@ def note_demo_proxy(result: DiffResult, actual: ConfigDump) -> None:
             "the proxy runs on a loopback address (meshctl demo?): its endpoints are the demo's generated pods, "
             "which -f YAML does not know; compare with what the demo serves: --demo (or --xds-debug URL)"
         )
+
+
+def _static_only(dump: ConfigDump) -> bool:
+    """A proxy running a static bootstrap: clusters and listeners, all from ``static_resources``."""
+    items = [*dump.of("cluster"), *dump.of("listener")]
+    return bool(items) and all(i.state == "static" for i in items)
+
+
+def static_config_dump(pc: Any) -> dict[str, Any]:
+    """A translated proxy as Envoy dumps it when it runs ``meshctl translate -o bootstrap``: every resource in
+    ``static_resources`` (EDS clusters STATIC with their endpoints inline, RDS inlined into the listeners, TLS
+    without secrets removed), so a proxy started that way is compared resource by resource, by name."""
+    from envoy.admin.v3 import config_dump_pb2
+    from envoy.admin.v3 import config_dump_shared_pb2 as cds
+    from google.protobuf import json_format
+
+    from meshctl.translate.bootstrap import bootstrap_proto
+    from meshctl.translate.protoutil import pack
+
+    b = bootstrap_proto(pc)
+    out = config_dump_pb2.ConfigDump()
+    bd = config_dump_pb2.BootstrapConfigDump()
+    bd.bootstrap.node.CopyFrom(b.node)
+    out.configs.append(pack(bd))
+    clusters, endpoints = cds.ClustersConfigDump(), cds.EndpointsConfigDump()
+    for cl in b.static_resources.clusters:
+        clusters.static_clusters.add().cluster.Pack(cl)
+        if cl.HasField("load_assignment"):
+            endpoints.static_endpoint_configs.add().endpoint_config.Pack(cl.load_assignment)
+    listeners = cds.ListenersConfigDump()
+    for lis in b.static_resources.listeners:
+        listeners.static_listeners.add().listener.Pack(lis)
+    out.configs.extend([pack(clusters), pack(endpoints), pack(listeners), pack(cds.RoutesConfigDump())])
+    return dict(json_format.MessageToDict(out, preserving_proto_field_name=True))
