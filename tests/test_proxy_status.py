@@ -88,6 +88,15 @@ def test_proxy_status_synced_and_nack(cli) -> None:  # type: ignore[no-untyped-d
         assert data["bad-1.other"]["types"]["CDS"]["error"]
         code, ym, _ = cli(["ps", "--debug", srv.debug_url, "-o", "yaml", "-n", "other"])
         assert code == 0 and [r["name"] for r in yaml.safe_load(ym)] == ["bad-1.other"]
+        # An unknown proxy is an error naming the connected ones (not an empty table), over ADS and HTTP.
+        code, out, err = cli([*xds, "nosuch.default"])
+        assert (code, out) == (64, "")
+        assert err.splitlines()[0] == (
+            f"Error: proxy 'nosuch.default' is not connected to the xDS server at 127.0.0.1:{srv.port}; "
+            "connected proxies: bad-1.other, good-1.default"
+        )
+        code, _, err = cli(["ps", "--debug", srv.debug_url, "-n", "other", "good-1"])
+        assert code == 64 and "proxy 'good-1' in namespace 'other' is not connected" in err, err
         # Filtering by proxy name, and a fix turning the NACK into SYNCED.
         cache.set_snapshot(BAD, snapshot("v8", free_port()))
         out = wait_rows(cli, [*xds, "bad-1.other"], lambda o: o.count("SYNCED") == 4)
@@ -163,6 +172,8 @@ def test_istiod_syncz_file_json_and_errors(cli, tmp_path) -> None:  # type: igno
         "istiod-x",
         "1.24",
     ]
+    code, _, err = cli(["ps", "--syncz", str(f), "c.ns"])
+    assert code == 64 and "connected proxies: a.ns, b.ns" in err, err
     code, out, _ = cli(["ps", "--syncz", str(f), "-o", "json"])
     assert json.loads(out)["controlPlane"]["identifier"].startswith("{")
     f.write_text("{not json")

@@ -12,7 +12,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshctl.errors import UnavailableError
+from meshctl.errors import UnavailableError, UsageError
 from meshctl.xds import types as T
 from meshctl.xds.status import NACK, NOT_SENT, STALE, SYNCED
 
@@ -154,6 +154,22 @@ def fetch(
             e.hints.append("is `meshctl xds serve` running there? (--xds HOST:PORT, or --debug URL)")
             raise
     return sorted(rows, key=lambda r: (r.name, r.node_id))
+
+
+def matches(proxy: str, name: str, node_id: str = "") -> bool:
+    """Whether PROXY (``<pod>.<ns>``, the full node id, or the pod name alone) names this row."""
+    return proxy in (name, node_id) or name.split(".")[0] == proxy
+
+
+def unknown_proxy(proxy: str, known: list[str], where: str, namespace: str | None = None) -> UsageError:
+    """The error (exit 64, like an unknown workload elsewhere) for a PROXY the server does not know, listing those it does."""
+    names = sorted(set(known))
+    listed = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    return UsageError(
+        f"proxy {proxy!r}{f' in namespace {namespace!r}' if namespace else ''} is not connected to {where}; "
+        + (f"connected proxies: {listed}" if names else "no proxy is connected"),
+        hints=["name it <pod>.<namespace> as the NAME column of `meshctl proxy-status` shows"],
+    )
 
 
 def table_rows(rows: list[ProxyStatus]) -> tuple[list[str], list[list[str]]]:

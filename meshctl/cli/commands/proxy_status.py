@@ -104,7 +104,7 @@ def command(
     """
     from meshctl.cli.output import emit, print_table
     from meshctl.errors import UsageError
-    from meshctl.xds.proxystatus import fetch, table_rows
+    from meshctl.xds.proxystatus import fetch, matches, table_rows, unknown_proxy
 
     if sum(bool(x) for x in (xds, debug, syncz_file)) > 1:
         raise UsageError("--xds, --debug and --syncz are alternatives; give one")
@@ -129,12 +129,17 @@ def command(
             kubeconfig=kubeconfig, context=kube_context, istio_namespace=istio_namespace, port=15010
         ) as pf:
             rows = fetch(xds=f"127.0.0.1:{pf.local_port}", credentials=creds)
+        where = f"istiod in {istio_namespace}"
     else:
         rows = fetch(xds=xds, debug=debug, credentials=creds)
+        where = f"the xDS server at {debug or xds or '127.0.0.1:15010'}"
+    connected = [r.name for r in rows]
     if namespace:
         rows = [r for r in rows if r.namespace == namespace]
     if proxy:
-        rows = [r for r in rows if proxy in (r.name, r.node_id) or r.name.split(".")[0] == proxy]
+        rows = [r for r in rows if matches(proxy, r.name, r.node_id)]
+        if not rows:
+            raise unknown_proxy(proxy, connected, where, namespace)
     if output == "table":
         headers, body = table_rows(rows)
         print_table(headers, body)
@@ -164,14 +169,19 @@ def _print_istiod(path: str, proxy: str | None, verbosity: int, output: str) -> 
     from google.protobuf.json_format import MessageToDict
 
     from meshctl.cli.output import emit, print_table
-    from meshctl.xds.proxystatus import istiod_rows, istiod_table, load_syncz_file
+    from meshctl.xds.proxystatus import istiod_rows, istiod_table, load_syncz_file, unknown_proxy
 
     responses = load_syncz_file(path)
     if output != "table":
         for dr in responses.values():
             emit(MessageToDict(dr), output)
         return
-    rows = [r for r in istiod_rows(responses) if not proxy or proxy in r.name]
+    rows = istiod_rows(responses)
+    if proxy:
+        known = [r.name for r in rows]
+        rows = [r for r in rows if proxy in r.name]
+        if not rows:
+            raise unknown_proxy(proxy, known, f"the istiod answers in {path}")
     headers, body = istiod_table(rows, verbosity)
     print_table(headers, body)
 
