@@ -226,3 +226,13 @@ def test_compare_golden_match(cli, shared_dir) -> None:  # type: ignore[no-untyp
     assert code == 0, err
     for line in json.loads((d / "expected_contains.json").read_text()):
         assert line in out
+
+
+@pytest.mark.parametrize("command", ["xds", "xds serve", "xds bootstrap", "proxy-status"])
+def test_help_has_kubectl_style_examples(cli, command: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli([*command.split(), "--help"])
+    assert code == 0
+    lines = out.splitlines()
+    assert "  Examples:" in lines, out
+    examples = lines[lines.index("  Examples:") + 1 :]
+    assert examples[0].startswith("    meshctl "), out  # indented command lines right under the heading

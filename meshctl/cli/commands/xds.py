@@ -13,7 +13,15 @@ from meshctl.errors import UsageError
 
 @click.group("xds")
 def command() -> None:
-    """An Istio-like xDS control plane for test environments (ADS, SotW and delta)."""
+    """An Istio-like xDS control plane for test environments (ADS, SotW and delta).
+
+    \b
+    Examples:
+      meshctl xds serve -f meshctl/examples/bookinfo       # ADS on 127.0.0.1:15010, debug on :15014
+      meshctl xds bootstrap --pod productpage-v1 -n default > envoy.json
+      envoy -c envoy.json --concurrency 1
+      meshctl proxy-status                                 # SYNCED / STALE / NACK per proxy
+    """
 
 
 @command.command("serve")
@@ -160,7 +168,15 @@ def bootstrap_cmd(
     cert: str | None,
     key: str | None,
 ) -> None:
-    """Print an Envoy bootstrap (JSON) that gets all its config from `meshctl xds serve` over ADS."""
+    """Print an Envoy bootstrap (JSON) that gets all its config from `meshctl xds serve` over ADS.
+
+    \b
+    Examples:
+      meshctl xds bootstrap --pod productpage-v1 -n default > envoy.json && envoy -c envoy.json
+      meshctl xds bootstrap --pod reviews-v1 --delta --admin-port 15001   # incremental (delta) ADS
+      meshctl xds bootstrap --pod istio-ingressgateway -n istio-system --router
+      meshctl xds bootstrap --pod ratings-v1 --ca ca.pem --cert cert.pem --key key.pem   # mTLS to the server
+    """
     from meshctl.xds.bootstrap import ClientTls, istio_node_id, xds_bootstrap
 
     if not node_id and not pod:
