@@ -353,7 +353,11 @@ def test_static_bootstrap_envoy_is_compared_by_name(tmp_path: Path) -> None:
             {"name": "outbound|8080||b.default.svc.cluster.local", "weight": 100}
         ]
 
-        mesh.write_text(DR_B + base)  # subsets v1/v2 for b: two clusters the running Envoy does not have
+        vs = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: b, namespace: default}\n"
+        vs += "spec:\n  hosts: [b]\n  http:\n  - route:\n    - {destination: {host: b, subset: v1}, weight: 70}\n"
+        vs += "    - {destination: {host: b, subset: v2}, weight: 30}\n---\n"
+        # subsets v1/v2 for b (two clusters the running Envoy does not have) and a route splitting across them
+        mesh.write_text(DR_B + vs + base)
         code, out, err = run_cli(["pc", "diff", "--admin", envoy.admin_url, *args])
         assert code == 1, out + err
         missing = sorted(ln.split(":")[0] for ln in out.splitlines() if ln.startswith("- "))
@@ -361,3 +365,5 @@ def test_static_bootstrap_envoy_is_compared_by_name(tmp_path: Path) -> None:
             "- cluster outbound|8080|v1|b.default.svc.cluster.local",
             "- cluster outbound|8080|v2|b.default.svc.cluster.local",
         ], out
+        # the inlined route's change is blamed on its VirtualService
+        assert "~ listener 0.0.0.0_8080: changed" in out and "[VirtualService default/b]" in out, out

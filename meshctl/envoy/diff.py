@@ -296,6 +296,24 @@ def _route_owner(rc: dict[str, Any], path: str) -> str:
     return ""
 
 
+def _inline_route_owner(lis: dict[str, Any], path: str) -> str:
+    """The VirtualService owning a route of a route configuration inlined into one of the listener's HCMs."""
+    import re
+
+    m = re.search(r"route_config\.(virtual_hosts\[.+?\]\.routes\[.+?\])", path)
+    if not m:
+        return ""
+    chains = [*(lis.get("filter_chains") or []), lis.get("default_filter_chain") or {}]
+    for ch in chains:
+        for f in ch.get("filters") or []:
+            rc = (f.get("typed_config") or {}).get("route_config")
+            if isinstance(rc, dict):
+                owner = _route_owner(rc, m.group(1))
+                if owner:
+                    return owner
+    return ""
+
+
 def _items_by_name(items: list[Item]) -> dict[str, Item]:
     out: dict[str, Item] = {}
     for it in items:
@@ -352,6 +370,9 @@ def diff_kind(
             if kind == "route":
                 for c in changes:
                     c.owner = _route_owner(a, c.path) or _route_owner(b, c.path)
+            if kind == "listener":  # routes inlined into the HCM (static bootstraps, inline route configs)
+                for c in changes:
+                    c.owner = _inline_route_owner(a, c.path) or _inline_route_owner(b, c.path)
             diffs.append(ResourceDiff(kind, name, "changed", changes, owner))
         elif li is not None:
             w = right_warming.get(name)
