@@ -257,3 +257,12 @@ def test_webhooks() -> None:
     docs.append(hook.format(n="c", svc="gone", sel="istio-injection: enabled"))
     assert run(docs, "webhook.Analyzer") == [("IST0139", "MutatingWebhookConfiguration a"), ("IST0139", "MutatingWebhookConfiguration c"),
                                              ("IST0139", "MutatingWebhookConfiguration c")]
+
+
+def test_blocked_cidrs() -> None:
+    ra = "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: shop}\nspec: {}\n"
+    istiod = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: istiod, namespace: istio-system, labels: {{app: istiod}}}}\nspec:\n"
+              "  template:\n    spec:\n      containers: [{{name: discovery, image: pilot{env}}}]\n")
+    assert run([ra, istiod.format(env="")], "authn") == [("IST0175", "Deployment istio-system/istiod")]
+    assert run([ra, istiod.format(env=", env: [{name: BLOCKED_CIDRS_IN_JWKS_URIS, value: 10.0.0.0/8}]")], "authn") == []
+    assert run([istiod.format(env="")], "authn") == []

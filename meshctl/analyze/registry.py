@@ -37,6 +37,7 @@ BUILTIN_MODULES = (
     "envoyfilter",
     "telemetry",
     "authz",
+    "authn",
     "k8sgateway",
     "conditions",
     "deprecation",
