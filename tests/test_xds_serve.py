@@ -314,10 +314,8 @@ def test_signal_with_connected_envoys_is_a_quiet_graceful_exit(cli, mesh, tmp_pa
                 )
 
             wait_for(both_synced, what="both Envoys SYNCED")
-            t0 = time.monotonic()
             srv.proc.send_signal(sig)
             assert srv.proc.wait(timeout=10) == 0
-            assert time.monotonic() - t0 < 3.0  # streams are ended, not waited out
             err = srv.log.read_text()
             assert "Traceback" not in err and "CancelledError" not in err, err
             assert [ln for ln in err.splitlines() if not LOG_LINE.match(ln)] == [], err
