@@ -30,6 +30,11 @@ GATEWAY_API_GROUP = "gateway.networking.k8s.io"
 WORKLOAD_CONTROLLERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController")
 
 
+def _as_list(v: Any) -> list[Any]:
+    """A YAML value that should be a list, or [] when the input has something else there (schema reports it)."""
+    return v if isinstance(v, list) else []
+
+
 def ns_of(res: Resource) -> str:
     """The resource's namespace as Istio's analyzers see it ("" when none was given with ``-A``)."""
     return res.namespace or ""
@@ -51,7 +56,9 @@ def selector_matches(selector: dict[str, Any] | None, labels: dict[str, Any] | N
     """``matchLabels``-style selector: every key=value present. An empty selector matches everything."""
     if not selector:
         return True
-    labels = labels or {}
+    if not isinstance(selector, dict):
+        return False  # a malformed selector (schema validation reports it) selects nothing
+    labels = labels if isinstance(labels, dict) else {}
     return all(k in labels and str(labels[k]) == str(v) for k, v in selector.items())
 
 
@@ -59,13 +66,16 @@ def label_selector_matches(sel: dict[str, Any] | None, labels: dict[str, Any] | 
     """A Kubernetes ``LabelSelector`` (matchLabels + matchExpressions). None/empty matches everything."""
     if not sel:
         return True
-    labels = labels or {}
+    if not isinstance(sel, dict):
+        return False
+    labels = labels if isinstance(labels, dict) else {}
     if not selector_matches(sel.get("matchLabels") or {}, labels):
         return False
-    for expr in sel.get("matchExpressions") or []:
+    exprs = sel.get("matchExpressions")
+    for expr in exprs if isinstance(exprs, list) else []:
         if not isinstance(expr, dict):
             continue
-        key, op, values = str(expr.get("key")), str(expr.get("operator", "")), [str(v) for v in expr.get("values") or []]
+        key, op, values = str(expr.get("key")), str(expr.get("operator", "")), [str(v) for v in (expr.get("values") if isinstance(expr.get("values"), list) else [])]
         present = key in labels
         if op == "In" and not (present and str(labels[key]) in values):
             return False
@@ -268,13 +278,13 @@ class AnalysisContext:
             ns = ns_of(s)
             exp = s.annotations.get("networking.istio.io/exportTo")
             export_to = [e.strip() for e in str(exp).split(",") if e.strip()] if exp else []
-            ports = [p for p in (s.spec.get("ports") or []) if isinstance(p, dict)]
+            ports = [p for p in _as_list(s.spec.get("ports")) if isinstance(p, dict)]
             out.append(ServiceHost(f"{s.name}.{ns}.{DEFAULT_DOMAIN}", ns, export_to, ports, s, "Service"))
         for se in self.istio("ServiceEntry"):
             ns = ns_of(se)
-            ports = [p for p in (se.spec.get("ports") or []) if isinstance(p, dict)]
-            export_to = [str(e) for e in (se.spec.get("exportTo") or [])]
-            for h in se.spec.get("hosts") or []:
+            ports = [p for p in _as_list(se.spec.get("ports")) if isinstance(p, dict)]
+            export_to = [str(e) for e in _as_list(se.spec.get("exportTo"))]
+            for h in _as_list(se.spec.get("hosts")):
                 out.append(ServiceHost(str(h), ns, export_to, ports, se, "ServiceEntry"))
         return out
 

@@ -17,16 +17,17 @@ def parse(name: str) -> str:
 
 def convert_protocol(port: Any, name: str | None, protocol: str | None, app_protocol: str | None) -> str:
     """The protocol Istio derives for a Kubernetes Service port ("UnsupportedProtocol" when it sniffs)."""
-    proto = (protocol or "TCP").upper()
+    proto = str(protocol or "TCP").upper()
     if proto == "UDP":
         return "UDP"
     if proto == "SCTP":
         return "SCTP"
     if app_protocol:
+        app_protocol = str(app_protocol)
         p = APP_PROTOCOLS.get(app_protocol) or parse(app_protocol)
         if p != "UnsupportedProtocol":
             return p
-    name = name or ""
+    name = str(name or "")
     if name.lower().startswith("grpc-web"):
         return "GRPC-Web"
     prefix = name.split("-", 1)[0]

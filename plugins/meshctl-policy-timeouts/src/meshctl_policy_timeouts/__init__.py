@@ -24,7 +24,8 @@ class RouteTimeoutAnalyzer(Analyzer):
 
     def analyze(self, ctx: AnalysisContext) -> None:
         for vs in ctx.istio("VirtualService"):
-            for i, rule in enumerate(vs.spec.get("http") or []):
+            rules = vs.spec.get("http")
+            for i, rule in enumerate(rules if isinstance(rules, list) else []):
                 if not isinstance(rule, dict) or not rule.get("route"):
                     continue  # redirect / directResponse / delegate: nothing is forwarded
                 if not rule.get("timeout"):
