@@ -6,6 +6,7 @@ import copy
 import random
 
 from conftest import BOOKINFO, FIXTURES
+
 from meshctl.analyze import analyze
 from meshctl.sources import load_paths
 from meshctl.sources.resource import Resource

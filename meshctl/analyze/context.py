@@ -71,8 +71,9 @@ def label_selector_matches(sel: dict[str, Any] | None, labels: dict[str, Any] | 
     labels = labels if isinstance(labels, dict) else {}
     if not selector_matches(sel.get("matchLabels") or {}, labels):
         return False
-    exprs = sel.get("matchExpressions")
-    for expr in exprs if isinstance(exprs, list) else []:
+    exprs_raw = sel.get("matchExpressions")
+    exprs: list[Any] = exprs_raw if isinstance(exprs_raw, list) else []
+    for expr in exprs:
         if not isinstance(expr, dict):
             continue
         key, op, values = str(expr.get("key")), str(expr.get("operator", "")), [str(v) for v in (expr.get("values") if isinstance(expr.get("values"), list) else [])]
