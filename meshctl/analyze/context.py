@@ -76,7 +76,9 @@ def label_selector_matches(sel: dict[str, Any] | None, labels: dict[str, Any] | 
     for expr in exprs:
         if not isinstance(expr, dict):
             continue
-        key, op, values = str(expr.get("key")), str(expr.get("operator", "")), [str(v) for v in (expr.get("values") if isinstance(expr.get("values"), list) else [])]
+        raw_values = expr.get("values")
+        values = [str(v) for v in raw_values] if isinstance(raw_values, list) else []
+        key, op = str(expr.get("key")), str(expr.get("operator", ""))
         present = key in labels
         if op == "In" and not (present and str(labels[key]) in values):
             return False
