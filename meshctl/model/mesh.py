@@ -26,6 +26,7 @@ from meshctl.model.api import (
     WorkloadEntry,
     WorkloadGroup,
 )
+from meshctl.model.api.kube import check_kube, kube_model
 from meshctl.model.api.validate import spec_model, validate
 from meshctl.model.config import Config, make_config, merge_delegates, resolve_virtual_service
 from meshctl.model.destinationrule import DestinationRuleIndex, MergedDestinationRule
@@ -37,6 +38,7 @@ from meshctl.model.registry import assign_vips, kube_service, service_entry_serv
 from meshctl.model.sidecar import SidecarScope, build_sidecar_scope
 from meshctl.model.types import Endpoint, Proxy, ProxyType, Service, ServicePort, Workload
 from meshctl.model.workloads import build_workloads
+from meshctl.sources.duplicates import Duplicate, resolve_duplicates
 from meshctl.sources.resource import Resource
 
 #: target prefixes accepted by Mesh.proxy -> workload kinds they mean
@@ -76,7 +78,10 @@ class Mesh:
     def __init__(
         self, resources: list[Resource], mesh_config: MeshConfig | None = None, *, strict: bool = True
     ) -> None:
-        self.resources = resources
+        # kubectl-apply semantics, shared with the analyzer and the xDS server: the last definition wins
+        resources, dups = resolve_duplicates(resources)
+        #: definitions replaced by a later one with the same kind, namespace and name (commands warn about them)
+        self.duplicates: list[Duplicate] = dups
         #: problems of configs skipped because they are invalid (only when built with ``strict=False``)
         self.invalid: list[MeshctlError] = []
         self.mesh_config = mesh_config or MeshConfig()
@@ -90,11 +95,14 @@ class Mesh:
             "DestinationRule": tuple(mc.default_destination_rule_export_to or ["*"]),
             "ServiceEntry": tuple(mc.default_service_export_to or ["*"]),
         }
+        usable: list[Resource] = []
         for r in resources:
-            if spec_model(r) is None:
-                continue
             try:
-                configs[r.kind].append(make_config(r, validate(r), default_export.get(r.kind, ("*",))))
+                if spec_model(r) is not None:
+                    configs[r.kind].append(make_config(r, validate(r), default_export.get(r.kind, ("*",))))
+                elif kube_model(r) is not None:
+                    check_kube(r)
+                usable.append(r)
             except ErrorList as e:
                 errors.extend(e.errors)
             except MeshctlError as e:
@@ -102,6 +110,8 @@ class Mesh:
         if errors and strict:
             raise errors[0] if len(errors) == 1 else ErrorList(errors)
         self.invalid = errors
+        #: the resources the model is built from: duplicates resolved, invalid ones left out (``strict=False``)
+        self.resources = resources = usable
         for lst in configs.values():
             lst.sort(key=lambda c: c.resource.sort_key())
 

@@ -101,6 +101,34 @@ def _uint_like(v: Any) -> Any:
     return n
 
 
+def _int32(v: Any) -> Any:
+    n = _int_like(v)
+    if not -(2**31) <= n < 2**31:
+        raise ValueError("out of range for a 32-bit integer")
+    return n
+
+
+def _uint32(v: Any) -> Any:
+    n = _uint_like(v)
+    if n >= 2**32:
+        raise ValueError("out of range for a 32-bit unsigned integer")
+    return n
+
+
+def _uint64(v: Any) -> Any:
+    n = _uint_like(v)
+    if n >= 2**64:
+        raise ValueError("out of range for a 64-bit unsigned integer")
+    return n
+
+
+def _weight(v: Any) -> Any:
+    n = _int32(v)
+    if n < 0:  # Istio's validation: "weight %d < 0"
+        raise ValueError("must be a non-negative integer")
+    return n
+
+
 def _float_like(v: Any) -> Any:
     if isinstance(v, bool):
         raise ValueError("must be a number")
@@ -114,8 +142,36 @@ def _float_like(v: Any) -> Any:
     raise ValueError("must be a number")
 
 
-Int = Annotated[int, BeforeValidator(_int_like)]
-UInt = Annotated[int, BeforeValidator(_uint_like)]
+def _percent(v: Any) -> Any:
+    f = _float_like(v)
+    if not 0.0 <= f <= 100.0:  # Istio's validatePercentage
+        raise ValueError("must be between 0 and 100")
+    return f
+
+
+def _http_status(v: Any) -> Any:
+    n = _int32(v)
+    if not 200 <= n <= 599:  # Istio's validateHTTPStatus (Envoy's abort range too)
+        raise ValueError("HTTP status must be between 200 and 599")
+    return n
+
+
+def _non_negative_int32(v: Any) -> Any:
+    n = _int32(v)
+    if n < 0:
+        raise ValueError("must be a non-negative integer")
+    return n
+
+
+#: proto int32 / uint32 / uint64 as protojson reads them (range-checked: protobuf would raise otherwise)
+Int = Annotated[int, BeforeValidator(_int32)]
+UInt = Annotated[int, BeforeValidator(_uint32)]
+UInt64 = Annotated[int, BeforeValidator(_uint64)]
+#: a route destination weight (int32, never negative)
+Weight = Annotated[int, BeforeValidator(_weight)]
+NonNegInt = Annotated[int, BeforeValidator(_non_negative_int32)]
+Percentage = Annotated[float, BeforeValidator(_percent)]
+HTTPStatus = Annotated[int, BeforeValidator(_http_status)]
 Float = Annotated[float, BeforeValidator(_float_like)]
 Bool = StrictBool
 Str = StrictStr  # native (fast): rejects numbers/bools like protojson

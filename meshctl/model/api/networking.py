@@ -11,7 +11,21 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from meshctl.model.api.base import Bool, Duration, Float, Int, IstioModel, PortNumber, Str, UInt
+from meshctl.model.api.base import (
+    Bool,
+    Duration,
+    Float,
+    HTTPStatus,
+    Int,
+    IstioModel,
+    NonNegInt,
+    Percentage,
+    PortNumber,
+    Str,
+    UInt,
+    UInt64,
+    Weight,
+)
 
 
 # ================================================================ common
@@ -40,7 +54,7 @@ class StringMatch(IstioModel):
 
 
 class Percent(IstioModel):
-    value: Float = 0.0
+    value: Percentage = 0.0
 
 
 class WorkloadSelector(IstioModel):
@@ -91,13 +105,13 @@ class Headers(IstioModel):
 
 class HTTPRouteDestination(IstioModel):
     destination: Destination
-    weight: Int | None = None
+    weight: Weight | None = None
     headers: Headers | None = None
 
 
 class RouteDestination(IstioModel):
     destination: Destination
-    weight: Int | None = None
+    weight: Weight | None = None
 
 
 class HTTPRedirect(IstioModel):
@@ -126,12 +140,12 @@ class HTTPBody(IstioModel):
 
 
 class HTTPDirectResponse(IstioModel):
-    status: UInt
+    status: HTTPStatus
     body: HTTPBody | None = None
 
 
 class HTTPRetry(IstioModel):
-    attempts: Int | None = None
+    attempts: NonNegInt | None = None
     per_try_timeout: Duration | None = None
     retry_on: Str | None = None
     retry_remote_localities: Bool | None = None
@@ -143,11 +157,11 @@ class Delay(IstioModel):
     fixed_delay: Duration | None = None
     exponential_delay: Duration | None = None
     percentage: Percent | None = None
-    percent: Int | None = None  # deprecated
+    percent: NonNegInt | None = None  # deprecated
 
 
 class Abort(IstioModel):
-    http_status: Int | None = None
+    http_status: HTTPStatus | None = None
     grpc_status: Str | None = None
     http2_error: Str | None = None
     percentage: Percent | None = None
@@ -243,11 +257,11 @@ class HTTPCookie(IstioModel):
 
 
 class RingHash(IstioModel):
-    minimum_ring_size: UInt | None = None
+    minimum_ring_size: UInt64 | None = None
 
 
 class MagLev(IstioModel):
-    table_size: UInt | None = None
+    table_size: UInt64 | None = None
 
 
 class ConsistentHashLB(IstioModel):
@@ -257,7 +271,7 @@ class ConsistentHashLB(IstioModel):
     http_query_parameter_name: Str | None = None
     ring_hash: RingHash | None = None
     maglev: MagLev | None = None
-    minimum_ring_size: UInt | None = None  # deprecated
+    minimum_ring_size: UInt64 | None = None  # deprecated
 
 
 class Distribute(IstioModel):
