@@ -163,6 +163,10 @@ class Mesh:
         self._scopes: dict[tuple[str, str, str], SidecarScope] = {}
         self._gateways_cache: dict[int, MergedGateway] = {}
 
+    def duplicate_warnings(self) -> list[str]:
+        """One line per dropped duplicate, ``file:line: Kind ns/name is defined more than once: ...`` (for stderr)."""
+        return [f"{d.dropped.pos()}: {d.message()}" for d in self.duplicates]
+
     # ------------------------------------------------------------------ services and endpoints
     def service(self, hostname: str, namespace: str | None = None) -> Service | None:
         """The service for ``hostname`` (in ``namespace`` when given; else the first)."""

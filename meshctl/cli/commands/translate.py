@@ -143,6 +143,8 @@ def command(
         raise UsageError("--type applies to json/yaml dumps; -o bootstrap always holds every resource")
     mc = load_mesh_config(meshconfig) if meshconfig else None
     mesh = build_mesh(load_paths(filenames), mc)
+    for w in mesh.duplicate_warnings():
+        click.echo(f"Warning: {w}", err=True)
 
     if all_dir:
         proxies = [p for p in mesh.proxies() if namespace is None or p.namespace == namespace]

@@ -227,6 +227,8 @@ def command(
         raise UsageError("no input: pass -f FILE|DIR|-")
     mc = load_mesh_config(meshconfig) if meshconfig else None
     mesh = build_mesh(load_paths(filenames), mc)
+    for w in mesh.duplicate_warnings():
+        click.echo(f"Warning: {w}", err=True)
     if proxy_target:
         pdata = proxy_summary(mesh, mesh.proxy(proxy_target, namespace))
         if output == "table":
