@@ -15,6 +15,8 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import BOOKINFO, FIXTURES
@@ -154,3 +156,58 @@ def test_bookinfo_gateway_bootstrap_routes_real_traffic(envoy_bin: str, free_por
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+REDIRECT_VS = """apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: details, namespace: default}
+spec:
+  hosts: [details]
+  http:
+  - match: [{uri: {prefix: /foo/}}]
+    redirect: {prefixRewrite: /new/}
+  - match: [{uri: {exact: /whole}}]
+    redirect: {uri: /replaced, redirectCode: 302}
+  - route: [{destination: {host: details}}]
+"""
+
+
+@pytest.mark.timeout(60)
+def test_redirect_prefix_rewrite_in_real_envoy(
+    cli: Any, envoy_bin: str, free_port: int, tmp_path: Path
+) -> None:
+    """VS-12 of the routing spec: ``redirect.prefixRewrite`` replaces only the matched prefix. The bootstrap
+    comes from ``meshctl translate -o bootstrap``; Envoy answers the redirect itself (no upstream needed)."""
+    from meshctl.envoy.runner import start_envoy
+
+    (tmp_path / "vs.yaml").write_text(REDIRECT_VS)
+    code, out, err = cli(
+        [
+            "translate",
+            "-f", str(BOOKINFO),
+            "-f", str(FIXTURES / "translate" / "e2e-pods.yaml"),
+            "-f", str(tmp_path / "vs.yaml"),
+            "--proxy", "pod/productpage-v1-0",
+            "--loopback",
+            "-o", "bootstrap",
+            "--admin-port", str(free_port),
+        ]
+    )  # fmt: skip
+    assert code == 0, err
+    with start_envoy(json.loads(out), admin_port=free_port, ready_timeout=20):
+        _wait_listening(CLIENT_IP, 9080)
+        conn = http.client.HTTPConnection(CLIENT_IP, 9080, timeout=5)
+        try:
+            got = {}
+            for path in ("/foo/bar", "/foo/a/b?x=1", "/whole"):
+                conn.request("GET", path, headers={"Host": "details:9080"})
+                resp = conn.getresponse()
+                resp.read()
+                got[path] = (resp.status, resp.getheader("Location"))
+        finally:
+            conn.close()
+    assert got == {
+        "/foo/bar": (301, "http://details:9080/new/bar"),
+        "/foo/a/b?x=1": (301, "http://details:9080/new/a/b?x=1"),
+        "/whole": (302, "http://details:9080/replaced"),
+    }

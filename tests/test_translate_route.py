@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.extensions.filters.http.cors.v3 import cors_pb2
 from envoy.extensions.filters.http.fault.v3 import fault_pb2
@@ -332,6 +333,26 @@ def test_redirects() -> None:
     # an unsupported redirect code: Istio emits the route without any action
     r = routes([{"redirect": {"uri": "/x", "redirectCode": 399}}])[0]
     assert r.WhichOneof("action") is None
+
+
+def test_redirect_prefix_rewrite() -> None:
+    """Istio's HTTPRedirect ``redirect_type`` oneof: ``prefixRewrite`` replaces only the matched prefix."""
+    r = routes([{"match": [{"uri": {"prefix": "/foo/"}}], "redirect": {"prefixRewrite": "/new/"}}])[0]
+    assert r.redirect.WhichOneof("path_rewrite_specifier") == "prefix_rewrite"
+    assert r.redirect.prefix_rewrite == "/new/" and r.redirect.path_redirect == ""
+    from meshctl.errors import InputError
+    from meshctl.model.api import validate
+    from meshctl.sources import load_text
+
+    (vs,) = load_text(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\nspec:\n"
+        "  hosts: [r]\n  http:\n  - redirect:\n      uri: /a\n      prefixRewrite: /b/\n",
+        "vs.yaml",
+    )
+    with pytest.raises(InputError) as exc:
+        validate(vs)
+    assert (exc.value.line, exc.value.field) == (7, "spec.http[0].redirect")
+    assert exc.value.message == "only one of uri, prefixRewrite may be set"
 
 
 def test_direct_response() -> None:

@@ -299,6 +299,8 @@ def _apply_redirect(out: rc.Route, redirect: Any, ctx: RouteContext) -> bool:
         r.host_redirect = redirect.authority
     if redirect.uri:
         r.path_redirect = redirect.uri
+    elif redirect.prefix_rewrite:
+        r.prefix_rewrite = redirect.prefix_rewrite
     if redirect.scheme:
         r.scheme_redirect = redirect.scheme
     port = 0

@@ -115,12 +115,21 @@ class RouteDestination(IstioModel):
 
 
 class HTTPRedirect(IstioModel):
+    """``uri`` replaces the whole path, ``prefix_rewrite`` only the matched prefix (Istio's ``redirect_type`` oneof)."""
+
     uri: Str | None = None
+    prefix_rewrite: Str | None = None
     authority: Str | None = None
     port: PortNumber | None = None
     derive_port: Literal["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"] | None = None
     scheme: Str | None = None
     redirect_code: UInt | None = None
+
+    @model_validator(mode="after")
+    def _one_redirect_type(self) -> HTTPRedirect:
+        if self.uri is not None and self.prefix_rewrite is not None:
+            raise ValueError("only one of uri, prefixRewrite may be set")
+        return self
 
 
 class RegexRewrite(IstioModel):
