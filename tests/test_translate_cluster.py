@@ -678,3 +678,21 @@ def test_cluster_stat_names_from_mesh_config() -> None:
     assert cs["outbound|80||web.default.svc.cluster.local"].alt_stat_name == "web.default_http_;"
     assert cs["outbound|80|v1|web.default.svc.cluster.local"].alt_stat_name == "web.default_http_v1;"
     assert cs["inbound|8080||"].alt_stat_name == "inbound_web.default.svc.cluster.local_8080;"
+
+
+def test_sds_config_fetch_timeouts_follow_istio() -> None:
+    """The agent's sds-grpc source waits for the workload certificate (``initial_fetch_timeout: 0s``); the ADS
+    source of credentialName secrets deliberately keeps Envoy's default, as Istio's SDSAdsConfig does, so a
+    missing secret cannot block a listener or cluster forever."""
+    from meshctl.translate.cluster_tls import sds_config
+
+    agent = sds_config("default")
+    assert agent.sds_config.HasField("initial_fetch_timeout")
+    assert agent.sds_config.initial_fetch_timeout.ToSeconds() == 0
+    assert agent.sds_config.api_config_source.grpc_services[0].envoy_grpc.cluster_name == "sds-grpc"
+    ads = sds_config("kubernetes://cred", ads=True)
+    assert ads.sds_config.HasField("ads") and not ads.sds_config.HasField("initial_fetch_timeout")
+    assert json_format.MessageToDict(ads, preserving_proto_field_name=True) == {
+        "name": "kubernetes://cred",
+        "sds_config": {"ads": {}, "resource_api_version": "V3"},
+    }

@@ -48,6 +48,9 @@ def sds_config(name: str, *, ads: bool = False) -> secret_pb2.SdsSecretConfig:
 
 def _build_sds_config(name: str, ads: bool) -> secret_pb2.SdsSecretConfig:
     if ads:
+        # No initial_fetch_timeout here, as Istio's SDSAdsConfig (pilot/pkg/model/authentication.go): a
+        # credentialName may name a secret that does not exist, and Envoy's default 15s timeout keeps that from
+        # blocking the whole listener/cluster forever. Only the agent's sds-grpc source uses 0s (wait).
         cs = config_source_pb2.ConfigSource(
             ads=config_source_pb2.AggregatedConfigSource(), resource_api_version=config_source_pb2.V3
         )
