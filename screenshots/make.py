@@ -1,9 +1,10 @@
 """Render the TUI's main screens from a real demo-mesh run into screenshots/*.svg (and *.png when possible).
 
-Starts ``meshctl demo`` (7 real Envoys, meshctl's xDS server) on a free loopback subnet, drives product-page
-load from inside the mesh (a sidecar dials productpage, as bookinfo's pods do), attaches the TUI to the
-demo's proxies and saves each screen. PNGs need ``rsvg-convert`` (``apt-get install librsvg2-bin``); the SVGs
-name the Fira Code font, which is swapped for DejaVu Sans Mono when converting so box drawing lines up.
+Starts ``meshctl demo`` (7 real Envoys, meshctl's xDS server) on a free loopback subnet with its own load
+generator driving product pages through the ingress gateway (``--rate``; every 4th request with
+``end-user: jason`` -> reviews v2), attaches the TUI to the demo's proxies and saves each screen. PNGs need
+``rsvg-convert`` (``apt-get install librsvg2-bin``); the SVGs name the Fira Code font, which is swapped for
+DejaVu Sans Mono when converting so box drawing lines up.
 
     .venv/bin/python screenshots/make.py [--out screenshots]
 """
@@ -12,15 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -28,43 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-SIZE = (170, 46)
-
-
-def start_demo(tmp: Path) -> tuple[subprocess.Popen[str], dict]:
-    from behaviour.harness import free_subnet
-
-    status = tmp / "demo.json"
-    log = open(tmp / "demo.log", "w")  # noqa: SIM115 - lives as long as the demo
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "meshctl", "demo", "--subnet", str(free_subnet()), "--status-file", str(status),
-         "--no-load", "--log-level", "error"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, "MESHCTL_PLAIN": "1"},
-    )
-    deadline = time.monotonic() + 90
-    while not status.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"demo did not start: {(tmp / 'demo.log').read_text()[-2000:]}")
-        time.sleep(0.1)
-    info = json.loads(status.read_text())
-    info["status_file"] = str(status)
-    return proc, info
-
-
-def load_forever(info: dict, stop: threading.Event) -> None:
-    """~20 product pages a second from inside the mesh, plus some with `end-user: jason` (-> reviews v2)."""
-    from meshctl.demo.loadgen import fetch
-
-    details = next(p for p in info["proxies"] if p["pod"] == "details-v1-0")
-    url = f"http://{details['ip']}:9080/productpage"
-    i = 0
-    while not stop.is_set():
-        headers = {"Host": "productpage:9080"}
-        if i % 5 == 0:
-            headers["end-user"] = "jason"
-        fetch(url, headers, timeout=5)
-        i += 1
-        time.sleep(0.05)
+SIZE = (180, 46)  # the graph canvas (width minus the 48-column detail panel) fits reviews, its caller and callees
+RATE = "10"  # product pages a second through the ingress gateway
 
 
 def to_png(svg: Path) -> Path | None:
@@ -105,10 +68,14 @@ async def shoot(info: dict, out: Path) -> list[Path]:
         app.run_command("graph")
         await pilot.pause(2.5)
         canvas = app.screen.query_one(GraphCanvas)
-        canvas.select("svc:default/reviews")
+        # the ingress path from the first column: callers outside the mesh -> gateway -> productpage-v1 (Kiali's
+        # service nodes off, so productpage's own calls start in view next to the detail panel)
+        app.screen.action_toggle_service_nodes()
+        canvas.select("wl:istio-system/istio-ingressgateway")
         app.screen._update_detail()
         await pilot.pause(0.5)
         save("graph")
+        app.screen.action_toggle_service_nodes()
         app.screen.action_cycle_type()
         app.screen.action_cycle_type()
         canvas.select("svc:default/reviews")
@@ -150,22 +117,18 @@ def main() -> int:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    from behaviour.harness import free_subnet
+
+    from meshctl.demo.launch import demo_process
+
     tmp = Path(tempfile.mkdtemp(prefix="meshctl-shots-"))
-    proc, info = start_demo(tmp)
-    stop = threading.Event()
-    loader = threading.Thread(target=load_forever, args=(info, stop), daemon=True)
+    demo_args = ["--subnet", str(free_subnet()), "--rate", RATE, "--log-level", "error"]
     try:
-        loader.start()
-        time.sleep(2.0)
-        saved = asyncio.run(shoot(info, out))
+        with demo_process(tmp / "demo.json", demo_args) as demo:
+            info = {**demo.info, "status_file": str(demo.status_file)}
+            time.sleep(2.0)  # the load generator has been running: every proxy has counters
+            saved = asyncio.run(shoot(info, out))
     finally:
-        stop.set()
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     for svg in saved:
         # Textual stamps a random id into each SVG's CSS class names; keep files stable between runs.

@@ -332,3 +332,24 @@ async def test_graph_n_toggles_service_nodes():
         assert canvas.graph.has_edge("wl:default/productpage-v1", "wl:default/reviews-v1")
         await pilot.press("n")
         assert "svc:default/reviews" in canvas.graph
+
+
+def test_graph_view_never_cuts_a_box_at_the_left_edge():
+    """Whatever node is selected and however narrow the canvas, the view starts in a gap between layers
+    (no half box on the left), shows the selected node whole, and as many of its neighbours as can fit."""
+    from meshctl.graph.layout import compute_layout
+    from meshctl.tui.canvas import build_scene
+    from meshctl.tui.widgets import best_offset
+
+    g = bookinfo_source().snapshot().graph
+    scene = build_scene(g, compute_layout(g, False))
+    for width in (60, 101, 131, 200, 400):
+        for node, sel in scene.boxes.items():
+            vx = best_offset(scene, g, node, width)
+            assert not any(b.x < vx < b.x + b.w for b in scene.boxes.values()), (node, width, vx)
+            assert vx <= sel.x and sel.x + sel.w <= vx + width, (node, width, vx)
+    # wide enough for reviews, its caller productpage-v1 with the edge into it, and its callees
+    rv, pp = scene.boxes["svc:default/reviews"], scene.boxes["wl:default/productpage-v1"]
+    vx = best_offset(scene, g, "svc:default/reviews", 131)
+    assert vx < pp.x - 20 and max(scene.boxes[f"wl:default/reviews-v{i}"].x for i in (1, 2, 3)) + 14 <= vx + 131
+    assert best_offset(scene, g, "unknown", 131) == 0 and rv.x > 131

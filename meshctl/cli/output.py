@@ -86,3 +86,11 @@ def progress(message: str) -> Iterator[None]:
 
     with Console(stderr=True).status(message):
         yield
+
+
+def display_path(path: str) -> str:
+    """``path`` relative to the current directory when it lies under it (what a user can paste), else as is."""
+    if not os.path.isabs(path):
+        return path
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel

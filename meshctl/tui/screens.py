@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static, Tree
 
+from meshctl.cli.output import display_path
 from meshctl.errors import MeshctlError
 from meshctl.graph import findhide
 from meshctl.graph.views import GRAPH_TYPES, view
@@ -345,7 +346,7 @@ class ResourcesScreen(_Base):
             hosts = spec.get("hosts") or ([spec["host"]] if spec.get("host") else [])
             if r.kind == "Gateway":
                 hosts = sorted({h for s in spec.get("servers") or [] if isinstance(s, dict) for h in s.get("hosts") or []})
-            where = f"{r.file}:{r.line}" if r.file else ""
+            where = f"{display_path(r.file)}:{r.line}" if r.file else ""
             t.add_row(r.namespace or "", r.name, ",".join(map(str, hosts))[:50], where, key=str(i))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -372,7 +373,7 @@ class YamlScreen(_Base):
 
     def compose(self) -> ComposeResult:
         r = self.resource
-        yield Header(f"{r.ref}  {r.file or ''}{':' + str(self.line or r.line) if r.file else ''}", id="status")
+        yield Header(f"{r.ref}  {display_path(r.file or '')}{':' + str(self.line or r.line) if r.file else ''}", id="status")
         text, first = self._text()
         with VerticalScroll(id="yaml"):
             yield Static(Syntax(text, "yaml", line_numbers=True, start_line=first,
@@ -516,7 +517,7 @@ class FindingsScreen(_Base):
         for i, m in enumerate(self.messages):
             lvl = str(getattr(m.level, "name", m.level))
             style = {"ERROR": "bold red", "WARNING": "yellow"}.get(lvl.upper(), "")
-            where = f"{m.origin_file or (m.resource.file if m.resource else '')}:{self._line(m) or ''}"
+            where = f"{display_path(m.origin_file or (m.resource.file if m.resource else '') or '')}:{self._line(m) or ''}"
             t.add_row(Text(lvl, style=style), m.code, m.origin, m.text[:90], where, key=str(i))
 
     @staticmethod

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from meshctl.graph.layout import Layout, compute_layout, structure_key
-from meshctl.tui.canvas import Scene, build_scene, paint, relabel
+from meshctl.tui.canvas import Box, Scene, build_scene, paint, relabel
 
 
 class GraphCanvas(Widget, can_focus=True):
@@ -87,15 +87,19 @@ class GraphCanvas(Widget, can_focus=True):
             self.select(best)
 
     def _follow(self) -> None:
-        """Keep the selected node visible: from the origin when it fits, else centred horizontally."""
+        """Scroll so the selected node and as many of its neighbours as fit are visible, never cutting a box
+        at the left edge.
+
+        Horizontal candidates are the origin and, per layer, the start of the gap before it (the layer's
+        incoming edges and labels stay readable) or, as a fallback, the layer's own left edge. The best one
+        shows the selected box whole, then the most neighbour boxes whole, then the most of the left
+        (smallest offset). Vertically: from the top when the box fits, else just enough to show it.
+        """
         b = self.scene.boxes.get(self.selected or "")
         w, h = self.size.width, self.size.height
         if b is None or w < 10 or h < 4:
             return
-        if b.x + b.w <= w:
-            self.vx = 0
-        elif b.x < self.vx or b.x + b.w > self.vx + w:
-            self.vx = max(0, b.x + b.w // 2 - w // 2)  # centre it: both callers and callees stay in view
+        self.vx = best_offset(self.scene, self.graph, b.node, w)
         if b.y + b.h <= h:
             self.vy = 0
         elif b.y < self.vy or b.y + b.h > self.vy + h:
@@ -108,6 +112,28 @@ class GraphCanvas(Widget, can_focus=True):
         if not self.scene.boxes:
             return Text("(empty graph: no nodes match)", style="dim")
         return paint(self.scene, self.graph, self.vx, self.vy, self.size.width, self.size.height, self.selected, self.found)
+
+
+def best_offset(scene: Scene, g: nx.DiGraph, node: str, width: int) -> int:
+    """The horizontal scroll offset for :meth:`GraphCanvas._follow` (see there): column-aligned, so the
+    leftmost visible layer is never cut."""
+    boxes = scene.boxes
+    sel = boxes[node]
+    neighbours = [boxes[n] for n in set(g.predecessors(node)) | set(g.successors(node)) if n in boxes and n != node] \
+        if node in g else []
+    starts = sorted({bx.x for bx in boxes.values()})
+    right = {x: max(bx.x + bx.w for bx in boxes.values() if bx.x == x) for x in starts}
+    candidates = {0}
+    for prev, x in zip(starts, starts[1:], strict=False):
+        candidates.add(right[prev] + 1)  # the gap before layer x: its incoming edges and labels in view
+        candidates.add(x - 1)
+    if not neighbours and sel.x + sel.w <= width:
+        return 0
+
+    def whole(bx: Box, vx: int) -> bool:
+        return vx <= bx.x and bx.x + bx.w <= vx + width
+
+    return max(candidates, key=lambda vx: (whole(sel, vx), sum(whole(n, vx) for n in neighbours), -vx))
 
 
 def legend() -> Text:

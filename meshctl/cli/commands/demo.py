@@ -174,13 +174,10 @@ def _restore_signal_handlers(previous: dict[int, Any]) -> None:
 
 def _change_file(name: str) -> str:
     """A bundled change file, as a path the user can paste from where they are."""
-    import os
-
+    from meshctl.cli.output import display_path
     from meshctl.demo.mesh import EXAMPLE
 
-    path = EXAMPLE.parent / "bookinfo-changes" / name
-    rel = os.path.relpath(path)
-    return rel if not rel.startswith("..") else str(path)
+    return display_path(str(EXAMPLE.parent / "bookinfo-changes" / name))
 
 
 def banner(info: dict[str, Any]) -> str:
