@@ -19,14 +19,52 @@ def vs(name: str, body: str, hosts: str = "[reviews]", extra: str = "") -> str:
     return f"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: {name}, namespace: shop{extra}}}\nspec:\n  hosts: {hosts}\n{body}"
 
 
+SHADOW = "meshctl.ShadowedRouteAnalyzer"
+
+
+def _rules(*matches: str) -> str:
+    """An http section with one rule per entry: "" = no match, otherwise the flow-YAML of ``match``."""
+    out = "  http:\n"
+    for i, m in enumerate(matches):
+        out += (f"  - match: {m}\n" if m else "  -") + (f"    route: [{{destination: {{host: reviews, subset: v{i}}}}}]\n" if m else f" route: [{{destination: {{host: reviews, subset: v{i}}}}}]\n")
+    return out
+
+
 def test_msh0001_catch_all_shadows_later_routes() -> None:
-    body = ("  http:\n  - match: [{uri: {prefix: /}}]\n    route: [{destination: {host: reviews}}]\n"
-            "  - match: [{headers: {end-user: {exact: jason}}}]\n    route: [{destination: {host: reviews, subset: v2}}]\n")
-    msgs = run(vs("r", body), "meshctl.ShadowedRouteAnalyzer")
-    assert [(m.code, m.line) for m in msgs] == [("MSH0001", 9)]
-    assert "rule #0 matches every request first" in msgs[0].text
-    fixed = body.replace("prefix: /}", "prefix: /api}")
-    assert run(vs("r", fixed), "meshctl.ShadowedRouteAnalyzer") == []
+    msgs = run(vs("r", _rules("[{uri: {prefix: /}}]", "[{headers: {end-user: {exact: jason}}}]")), SHADOW)
+    assert [(m.code, m.line, m.path) for m in msgs] == [("MSH0001", 9, "spec.http[1]")]
+    assert "rule #0 comes first and its match takes every request" in msgs[0].text
+    assert run(vs("r", _rules("[{uri: {prefix: /api}}]", "[{headers: {end-user: {exact: jason}}}]")), SHADOW) == []
+
+
+def test_msh0001_rule_without_match_first() -> None:
+    """The commonest mistake: a default rule (no match) before the specific ones. Pilot stops generating routes
+    after it, so every later rule is dead; IST0130 (Istio's check) stays silent because only one rule is matchless."""
+    text = vs("r", _rules("", "[{uri: {prefix: /api}}]", "[{headers: {x: {exact: y}}}]"))
+    msgs = run(text, SHADOW)
+    assert [(m.code, m.path) for m in msgs] == [("MSH0001", "spec.http[1]"), ("MSH0001", "spec.http[2]")]
+    assert "rule #0 comes first and it has no match" in msgs[0].text
+    assert [m.code for m in run(text, "schema.ValidationAnalyzer")] == []  # Istio's IST0130 semantics unchanged
+    # the default rule last is the correct order
+    assert run(vs("r", _rules("[{uri: {prefix: /api}}]", "[{headers: {x: {exact: y}}}]", "")), SHADOW) == []
+    # a second matchless rule is Istio's IST0130, not repeated as MSH0001
+    two = run(vs("r", _rules("", "")), "schema.ValidationAnalyzer")
+    assert [m.code for m in two] == ["IST0130"] and run(vs("r", _rules("", "")), SHADOW) == []
+
+
+def test_msh0001_catch_all_by_content() -> None:
+    for catch in ("[{uri: {regex: .*}}]", "[{}]", "[{name: all, uri: {prefix: /}, ignoreUriCase: true}]",
+                  "[{uri: {prefix: /api}}, {uri: {regex: '^/.*$'}}]"):
+        msgs = run(vs("r", _rules(catch, "[{uri: {exact: /x}}]")), SHADOW)
+        assert [m.code for m in msgs] == ["MSH0001"], catch
+    # anything besides the path narrows the rule: later rules stay reachable
+    for narrow in ("[{uri: {prefix: /}, headers: {x: {exact: y}}}]", "[{uri: {prefix: /}, queryParams: {q: {exact: '1'}}}]",
+                   "[{uri: {prefix: /}, method: {exact: GET}}]", "[{uri: {prefix: /}, withoutHeaders: {x: {exact: y}}}]",
+                   "[{uri: {regex: '/a.*'}}]", "[{uri: {prefix: /}, port: 8080}]", "[{uri: {prefix: /}, sourceLabels: {app: a}}]"):
+        assert run(vs("r", _rules(narrow, "[{uri: {exact: /x}}]")), SHADOW) == [], narrow
+    # ... unless the later rule is narrowed the same way (same port)
+    msgs = run(vs("r", _rules("[{uri: {prefix: /}, port: 8080}]", "[{uri: {exact: /x}, port: 8080}]")), SHADOW)
+    assert [m.code for m in msgs] == ["MSH0001"]
 
 
 GW = """apiVersion: networking.istio.io/v1
@@ -87,6 +125,11 @@ def test_msh0005_oldest_vs_wins_on_sidecars() -> None:
     msgs = run(a + "---\n" + b, "meshctl.HostClaimAnalyzer")
     assert [(m.code, m.origin) for m in msgs] == [("MSH0005", "VirtualService shop/b-second")]
     assert "only the oldest, shop/a-first, takes effect" in msgs[0].text
+    # VirtualServices no namespace sees together (exportTo) do not take the host from each other
+    private_a = a.replace("spec:\n", "spec:\n  exportTo: [.]\n")
+    other_ns = b.replace("namespace: shop", "namespace: web").replace("spec:\n", "spec:\n  exportTo: [.]\n")
+    assert run(private_a + "---\n" + other_ns, "meshctl.HostClaimAnalyzer") == []
+    assert [m.code for m in run(a + "---\n" + other_ns, "meshctl.HostClaimAnalyzer")] == ["MSH0005"]
 
 
 def test_msh0006_port_level_settings_drop_top_level() -> None:
@@ -115,5 +158,5 @@ def test_msh0008_mtls_mismatch() -> None:
     docs = "---\n".join([SVC.format(n="reviews"), POD.format(n="r1", app="reviews", v="v1", ip="10.0.0.1"), pa, dr])
     msgs = run(docs, "meshctl.MutualTLSAnalyzer")
     assert [(m.code, m.origin) for m in msgs] == [("MSH0008", "DestinationRule shop/r")]
-    assert "PeerAuthentication shop/strict sets mTLS mode STRICT" in msgs[0].text
+    assert "but PeerAuthentication shop/strict sets mTLS mode STRICT" in msgs[0].text
     assert run(docs.replace("mode: DISABLE", "mode: ISTIO_MUTUAL"), "meshctl.MutualTLSAnalyzer") == []

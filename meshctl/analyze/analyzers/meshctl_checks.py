@@ -31,18 +31,51 @@ def _mesh_bound(vs: Resource) -> bool:
     return not gws or MESH_GATEWAY in gws
 
 
-def _catch_all(rule: dict[str, Any]) -> bool:
-    """A rule every request matches: no match, or a match of only ``uri: {prefix: /}`` / ``regex: .*``."""
-    matches = lst(rule.get("match"))
-    if not matches:
+#: Match fields Pilot evaluates per proxy when it generates routes (the route is left out where they do not apply):
+#: they narrow where a route exists, not which requests it takes.
+_CONTEXT_FIELDS = ("port", "gateways", "sourceLabels", "sourceNamespace")
+#: Regexes that match every path (Istio's ``IsCatchAllRoute`` knows ``*`` and ``.*``; the others are equivalent).
+_ALL_PATHS_REGEX = frozenset({"*", ".*", "/.*", "^.*", "^.*$", ".*$", "^/.*", "^/.*$", "/.*$"})
+
+
+def _set(v: Any) -> bool:
+    return v not in (None, "", 0, {}, [], False)
+
+
+def _catch_all_match(m: dict[str, Any]) -> bool:
+    """Takes every request (on the proxies and ports it applies to): no request matcher but a path matcher
+    that accepts every path (``prefix: /``, ``regex: .*``). Headers, query, method, authority, scheme and
+    ``withoutHeaders`` all make Envoy match on more than the path, so they never count as catch-all."""
+    for k, v in m.items():
+        if k in ("name", "ignoreUriCase") or k in _CONTEXT_FIELDS or not _set(v):
+            continue
+        if k != "uri":
+            return False
+        uri = {uk: uv for uk, uv in dct(v).items() if _set(uv)}
+        if not uri:
+            continue
+        if not (uri == {"prefix": "/"} or (set(uri) == {"regex"} and str(uri["regex"]) in _ALL_PATHS_REGEX)):
+            return False
+    return True
+
+
+def _match_shadows(earlier: dict[str, Any], later: dict[str, Any]) -> bool:
+    """Does ``earlier`` take every request ``later`` would get? It must be catch-all and apply wherever
+    ``later`` does: its port/gateways/sourceLabels/sourceNamespace are absent or the same as ``later``'s."""
+    if not _catch_all_match(earlier):
+        return False
+    return all(not _set(earlier.get(k)) or earlier.get(k) == later.get(k) for k in _CONTEXT_FIELDS)
+
+
+def _rule_shadows(earlier: dict[str, Any], later: dict[str, Any]) -> bool:
+    """Is every request of rule ``later`` taken by rule ``earlier``? A rule without ``match`` takes everything
+    (Pilot stops generating routes after it); otherwise each match of ``later`` needs a catch-all match of
+    ``earlier`` that applies wherever it does."""
+    e_matches = [dct(m) for m in lst(earlier.get("match"))]
+    if not e_matches:
         return True
-    for m in matches:
-        m = dct(m)
-        keys = {k for k, v in m.items() if v not in (None, "", {}, []) and k not in ("name", "ignoreUriCase")}
-        uri = dct(m.get("uri"))
-        if not keys or (keys == {"uri"} and (uri.get("prefix") == "/" or uri.get("regex") in (".*", "/.*"))):
-            return True
-    return False
+    l_matches = [dct(m) for m in lst(later.get("match"))] or [{}]
+    return all(any(_match_shadows(e, lm) for e in e_matches) for lm in l_matches)
 
 
 class DuplicateResourceAnalyzer(Analyzer):
@@ -63,6 +96,11 @@ class DuplicateResourceAnalyzer(Analyzer):
                 first[r.key] = r
 
 
+def _rule_label(rule: dict[str, Any], n: int) -> str:
+    name = rule.get("name")
+    return f'#{n} "{name}"' if isinstance(name, str) and name else f"#{n}"
+
+
 class ShadowedRouteAnalyzer(Analyzer):
     name = "meshctl.ShadowedRouteAnalyzer"
     description = "Finds HTTP routes Envoy never reaches because an earlier route (here or in a VirtualService merged before it) catches everything"
@@ -72,11 +110,16 @@ class ShadowedRouteAnalyzer(Analyzer):
         for vs in ctx.istio("VirtualService"):
             rules = [dct(r) for r in lst(vs.spec.get("http"))]
             hosts = ",".join(str(h) for h in lst(vs.spec.get("hosts")))
-            for i, rule in enumerate(rules[:-1]):
-                if _catch_all(rule) and lst(rule.get("match")):  # a matchless rule before others is IST0130 already
-                    for j in range(i + 1, len(rules)):
-                        ctx.report("MSH0001", vs, f"#{j}", full_name(vs), hosts, f"rule #{i} matches every request first", path=f"spec.http[{j}]")
-                    break
+            for j in range(1, len(rules)):
+                later_matchless = not lst(rules[j].get("match"))
+                if later_matchless and any(not lst(r.get("match")) for r in rules[:j]):
+                    continue  # a second rule without match is Istio's own IST0130
+                for i in range(j):
+                    if _rule_shadows(rules[i], rules[j]):
+                        why = "it has no match" if not lst(rules[i].get("match")) else "its match takes every request"
+                        ctx.report("MSH0001", vs, _rule_label(rules[j], j), full_name(vs), hosts,
+                                   f"rule {_rule_label(rules[i], i)} comes first and {why}", path=f"spec.http[{j}]")
+                        break
         # gateways merge VirtualServices for the same host in creation order: an older catch-all shadows newer routes
         by_gw_host: dict[tuple[str, str], list[Resource]] = defaultdict(list)
         for vs in ctx.istio("VirtualService"):
@@ -248,6 +291,19 @@ class SubsetAnalyzer(Analyzer):
             ctx.report("MSH0004", vs, d.subset, host, weight, ",".join(f"{k}={v}" for k, v in sorted(labels.items())), path=d.path)
 
 
+def _export_scopes(vs: Resource) -> set[str]:
+    """Namespaces a VirtualService is visible in (``{"*"}`` = all)."""
+    exp = [str(e) for e in lst(vs.spec.get("exportTo"))]
+    if not exp or "*" in exp:
+        return {"*"}
+    return {ns_of(vs) if e == "." else e for e in exp if e != "~"}
+
+
+def _visible_together(a: Resource, b: Resource) -> bool:
+    sa, sb = _export_scopes(a), _export_scopes(b)
+    return bool(sa and sb and ("*" in sa or "*" in sb or sa & sb))
+
+
 class HostClaimAnalyzer(Analyzer):
     name = "meshctl.HostClaimAnalyzer"
     description = "Finds hosts claimed by several VirtualServices for sidecars, where only the oldest takes effect"
@@ -264,9 +320,12 @@ class HostClaimAnalyzer(Analyzer):
             if len(vss) < 2:
                 continue
             vss = sorted(vss, key=lambda r: r.sort_key())
-            names = [full_name(v) for v in vss]
-            for loser in vss[1:]:
-                ctx.report("MSH0005", loser, host, names, full_name(vss[0]), path="spec.hosts")
+            for n, loser in enumerate(vss[1:], 1):
+                # only an older VirtualService that some namespace sees together with this one takes the host from it
+                rivals = [v for v in vss[:n] if _visible_together(v, loser)]
+                if rivals:
+                    names = [full_name(v) for v in vss if v is loser or _visible_together(v, loser)]
+                    ctx.report("MSH0005", loser, host, names, full_name(rivals[0]), path="spec.hosts")
 
 
 class PortLevelSettingsAnalyzer(Analyzer):
@@ -367,7 +426,7 @@ class MutualTLSAnalyzer(Analyzer):
                 bad = (server == "STRICT" and mode in ("DISABLE", "SIMPLE", "MUTUAL")) or (server == "DISABLE" and mode == "ISTIO_MUTUAL")
                 if bad:
                     pa = mesh.peer_auth.workload_policy(w) or mesh.peer_auth._ns_policy(w.namespace) or mesh.peer_auth._ns_policy(mesh.root_namespace)
-                    pa_name = pa.resource.ref if pa is not None else "(mesh default)"
+                    pa_name = full_name(pa.resource) if pa is not None else "(mesh default)"
                     ctx.report("MSH0008", dr, full_name(dr), mode, host, pa_name, server, path="spec.trafficPolicy.tls.mode")
                     break
 
