@@ -210,3 +210,18 @@ spec:
         (13, "spec.http[0].route[0].weight", "must be a non-negative integer"),
         (15, "spec.http[0].route[1].weight", "out of range for a 32-bit integer"),
     }
+
+
+def test_lenient_build_skips_the_invalid_kubernetes_object() -> None:
+    """``strict=False`` (live clusters): the broken Service is left out and its problem listed in ``mesh.invalid``."""
+    index = next(
+        i
+        for i, d in enumerate(DOCS["platform.yaml"])
+        if d and (d["kind"], d["metadata"]["name"]) == ("Service", "details")
+    )
+    mesh = build_mesh(_mutated(("platform.yaml", index, ("spec", "selector")), ["a"]), strict=False)
+    assert [e.field for e in mesh.invalid] == ["spec.selector"]
+    assert mesh.service("details.default.svc.cluster.local") is None
+    assert mesh.service("reviews.default.svc.cluster.local") is not None
+    for proxy in mesh.proxies():
+        translate(mesh, proxy)

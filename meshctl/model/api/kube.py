@@ -42,8 +42,10 @@ Labels = dict[StrictStr, StrictStr]
 
 
 class ObjectMeta(KubeModel):
+    """Labels are matched against selectors, so they must be strings. Annotations are read through ``str()``
+    (``sidecar.istio.io/inject: false`` unquoted keeps working, as it always has in meshctl)."""
+
     labels: Labels | None = None
-    annotations: dict[StrictStr, StrictStr] | None = None
 
 
 class ServicePort(KubeModel):
