@@ -160,3 +160,13 @@ def test_msh0008_mtls_mismatch() -> None:
     assert [(m.code, m.origin) for m in msgs] == [("MSH0008", "DestinationRule shop/r")]
     assert "but PeerAuthentication shop/strict sets mTLS mode STRICT" in msgs[0].text
     assert run(docs.replace("mode: DISABLE", "mode: ISTIO_MUTUAL"), "meshctl.MutualTLSAnalyzer") == []
+
+
+def test_no_derived_checks_on_schema_invalid_resources() -> None:
+    """A resource failing schema validation gets IST0106 only: no MSH0002 computed from the bad weight "ten"."""
+    body = "  http:\n  - route:\n    - {destination: {host: a}, weight: 10}\n    - {destination: {host: b}, weight: ten}\n"
+    msgs = analyze(load_text(vs("w", body), "m.yaml", default_namespace="")).messages
+    assert {m.code for m in msgs} - {"POL0001"} == {"IST0106"}
+    assert any(m.path == "spec.http[0].route[1].weight" for m in msgs if m.code == "IST0106")
+    valid = analyze(load_text(vs("w", body.replace("ten", "20")), "m.yaml", default_namespace="")).messages
+    assert "MSH0002" in {m.code for m in valid}

@@ -335,22 +335,48 @@ class AnalysisContext:
                 return sh
         return None
 
+    # --- schema validity (shared by IST0106 and the checks that must not reason about invalid objects) ----
+    @cached_property
+    def schema_errors(self) -> dict[int, list[tuple[str | None, str]]]:
+        """``id(resource)`` -> [(field path, message)] for every Istio resource that fails schema validation:
+        the typed API model plus the webhook rules the types cannot express (regexes, required fields).
+        Computed once; the schema analyzer reports them, the model and meshctl's checks skip those resources."""
+        from meshctl.analyze.analyzers.schema import semantic_errors
+        from meshctl.errors import ErrorList, MeshctlError
+        from meshctl.model.api import spec_model, validate
+
+        out: dict[int, list[tuple[str | None, str]]] = {}
+        for r in self.resources:
+            if not r.group.endswith("istio.io") or spec_model(r) is None:
+                continue
+            errs: list[tuple[str | None, str]] = []
+            try:
+                validate(r)
+            except MeshctlError as e:
+                for err in (e.errors if isinstance(e, ErrorList) else [e]):
+                    errs.append((err.field, f"{err.field}: {err.message}" if err.field else err.message))
+            errs.extend(semantic_errors(r))
+            if errs:
+                out[id(r)] = errs
+        return out
+
+    def schema_valid(self, r: Resource) -> bool:
+        return id(r) not in self.schema_errors
+
+    def valid_istio(self, kind: str) -> list[Resource]:
+        """Istio resources of ``kind`` that pass schema validation: what meshctl's derived checks reason about
+        (an invalid object is reported once, as IST0106, not again through numbers read from its bad fields)."""
+        errs = self.schema_errors
+        return [r for r in self.istio(kind) if id(r) not in errs]
+
     # --- the model (for checks that need Pilot's view: endpoints, mTLS modes) ---------------------------
     @cached_property
     def mesh(self) -> Any:
         """meshctl's model of the valid resources, or None when it cannot be built (invalid ones are IST0106 already)."""
         from meshctl.errors import MeshctlError
         from meshctl.model import build_mesh
-        from meshctl.model.api import spec_model, validate
 
-        ok = []
-        for r in self.resources:
-            if spec_model(r) is not None:
-                try:
-                    validate(r)
-                except MeshctlError:
-                    continue
-            ok.append(r)
+        ok = [r for r in self.resources if self.schema_valid(r)]
         try:
             return build_mesh(ok)
         except MeshctlError:

@@ -107,7 +107,7 @@ class ShadowedRouteAnalyzer(Analyzer):
     codes = ("MSH0001",)
 
     def analyze(self, ctx: AnalysisContext) -> None:
-        for vs in ctx.istio("VirtualService"):
+        for vs in ctx.valid_istio("VirtualService"):
             rules = [dct(r) for r in lst(vs.spec.get("http"))]
             hosts = ",".join(str(h) for h in lst(vs.spec.get("hosts")))
             for j in range(1, len(rules)):
@@ -122,7 +122,7 @@ class ShadowedRouteAnalyzer(Analyzer):
                         break
         # gateways merge VirtualServices for the same host in creation order: an older catch-all shadows newer routes
         by_gw_host: dict[tuple[str, str], list[Resource]] = defaultdict(list)
-        for vs in ctx.istio("VirtualService"):
+        for vs in ctx.valid_istio("VirtualService"):
             for g in lst(vs.spec.get("gateways")):
                 g = str(g)
                 if g == MESH_GATEWAY:
@@ -149,7 +149,7 @@ class ShadowedRouteAnalyzer(Analyzer):
             from meshctl.translate import translate
         except ImportError:
             return False
-        by_path = {f"/apis/{vs.group}/{vs.version}/namespaces/{ns_of(vs)}/virtual-service/{vs.name}": vs for vs in ctx.istio("VirtualService")}
+        by_path = {f"/apis/{vs.group}/{vs.version}/namespaces/{ns_of(vs)}/virtual-service/{vs.name}": vs for vs in ctx.valid_istio("VirtualService")}
         seen_gw_names: set[tuple[str, ...]] = set()
         for proxy in mesh.proxies():
             if proxy.type is not ProxyType.ROUTER:
@@ -233,7 +233,7 @@ class RouteWeightAnalyzer(Analyzer):
     codes = ("MSH0002",)
 
     def analyze(self, ctx: AnalysisContext) -> None:
-        for vs in ctx.istio("VirtualService"):
+        for vs in ctx.valid_istio("VirtualService"):
             for kind in ("http", "tcp", "tls"):
                 for i, rule in enumerate(lst(vs.spec.get(kind))):
                     routes = [dct(r) for r in lst(dct(rule).get("route"))]
@@ -254,13 +254,13 @@ class SubsetAnalyzer(Analyzer):
     def analyze(self, ctx: AnalysisContext) -> None:
         exact: dict[str, list[Resource]] = defaultdict(list)
         wild: list[tuple[Resource, str]] = []
-        for dr in ctx.istio("DestinationRule"):
+        for dr in ctx.valid_istio("DestinationRule"):
             h = to_fqdn(str(dr.spec.get("host") or ""), ns_of(dr))
             if h.startswith("*"):
                 wild.append((dr, h))
             else:
                 exact[h].append(dr)
-        for vs in ctx.istio("VirtualService"):
+        for vs in ctx.valid_istio("VirtualService"):
             ns = ns_of(vs)
             for d in route_destinations(vs.spec):
                 if not d.subset:
@@ -311,7 +311,7 @@ class HostClaimAnalyzer(Analyzer):
 
     def analyze(self, ctx: AnalysisContext) -> None:
         by_host: dict[str, list[Resource]] = defaultdict(list)
-        for vs in ctx.istio("VirtualService"):
+        for vs in ctx.valid_istio("VirtualService"):
             if not _mesh_bound(vs):
                 continue
             for h in dict.fromkeys(to_fqdn(str(h), ns_of(vs)) for h in lst(vs.spec.get("hosts"))):
@@ -334,7 +334,7 @@ class PortLevelSettingsAnalyzer(Analyzer):
     codes = ("MSH0006",)
 
     def analyze(self, ctx: AnalysisContext) -> None:
-        for dr in ctx.istio("DestinationRule"):
+        for dr in ctx.valid_istio("DestinationRule"):
             policies = [("spec.trafficPolicy", dct(dr.spec.get("trafficPolicy")))]
             policies += [(f"spec.subsets[{i}].trafficPolicy", dct(dct(s).get("trafficPolicy"))) for i, s in enumerate(lst(dr.spec.get("subsets")))]
             for base, tp in policies:
@@ -373,13 +373,13 @@ class SidecarVisibilityAnalyzer(Analyzer):
 
     def analyze(self, ctx: AnalysisContext) -> None:
         outbound_mode = str(dct(ctx.mesh_config.get("outboundTrafficPolicy")).get("mode") or "ALLOW_ANY")
-        for sc in ctx.istio("Sidecar"):
+        for sc in ctx.valid_istio("Sidecar"):
             if not lst(sc.spec.get("egress")):
                 continue
             sc_ns = ns_of(sc)
             mode = str(dct(sc.spec.get("outboundTrafficPolicy")).get("mode") or outbound_mode)
             effect = "requests pass through to the original destination" if mode == "ALLOW_ANY" else "requests fail with 502 BlackHoleCluster"
-            for vs in ctx.istio("VirtualService"):
+            for vs in ctx.valid_istio("VirtualService"):
                 if not _mesh_bound(vs) or not exported_to([str(e) for e in lst(vs.spec.get("exportTo"))], ns_of(vs), sc_ns):
                     continue
                 vs_hosts = [to_fqdn(str(h), ns_of(vs)) for h in lst(vs.spec.get("hosts"))]
@@ -406,12 +406,12 @@ class MutualTLSAnalyzer(Analyzer):
     codes = ("MSH0008",)
 
     def analyze(self, ctx: AnalysisContext) -> None:
-        if not ctx.istio("PeerAuthentication"):
+        if not ctx.valid_istio("PeerAuthentication"):
             return
         mesh = ctx.mesh
         if mesh is None or not mesh.peer_authentications:
             return
-        for dr in ctx.istio("DestinationRule"):
+        for dr in ctx.valid_istio("DestinationRule"):
             mode = str(dct(dct(dr.spec.get("trafficPolicy")).get("tls")).get("mode") or "")
             if not mode:
                 continue
@@ -431,6 +431,22 @@ class MutualTLSAnalyzer(Analyzer):
                     break
 
 
+class EnvoyRegexAnalyzer(Analyzer):
+    name = "meshctl.EnvoyRegexAnalyzer"
+    description = "Finds VirtualService regexes Istio's validation accepts but Envoy's RE2 rejects (the route update is NACKed)"
+    codes = ("MSH0011",)
+
+    def analyze(self, ctx: AnalysisContext) -> None:
+        from meshctl.analyze.analyzers.schema import regex_fields
+        from meshctl.analyze.re2 import envoy_error
+
+        for vs in ctx.valid_istio("VirtualService"):
+            for path, _, regex in regex_fields(vs.spec):
+                err = envoy_error(regex) if isinstance(regex, str) else None
+                if err is not None:
+                    ctx.report("MSH0011", vs, path, regex, err, path=path)
+
+
 ANALYZERS: list[Analyzer] = [
     DuplicateResourceAnalyzer(),
     ShadowedRouteAnalyzer(),
@@ -440,4 +456,5 @@ ANALYZERS: list[Analyzer] = [
     PortLevelSettingsAnalyzer(),
     SidecarVisibilityAnalyzer(),
     MutualTLSAnalyzer(),
+    EnvoyRegexAnalyzer(),
 ]

@@ -10,7 +10,6 @@ from typing import Any
 from meshctl.analyze.analyzers._util import dct, lst
 from meshctl.analyze.context import GATEWAY_API_GROUP, AnalysisContext
 from meshctl.analyze.registry import Analyzer
-from meshctl.errors import ErrorList, MeshctlError
 from meshctl.sources.resource import Resource
 
 #: Kinds that exist in the Istio / Gateway API groups; anything else there is a typo (MSH0010).
@@ -25,13 +24,10 @@ KNOWN_KINDS = {
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def _errors(e: MeshctlError) -> list[MeshctlError]:
-    return list(e.errors) if isinstance(e, ErrorList) else [e]
-
-
-def _semantic_errors(r: Resource) -> list[tuple[str, str]]:
+def semantic_errors(r: Resource) -> list[tuple[str | None, str]]:
     """A few of Istio's webhook validation rules the types cannot express: (field path, message)."""
-    spec, kind, out = r.spec, r.kind, []
+    spec, kind = r.spec, r.kind
+    out: list[tuple[str | None, str]] = []
     if kind == "VirtualService":
         if not lst(spec.get("hosts")) and not spec.get("delegate"):
             out.append(("spec.hosts", "virtual service must have at least one host"))
@@ -43,6 +39,7 @@ def _semantic_errors(r: Resource) -> list[tuple[str, str]]:
                 w = dct(rd).get("weight")
                 if isinstance(w, int) and not isinstance(w, bool) and w < 0:
                     out.append((f"spec.http[{i}].route[{j}].weight", "weight must be non-negative"))
+        out.extend(regex_errors(spec))
     elif kind == "DestinationRule":
         if not spec.get("host"):
             out.append(("spec.host", "destination rule must have a host"))
@@ -52,6 +49,51 @@ def _semantic_errors(r: Resource) -> list[tuple[str, str]]:
     elif kind == "Gateway" and r.group == "networking.istio.io":
         if not lst(spec.get("servers")):
             out.append(("spec.servers", "gateway must have at least one server"))
+    return out
+
+
+RE2_HINT = "Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)"
+_MATCH_REGEX_FIELDS = ("uri", "scheme", "method", "authority")
+_MATCH_REGEX_MAPS = ("headers", "queryParams", "withoutHeaders")
+
+
+def regex_fields(spec: dict[str, Any]) -> Any:
+    """Every regex of a VirtualService spec: (field path, Istio's name for the field, regex)."""
+    for i, rule in enumerate(lst(spec.get("http"))):
+        rule = dct(rule)
+        base = f"spec.http[{i}]"
+        for j, m in enumerate(lst(rule.get("match"))):
+            m = dct(m)
+            for f in _MATCH_REGEX_FIELDS:
+                sm = dct(m.get(f))
+                if "regex" in sm:
+                    yield f"{base}.match[{j}].{f}.regex", f, sm["regex"]
+            for f in _MATCH_REGEX_MAPS:
+                for name, sm in dct(m.get(f)).items():
+                    sm = dct(sm)
+                    if "regex" in sm:
+                        yield f"{base}.match[{j}].{f}.{name}.regex", f, sm["regex"]
+        rr = dct(dct(rule.get("rewrite")).get("uriRegexRewrite"))
+        if rr:
+            yield f"{base}.rewrite.uriRegexRewrite.match", "uriRegexRewrite.match", rr.get("match", "")
+        for k, o in enumerate(lst(dct(rule.get("corsPolicy")).get("allowOrigins"))):
+            o = dct(o)
+            if "regex" in o:
+                yield f"{base}.corsPolicy.allowOrigins[{k}].regex", "corsPolicy.allowOrigins", o["regex"]
+
+
+def regex_errors(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """Istio's ``validateStringMatchRegexp``: each regex must compile with RE2 (Go's ``regexp``), else
+    every Envoy rejects the route configuration. Python's ``re`` is not RE2, see meshctl.analyze.re2."""
+    from meshctl.analyze.re2 import re2_error
+
+    out = []
+    for path, where, regex in regex_fields(spec):
+        if not isinstance(regex, str):
+            continue  # a wrong type is the typed schema's finding
+        err = re2_error(regex)
+        if err is not None:
+            out.append((path, f'{path}: "{where}": {err}; {RE2_HINT}'))
     return out
 
 
@@ -72,21 +114,16 @@ class ValidationAnalyzer(Analyzer):
     codes = ("IST0106", "IST0130", "IST0131", "IST0133")
 
     def analyze(self, ctx: AnalysisContext) -> None:
-        from meshctl.model.api import spec_model, validate
+        from meshctl.model.api import spec_model
 
+        errors = ctx.schema_errors
         for r in ctx.resources:
             known = KNOWN_KINDS.get(r.group)
             if known is not None and r.kind not in known:
                 ctx.report("MSH0010", r, r.kind, r.group, path="kind")
                 continue
             if r.group.endswith("istio.io") and spec_model(r) is not None:
-                try:
-                    validate(r)
-                except MeshctlError as e:
-                    for err in _errors(e):
-                        detail = f"{err.field}: {err.message}" if err.field else err.message
-                        ctx.report("IST0106", r, detail, path=err.field)
-                for path, text in _semantic_errors(r):
+                for path, text in errors.get(id(r), ()):
                     ctx.report("IST0106", r, text, path=path)
                 for path, text in _schema_warnings(r):
                     ctx.report("IST0133", r, text, path=path)
