@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +64,24 @@ async def shoot(info: dict, out: Path) -> list[Path]:
         saved.append(path)
 
     async with app.run_test(size=SIZE) as pilot:
+
+        async def screen(command: str, name: str, pause: float, then: Callable[[], None] | None = None) -> None:
+            """``:command``, wait for its worker and the refreshes, optionally adjust, save, go back."""
+            app.run_command(command)
+            await app.workers.wait_for_complete()
+            await pilot.pause(pause)
+            if then is not None:
+                then()
+                await pilot.pause(0.5)
+            save(name)
+            app.action_go_back()
+
+        async def graph_at(node: str, name: str, pause: float) -> None:
+            canvas.select(node)
+            app.screen._update_detail()
+            await pilot.pause(pause)
+            save(name)
+
         await pilot.pause(3.5)  # a few refreshes: rates and latency quantiles settle
         save("overview")
         app.run_command("graph")
@@ -71,40 +90,21 @@ async def shoot(info: dict, out: Path) -> list[Path]:
         # the ingress path from the first column: callers outside the mesh -> gateway -> productpage-v1 (Kiali's
         # service nodes off, so productpage's own calls start in view next to the detail panel)
         app.screen.action_toggle_service_nodes()
-        canvas.select("wl:istio-system/istio-ingressgateway")
-        app.screen._update_detail()
-        await pilot.pause(0.5)
-        save("graph")
+        await graph_at("wl:istio-system/istio-ingressgateway", "graph", 0.5)
         app.screen.action_toggle_service_nodes()
         app.screen.action_cycle_type()
         app.screen.action_cycle_type()
-        canvas.select("svc:default/reviews")
-        app.screen._update_detail()
-        await pilot.pause(1.5)
-        save("graph-versioned-app")
+        await graph_at("svc:default/reviews", "graph-versioned-app", 1.5)
         app.action_go_back()
-        app.run_command("proxy productpage-v1")
-        await app.workers.wait_for_complete()
-        await pilot.pause(1.0)
-        tree = app.screen.query_one("Tree")
-        for node in tree.root.children[1:3]:
-            node.expand()
-        await pilot.pause(0.5)
-        save("proxy-config")
-        app.action_go_back()
-        app.run_command("findings")
-        await pilot.pause(2.0)
-        save("findings")
-        app.action_go_back()
-        app.run_command("diff productpage-v1")
-        await app.workers.wait_for_complete()
-        await pilot.pause(1.0)
-        save("diff")
-        app.action_go_back()
-        app.run_command("vs")
-        await pilot.pause(0.5)
-        save("virtual-services")
-        app.action_go_back()
+
+        def expand_routes_and_clusters() -> None:
+            for node in app.screen.query_one("Tree").root.children[1:3]:
+                node.expand()
+
+        await screen("proxy productpage-v1", "proxy-config", 1.0, expand_routes_and_clusters)
+        await screen("findings", "findings", 2.0)
+        await screen("diff productpage-v1", "diff", 1.0)
+        await screen("vs", "virtual-services", 0.5)
         app.action_help()
         await pilot.pause(0.5)
         save("help")

@@ -124,8 +124,10 @@ def test_queries_are_kiali_shaped_and_edges_follow(prom):
 
 def test_cli_graph_with_prometheus(prom, cli):
     url = f"http://127.0.0.1:{prom.server_address[1]}"
-    code, out, err = cli(["graph", "-f", str(BOOKINFO), "--prometheus", url, "--type", "app", "-o", "json"])
+    code, out, err = cli(["graph", "-f", str(BOOKINFO), "--prometheus", url, "--window", "5m", "--type", "app",
+                          "-o", "json"])
     assert code == 0, err
+    assert prom.queries and all("[5m]" in q for q in prom.queries if "rate(" in q)  # --window reaches the queries
     edges = {(e["source"], e["target"]): e for e in json.loads(out)["edges"]}
     assert edges[("svc:default/reviews", "app:default/reviews")]["rps"] == pytest.approx(5.0)
 

@@ -246,6 +246,7 @@ def make_source(
     namespace: str | None = None,
     kubeconfig: str | None = None,
     context: str | None = None,
+    prom_window: str = "1m",
 ) -> LiveSource:
     """The CLI/TUI flag combination -> one source (clear usage errors for impossible combinations).
 
@@ -259,16 +260,18 @@ def make_source(
         debug_url = info.get("debug_url")
         # -f overrides what the demo runs on (e.g. to graph a change before applying it)
         config = None if filenames else DemoConfig(str(info["control_url"]))
-        return LiveSource(list(filenames), demo_targets(status_file), prometheus, namespaces,
+        return LiveSource(list(filenames), demo_targets(status_file), prometheus, namespaces, prom_window,
                           description="demo mesh", debug_url=str(debug_url) if debug_url else None, config=config)
     if kube:
         if filenames or admin:
             raise UsageError("-k reads config and proxies from the cluster: leave out -f and --admin")
         from meshctl.sources.kubernetes.graph import kube_live_source
 
-        return kube_live_source(kubeconfig, context, namespace, prometheus)  # type: ignore[no-any-return]
+        source: LiveSource = kube_live_source(kubeconfig, context, namespace, prometheus)
+        source.prom_window = prom_window
+        return source
     if not filenames and not admin and not prometheus:
         raise UsageError("nothing to graph: give -f CONFIG, --demo, --admin URL or --prometheus URL")
     targets = admin_targets(admin) if admin else []
     desc = "files" if not (targets or prometheus) else ("prometheus" if prometheus else "admin")
-    return LiveSource(filenames, targets, prometheus, namespaces, description=desc)
+    return LiveSource(filenames, targets, prometheus, namespaces, prom_window, description=desc)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from meshctl.cli.options import filename_option, kube_options
+
+if TYPE_CHECKING:
+    from meshctl.graph.source import LiveSource
 
 EPILOG = """\b
 Examples:
@@ -20,16 +25,37 @@ Examples:
 """
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def source_options(f: F) -> F:
+    """Where the graph comes from: the flags ``graph`` and ``tui`` share (read by :func:`open_source`)."""
+    for deco in reversed([
+        filename_option(help="Mesh config: file, directory (recursive) or - ; repeatable."),
+        click.option("--demo", is_flag=True,
+                     help="The running `meshctl demo`: its proxies (status file) and the config it runs on now."),
+        click.option("--status-file", default=None, help="The demo's status file (default: the per-user one)."),
+        click.option("-k", "--kube", is_flag=True, help="Read config and proxies from the current Kubernetes cluster."),
+        kube_options,
+        click.option("--admin", "admin", multiple=True, help="Envoy admin URL of a proxy to poll; repeatable."),
+        click.option("--prometheus", default=None, help="Prometheus base URL: istio_requests_total & co., like Kiali."),
+        click.option("-n", "--namespace", default=None, help="Only this namespace (and what it talks to)."),
+    ]):
+        f = deco(f)
+    return f
+
+
+def open_source(opts: dict[str, Any], **extra: Any) -> LiveSource:
+    """The source :func:`source_options`' flags name (``opts``: the command's keyword arguments)."""
+    from meshctl.graph.source import make_source
+
+    return make_source(opts["filenames"], opts["demo"], opts["status_file"], opts["kube"], opts["admin"],
+                       opts["prometheus"], opts["namespace"], opts["kubeconfig"], opts["kube_context"], **extra)
+
+
 @click.command("graph", epilog=EPILOG)
-@filename_option(help="Mesh config: file, directory (recursive) or - ; repeatable.")
-@click.option("--demo", is_flag=True, help="Graph the running `meshctl demo` (proxies from its status file).")
-@click.option("--status-file", default=None, help="The demo's status file (default: the per-user one).")
-@click.option("-k", "--kube", is_flag=True, help="Read config and proxies from the current Kubernetes cluster.")
-@kube_options
-@click.option("--admin", "admin", multiple=True, help="Envoy admin URL of a proxy to read stats from; repeatable.")
-@click.option("--prometheus", default=None, help="Prometheus base URL: read istio_requests_total & co. like Kiali.")
+@source_options
 @click.option("--window", "prom_window", default="1m", show_default=True, help="Prometheus rate window.")
-@click.option("-n", "--namespace", default=None, help="Only this namespace (and what it talks to).")
 @click.option("--type", "graph_type", type=click.Choice(["workload", "app", "versionedApp", "service"]), default="workload",
               show_default=True, help="Kiali graph type.")
 @click.option("--service-nodes/--no-service-nodes", default=True, show_default=True,
@@ -40,27 +66,18 @@ Examples:
 @click.option("-o", "--output", type=click.Choice(["dot", "svg", "png", "json", "graphml"]), default="dot",
               show_default=True, help="Output format (svg/png need the graphviz 'dot' program).")
 def command(
-    filenames: tuple[str, ...],
-    demo: bool,
-    status_file: str | None,
-    kube: bool,
-    kubeconfig: str | None,
-    kube_context: str | None,
-    admin: tuple[str, ...],
-    prometheus: str | None,
     prom_window: str,
-    namespace: str | None,
     graph_type: str,
     service_nodes: bool,
     interval: float,
     find_expr: str | None,
     hide_expr: str | None,
     output: str,
+    **source: Any,
 ) -> None:
     """Traffic graph of the mesh (Kiali's model): nodes, route weights, live rates, errors, latency, health."""
     from meshctl.cli.output import progress
     from meshctl.graph import export, findhide
-    from meshctl.graph.source import make_source
     from meshctl.graph.views import view
 
     # Parse expressions first: a typo fails fast, before any network I/O.
@@ -69,14 +86,14 @@ def command(
     if output in ("svg", "png") and not export.has_dot_binary():
         export.render(__import__("networkx").DiGraph(), output)  # raises the exit-69 error with its hint
     with progress("reading the mesh"):
-        source = make_source(filenames, demo, status_file, kube, admin, prometheus, namespace, kubeconfig, kube_context)
+        src = open_source(source, prom_window=prom_window)
         try:
-            if source.poller is not None:
-                source.prime()
+            if src.poller is not None:
+                src.prime()
                 time.sleep(max(interval, 0.1))
-            snap = source.snapshot()
+            snap = src.snapshot()
         finally:
-            source.close()
+            src.close()
     for err in snap.errors:
         click.echo(f"warning: {err}", err=True)
     g = view(snap.graph, graph_type, service_nodes)

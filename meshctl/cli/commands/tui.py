@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from meshctl.cli.options import filename_option, kube_options
+from meshctl.cli.commands.graph import open_source, source_options
 
 EPILOG = """\b
 Examples:
@@ -20,33 +22,13 @@ Keys (k9s conventions): ':' commands (:svc :vs :dr :gw :graph :proxy NAME :findi
 
 
 @click.command("tui", epilog=EPILOG)
-@filename_option(help="Mesh config: file, directory (recursive) or - ; repeatable.")
-@click.option("--demo", is_flag=True, help="Attach to the running `meshctl demo`.")
-@click.option("--status-file", default=None, help="The demo's status file (default: the per-user one).")
-@click.option("-k", "--kube", is_flag=True, help="Read from the current Kubernetes cluster.")
-@kube_options
-@click.option("--admin", "admin", multiple=True, help="Envoy admin URL of a proxy to poll; repeatable.")
-@click.option("--prometheus", default=None, help="Prometheus base URL (istio_requests_total & co.).")
-@click.option("-n", "--namespace", default=None, help="Only this namespace (and what it talks to).")
+@source_options
 @click.option("--interval", type=click.FloatRange(0.5, 60), default=1.5, show_default=True, help="Refresh every N seconds.")
 @click.option("--start", type=click.Choice(["overview", "graph"]), default="overview", show_default=True, help="First screen.")
 @click.option("--fixture", is_flag=True, hidden=True, help="Deterministic bookinfo fixture data (tests, screenshots).")
-def command(
-    filenames: tuple[str, ...],
-    demo: bool,
-    status_file: str | None,
-    kube: bool,
-    kubeconfig: str | None,
-    kube_context: str | None,
-    admin: tuple[str, ...],
-    prometheus: str | None,
-    namespace: str | None,
-    interval: float,
-    start: str,
-    fixture: bool,
-) -> None:
+def command(interval: float, start: str, fixture: bool, **source_opts: Any) -> None:
     """Interactive terminal UI: mesh overview, live traffic graph, proxy config browser, findings, diff."""
-    from meshctl.graph.source import GraphSource, make_source
+    from meshctl.graph.source import GraphSource
     from meshctl.tui.app import MeshApp
 
     source: GraphSource
@@ -55,11 +37,11 @@ def command(
 
         source = bookinfo_source()
     else:
-        source = make_source(filenames, demo, status_file, kube, admin, prometheus, namespace, kubeconfig, kube_context)
+        source = open_source(source_opts)
         prime = getattr(source, "prime", None)
         if prime is not None:
             prime()
     try:
-        MeshApp(source, interval=interval, config_paths=list(filenames), start=start).run()
+        MeshApp(source, interval=interval, config_paths=list(source_opts["filenames"]), start=start).run()
     finally:
         source.close()
