@@ -93,6 +93,15 @@ def test_namespace_selection(cli, tmp_path) -> None:
     assert codes(out) == [("IST0130", "VirtualService default/a")]
     _, out, _ = cli(["analyze", "-n", "prod", "-o", "json", "--analyzer", "schema", str(f)])
     assert codes(out) == [("IST0130", "VirtualService prod/a")]
+    # each mode says the same in text, json and sarif (istioctl blanks the file namespace under -A: analyze.go)
+    for flags, origin, ns in ((["-A"], "VirtualService a", None), ([], "VirtualService default/a", "default")):
+        _, text, _ = cli(["analyze", *flags, "--analyzer", "schema", str(f)])
+        _, js, _ = cli(["analyze", *flags, "-o", "json", "--analyzer", "schema", str(f)])
+        _, sarif, _ = cli(["analyze", *flags, "-o", "sarif", "--analyzer", "schema", str(f)])
+        assert f"({origin} {f}:8)" in text
+        assert [(m["origin"], m["namespace"]) for m in json.loads(js)] == [(origin, ns)]
+        loc = json.loads(sarif)["runs"][0]["results"][0]["locations"][0]
+        assert loc["logicalLocations"][0]["fullyQualifiedName"] == origin
     # messages about other namespaces are not shown without -A
     _, out, _ = cli(["analyze", "-n", "other", "-o", "json", *CORE, MESH])
     assert codes(out) == []
@@ -122,6 +131,24 @@ def test_sarif_is_valid_2_1_0(cli) -> None:
         assert loc["region"]["startLine"] >= 1
     ist = next(r for r in rules if r["id"] == "IST0101")
     assert ist["helpUri"].endswith("/ist0101/")
+    msh = [r for r in rules if r["id"].startswith("MSH")]
+    assert msh and all("helpUri" not in r and "docs/analyze.md#msh" in r["help"]["text"] for r in msh)
+
+
+def test_every_msh_code_is_documented() -> None:
+    """documentationUrl of an MSH code is docs/analyze.md#mshNNNN, and that anchor exists in the file."""
+    import re
+
+    from conftest import ROOT
+
+    from meshctl.analyze.messages import CATALOG
+
+    doc = (ROOT / "docs" / "analyze.md").read_text()
+    anchors = set(re.findall(r'<a id="(msh\d{4})"></a>\*\*(MSH\d{4}) (\w+)\*\*', doc))
+    for code, mt in CATALOG.items():
+        if code.startswith("MSH"):
+            assert mt.doc_url == f"docs/analyze.md#{code.lower()}"
+            assert (code.lower(), code, mt.name) in anchors, f"{code} {mt.name} has no anchor in docs/analyze.md"
 
 
 def test_github_annotations(cli) -> None:

@@ -50,8 +50,11 @@ def to_sarif(messages: Sequence[Message]) -> dict[str, Any]:
             "properties": {"tags": ["istio", "service-mesh"]},
         }
         if mt.doc_url:
-            rule["helpUri"] = mt.doc_url
-            rule["help"] = {"text": f"{mt.description or mt.name} See {mt.doc_url}"}
+            if "://" in mt.doc_url:  # SARIF wants an absolute URI; meshctl's own codes point at docs/analyze.md
+                rule["helpUri"] = mt.doc_url
+                rule["help"] = {"text": f"{mt.description or mt.name} See {mt.doc_url}"}
+            else:
+                rule["help"] = {"text": f"{mt.description or mt.name} See {mt.doc_url} in the meshctl sources."}
         rules.append(rule)
     index = {c: i for i, c in enumerate(codes)}
     results = []

@@ -16,7 +16,9 @@ from importlib import resources as importlib_resources
 from typing import Any
 
 DOC_URL = "https://istio.io/latest/docs/reference/config/analysis/{code}/"
-MESHCTL_DOC_URL = "https://github.com/meshctl/meshctl/blob/main/docs/analyze.md#{code}"
+#: meshctl's codes are documented in the project's docs/analyze.md (one anchor per code); there is no public
+#: site, so the reference is that path relative to the project root.
+MESHCTL_DOC_URL = "docs/analyze.md#{code}"
 
 
 class Level(enum.IntEnum):
