@@ -17,6 +17,11 @@ from meshctl.errors import UsageError
 STATUS_FILE_HELP = "The JSON file the demo writes (default: a per-user file in $XDG_RUNTIME_DIR or /tmp)."
 
 
+def port_option(flag: str, default: int, help: str) -> Any:
+    """A TCP port option with its documented default."""
+    return click.option(flag, type=click.IntRange(1, 65535), default=default, show_default=True, help=help)
+
+
 @click.group(
     "demo",
     invoke_without_command=True,
@@ -46,30 +51,10 @@ Examples:
     show_default=True,
     help="Use 127.0.<subnet>.x addresses.",
 )
-@click.option(
-    "--xds-port", type=click.IntRange(1, 65535), default=15010, show_default=True, help="xDS (gRPC) port."
-)
-@click.option(
-    "--debug-port",
-    type=click.IntRange(1, 65535),
-    default=15014,
-    show_default=True,
-    help="xDS debug HTTP port.",
-)
-@click.option(
-    "--control-port",
-    type=click.IntRange(1, 65535),
-    default=15080,
-    show_default=True,
-    help="Port of the demo's control endpoint.",
-)
-@click.option(
-    "--admin-port",
-    type=click.IntRange(1, 65535),
-    default=15000,
-    show_default=True,
-    help="Envoy admin port (on each pod's IP).",
-)
+@port_option("--xds-port", 15010, "xDS (gRPC) port.")
+@port_option("--debug-port", 15014, "xDS debug HTTP port.")
+@port_option("--control-port", 15080, "Port of the demo's control endpoint.")
+@port_option("--admin-port", 15000, "Envoy admin port (on each pod's IP).")
 @click.option(
     "--load/--no-load", default=True, show_default=True, help="Generate traffic through the ingress gateway."
 )
@@ -113,21 +98,7 @@ def command(ctx: click.Context, filenames: tuple[str, ...], **kw: Any) -> None:
         return
     from meshctl.demo.mesh import DemoCancelled, DemoMesh, DemoOptions
 
-    opts = DemoOptions(
-        subnet=kw["subnet"],
-        xds_port=kw["xds_port"],
-        debug_port=kw["debug_port"],
-        control_port=kw["control_port"],
-        admin_port=kw["admin_port"],
-        load=kw["load"],
-        rate=kw["rate"],
-        status_file=kw["status_file"],
-        log_level=kw["log_level"],
-        ready_timeout=kw["ready_timeout"],
-        xds_mode=kw["xds_mode"],
-        mesh_config=kw["mesh_config"],
-        log_dir=kw["log_dir"],
-    )
+    opts = DemoOptions(**kw)  # every option but -f is a DemoOptions field of the same name
     if filenames:
         opts.paths = list(filenames)
     stop = threading.Event()
