@@ -206,6 +206,8 @@ def test_unreachable_and_ineffective_matches() -> None:
         ("IST0131", "VirtualService rule #1 match #0 of prefix /api/v1 is not used (duplicate/overlapping match in rule #0 of prefix /api on #0)."),
         ("IST0131", "VirtualService rule #2 match #0 is not used (duplicate/overlapping match in rule #0)."),
     ]
+    # each points at the match it is about, not at the document start
+    assert sorted((m.code, m.line) for m in res.messages) == [("IST0130", 11), ("IST0130", 14), ("IST0131", 9), ("IST0131", 11)]
 
 
 def test_every_message_has_file_line_analyzer_and_doc_url() -> None:

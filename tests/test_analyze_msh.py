@@ -111,6 +111,7 @@ def test_msh0003_and_msh0004_subsets() -> None:
     route = "  http:\n  - route: [{destination: {host: reviews, subset: v1}}]\n"
     msgs = run(SVC.format(n="reviews") + "---\n" + dr + "---\n" + vs("r", route), "meshctl.SubsetAnalyzer")
     assert [m.code for m in msgs] == ["MSH0003"]  # the only DR defining v1 is not exported to shop
+    assert "fail with 503 NC" in msgs[0].text  # no cluster for the subset: Envoy's NC flag, as describe says
     visible = dr.replace("namespace: other", "namespace: shop").replace("  exportTo: [.]\n", "").replace(
         "subsets: [{name: v1, labels: {version: v1}}]", "subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]")
     pods = POD.format(n="r1", app="reviews", v="v1", ip="10.0.0.1")

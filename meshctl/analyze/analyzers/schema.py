@@ -171,7 +171,8 @@ def _exact_or_prefix(sm: Any) -> str:
 
 
 class _PrefixMatch:
-    def __init__(self, route_str: str, match_str: str, match: dict[str, Any]) -> None:
+    def __init__(self, route_str: str, match_str: str, match: dict[str, Any], path: str) -> None:
+        self.path = path
         self.route_str = route_str
         self.match_str = match_str
         self.prefix = str(dct(match.get("uri")).get("prefix"))
@@ -228,7 +229,7 @@ def unreachable_rules(ctx: AnalysisContext, r: Resource) -> None:
                     continue
                 seen[key] = n
                 if http and isinstance(match, dict) and dct(match.get("uri")).get("prefix"):
-                    prefixes.append(_PrefixMatch(_route_name(rule, n, http), _request_name(match, mn, http), match))
+                    prefixes.append(_PrefixMatch(_route_name(rule, n, http), _request_name(match, mn, http), match, f"{path}.match[{mn}]"))
             if dups == len(matches):
                 ctx.report("IST0130", r, _route_name(rule, n, http), "all matches used by prior rules", path=path)
         for i, a in enumerate(prefixes):
@@ -236,7 +237,7 @@ def unreachable_rules(ctx: AnalysisContext, r: Resource) -> None:
                 if b.prefix == a.prefix:
                     continue
                 if _covers(a, b):
-                    ctx.report("IST0131", r, b.route_str, f"{b.match_str} of prefix {b.prefix}", f"{a.match_str} of prefix {a.prefix} on {a.route_str}")
+                    ctx.report("IST0131", r, b.route_str, f"{b.match_str} of prefix {b.prefix}", f"{a.match_str} of prefix {a.prefix} on {a.route_str}", path=b.path)
 
 
 ANALYZERS: list[Analyzer] = [ValidationAnalyzer()]
