@@ -101,32 +101,28 @@ def _uint_like(v: Any) -> Any:
     return n
 
 
-def _int32(v: Any) -> Any:
-    n = _int_like(v)
-    if not -(2**31) <= n < 2**31:
-        raise ValueError("out of range for a 32-bit integer")
-    return n
+def _int_range(lo: int, hi: int, what: str) -> Any:
+    """An int-like check for [lo, hi]; a plain in-range int (the common case) costs one comparison."""
+
+    def check(v: Any) -> Any:
+        if type(v) is int and lo <= v <= hi:
+            return v
+        n = _int_like(v)
+        if lo == 0 and n < 0:
+            raise ValueError("must be a non-negative integer")
+        if not lo <= n <= hi:
+            raise ValueError(what)
+        return n
+
+    return check
 
 
-def _uint32(v: Any) -> Any:
-    n = _uint_like(v)
-    if n >= 2**32:
-        raise ValueError("out of range for a 32-bit unsigned integer")
-    return n
-
-
-def _uint64(v: Any) -> Any:
-    n = _uint_like(v)
-    if n >= 2**64:
-        raise ValueError("out of range for a 64-bit unsigned integer")
-    return n
-
-
-def _weight(v: Any) -> Any:
-    n = _int32(v)
-    if n < 0:  # Istio's validation: "weight %d < 0"
-        raise ValueError("must be a non-negative integer")
-    return n
+_int32 = _int_range(-(2**31), 2**31 - 1, "out of range for a 32-bit integer")
+_uint32 = _int_range(0, 2**32 - 1, "out of range for a 32-bit unsigned integer")
+_uint64 = _int_range(0, 2**64 - 1, "out of range for a 64-bit unsigned integer")
+_weight = _int_range(0, 2**31 - 1, "out of range for a 32-bit integer")  # Istio: "weight %d < 0"
+_non_negative_int32 = _weight
+_http_status = _int_range(200, 599, "HTTP status must be between 200 and 599")  # Istio's validateHTTPStatus
 
 
 def _float_like(v: Any) -> Any:
@@ -143,24 +139,12 @@ def _float_like(v: Any) -> Any:
 
 
 def _percent(v: Any) -> Any:
+    if type(v) in (int, float) and 0 <= v <= 100:
+        return float(v)
     f = _float_like(v)
     if not 0.0 <= f <= 100.0:  # Istio's validatePercentage
         raise ValueError("must be between 0 and 100")
     return f
-
-
-def _http_status(v: Any) -> Any:
-    n = _int32(v)
-    if not 200 <= n <= 599:  # Istio's validateHTTPStatus (Envoy's abort range too)
-        raise ValueError("HTTP status must be between 200 and 599")
-    return n
-
-
-def _non_negative_int32(v: Any) -> Any:
-    n = _int32(v)
-    if n < 0:
-        raise ValueError("must be a non-negative integer")
-    return n
 
 
 #: proto int32 / uint32 / uint64 as protojson reads them (range-checked: protobuf would raise otherwise)
