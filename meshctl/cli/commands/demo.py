@@ -17,6 +17,14 @@ from meshctl.errors import UsageError
 STATUS_FILE_HELP = "The JSON file the demo writes (default: a per-user file in $XDG_RUNTIME_DIR or /tmp)."
 
 
+def running_demo_options(f: Any) -> Any:
+    """How ``apply``, ``delete`` and ``status`` find the running demo: its status file or its control URL."""
+    f = click.option(
+        "--control", default=None, help="Control endpoint URL of the demo (default: from the status file)."
+    )(f)
+    return click.option("--status-file", default=None, help=STATUS_FILE_HELP)(f)
+
+
 def port_option(flag: str, default: int, help: str) -> Any:
     """A TCP port option with its documented default."""
     return click.option(flag, type=click.IntRange(1, 65535), default=default, show_default=True, help=help)
@@ -180,10 +188,7 @@ def banner(info: dict[str, Any]) -> str:
 
 @command.command("apply", context_settings=CONTEXT_SETTINGS)
 @click.argument("files", nargs=-1, required=True)
-@click.option("--status-file", default=None, help=STATUS_FILE_HELP)
-@click.option(
-    "--control", default=None, help="Control endpoint URL of the demo (default: from the status file)."
-)
+@running_demo_options
 def apply_command(files: tuple[str, ...], status_file: str | None, control: str | None) -> None:
     """Change the running demo's mesh config live (resources replace same kind/namespace/name).
 
@@ -197,10 +202,7 @@ def apply_command(files: tuple[str, ...], status_file: str | None, control: str 
 
 @command.command("delete", context_settings=CONTEXT_SETTINGS)
 @click.argument("files", nargs=-1, required=True)
-@click.option("--status-file", default=None, help=STATUS_FILE_HELP)
-@click.option(
-    "--control", default=None, help="Control endpoint URL of the demo (default: from the status file)."
-)
+@running_demo_options
 def delete_command(files: tuple[str, ...], status_file: str | None, control: str | None) -> None:
     """Remove resources from the running demo (matched by kind/namespace/name, like kubectl delete -f).
 
@@ -240,10 +242,7 @@ def _read(path: str) -> str:
 
 
 @command.command("status", context_settings=CONTEXT_SETTINGS)
-@click.option("--status-file", default=None, help=STATUS_FILE_HELP)
-@click.option(
-    "--control", default=None, help="Control endpoint URL of the demo (default: from the status file)."
-)
+@running_demo_options
 @click.option(
     "-o", "--output", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True
 )
