@@ -56,3 +56,9 @@ def test_cli_lists_and_runs_plugin(tmp_path, capsys) -> None:
         main(["analyze", "-A", "--failure-threshold", "Warning", "--analyzer", "policy.RouteTimeoutAnalyzer", str(f)])
     except SystemExit as e:
         assert e.code == 79
+
+
+def test_schema_invalid_virtual_service_is_left_to_ist0106() -> None:
+    bad = VS.replace("timeout: 2s", "timeout: 2s\n    retries: {attempts: many}")
+    codes = [m.code for m in analyze(load_text(bad, "vs.yaml")).messages]
+    assert "IST0106" in codes and "POL0001" not in codes

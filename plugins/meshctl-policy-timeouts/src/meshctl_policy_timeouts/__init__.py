@@ -23,7 +23,8 @@ class RouteTimeoutAnalyzer(Analyzer):
     codes = ("POL0001",)
 
     def analyze(self, ctx: AnalysisContext) -> None:
-        for vs in ctx.istio("VirtualService"):
+        # valid_istio: resources that pass schema validation (an invalid one is reported once, as IST0106)
+        for vs in ctx.valid_istio("VirtualService"):
             rules = vs.spec.get("http")
             for i, rule in enumerate(rules if isinstance(rules, list) else []):
                 if not isinstance(rule, dict) or not rule.get("route"):
