@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from meshctl.cli.options import filename_option
+from meshctl.cli.options import filename_option, kube_options
 from meshctl.errors import UsageError
 
 TYPES = {"cluster": "cluster", "listener": "listener", "route": "route", "endpoint": "endpoint", "all": None}
@@ -64,6 +64,8 @@ def _write(data: Any, output: str, fh: Any) -> None:
     epilog=EPILOG,
 )
 @filename_option(required=False)
+@click.option("-k", "--kube", "use_kube", is_flag=True, help="Read the mesh from the live cluster (-f files are layered on top).")
+@kube_options
 @click.option(
     "--proxy",
     "proxy_target",
@@ -117,6 +119,9 @@ def _write(data: Any, output: str, fh: Any) -> None:
 )
 def command(
     filenames: tuple[str, ...],
+    use_kube: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
     proxy_target: str | None,
     namespace: str | None,
     meshconfig: str | None,
@@ -131,8 +136,8 @@ def command(
     from meshctl.sources import load_paths
     from meshctl.translate import translate
 
-    if not filenames:
-        raise UsageError("no input: pass -f FILE|DIR|- (repeatable)")
+    if not filenames and not use_kube:
+        raise UsageError("no input: pass -f FILE|DIR|- (repeatable), or -k for the live cluster")
     if not proxy_target and not all_dir:
         raise UsageError(
             "say which proxy: --proxy TYPE/NAME (e.g. deploy/productpage-v1), or --all-proxies DIR"
@@ -141,8 +146,15 @@ def command(
         raise UsageError("--proxy and --all-proxies are mutually exclusive")
     if output == "bootstrap" and type_ != "all":
         raise UsageError("--type applies to json/yaml dumps; -o bootstrap always holds every resource")
-    mc = load_mesh_config(meshconfig) if meshconfig else None
-    mesh = build_mesh(load_paths(filenames), mc)
+    if use_kube:  # the live cluster, -f files on top, MeshConfig from the istio ConfigMap (docs/kubernetes.md)
+        from meshctl.sources.kubernetes.inputs import load_inputs, print_notes
+
+        inp = load_inputs(filenames, kube=True, kubeconfig=kubeconfig, context=kube_context, meshconfig=meshconfig)
+        print_notes(inp.notes)
+        mesh = build_mesh(inp.resources, inp.mesh_config)
+    else:
+        mc = load_mesh_config(meshconfig) if meshconfig else None
+        mesh = build_mesh(load_paths(filenames), mc)
     for w in mesh.duplicate_warnings():
         click.echo(f"Warning: {w}", err=True)
 
