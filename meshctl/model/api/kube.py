@@ -22,9 +22,9 @@ from meshctl.sources.resource import Resource
 
 
 class KubeModel(BaseModel):
-    """Field names are the Kubernetes JSON names; fields meshctl does not read are allowed untouched."""
+    """Field names are the Kubernetes JSON names; fields meshctl does not read are ignored (not copied: cheaper)."""
 
-    model_config = ConfigDict(extra="allow", protected_namespaces=())
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
 
 
 def _int_or_name(v: Any) -> Any:
