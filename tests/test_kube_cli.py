@@ -59,3 +59,15 @@ def test_translate_k_errors(cluster: tuple[KubeEmulator, str], cli, tmp_path: Pa
     emu.deny("list", "pods", "")
     code, _, err = cli(["translate", "-k", "--kubeconfig", kc, "--proxy", "deploy/productpage-v1"])
     assert code == 77 and "cannot list pods at the cluster scope" in err
+
+
+def test_x_model_k_shows_the_clusters_workloads(cluster: tuple[KubeEmulator, str], cli) -> None:  # type: ignore[no-untyped-def]
+    emu, kc = cluster
+    code, out, err = cli(["x", "model", "-k", "--kubeconfig", kc, "-o", "json"])
+    assert code == 0, err
+    data = json.loads(out)
+    ips = {w["name"]: w.get("ip") for w in data["workloads"]}
+    pod = pod_named(emu, "reviews-v2-")
+    assert ips[pod["metadata"]["name"]] == pod["status"]["podIP"]
+    reviews = next(s for s in data["services"] if s["host"] == "reviews.default.svc.cluster.local")
+    assert len(reviews["endpoints"]) == 3

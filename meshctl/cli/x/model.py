@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from meshctl.cli.options import filename_option
+from meshctl.cli.options import filename_option, kube_options
 from meshctl.errors import UsageError
 
 
@@ -194,7 +194,9 @@ def _print_proxy(data: dict[str, Any]) -> None:
 
 
 @click.command("model", context_settings={"help_option_names": ["-h", "--help"]})
-@filename_option(required=True)
+@filename_option(required=False)
+@click.option("-k", "--kube", "use_kube", is_flag=True, help="Read the mesh from the live cluster (-f files are layered on top).")
+@kube_options
 @click.option("--meshconfig", default=None, help="MeshConfig YAML (bare, or the istio ConfigMap).")
 @click.option(
     "--proxy",
@@ -213,6 +215,9 @@ def _print_proxy(data: dict[str, Any]) -> None:
 )
 def command(
     filenames: tuple[str, ...],
+    use_kube: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
     meshconfig: str | None,
     proxy_target: str | None,
     namespace: str | None,
@@ -223,10 +228,17 @@ def command(
     from meshctl.model import build_mesh, load_mesh_config
     from meshctl.sources import load_paths
 
-    if not filenames:
-        raise UsageError("no input: pass -f FILE|DIR|-")
-    mc = load_mesh_config(meshconfig) if meshconfig else None
-    mesh = build_mesh(load_paths(filenames), mc)
+    if not filenames and not use_kube:
+        raise UsageError("no input: pass -f FILE|DIR|-, or -k for the live cluster")
+    if use_kube:  # the live cluster, -f files on top, MeshConfig from the istio ConfigMap (docs/kubernetes.md)
+        from meshctl.sources.kubernetes.inputs import load_inputs, print_notes
+
+        inp = load_inputs(filenames, kube=True, kubeconfig=kubeconfig, context=kube_context, meshconfig=meshconfig)
+        print_notes(inp.notes)
+        mesh = build_mesh(inp.resources, inp.mesh_config)
+    else:
+        mc = load_mesh_config(meshconfig) if meshconfig else None
+        mesh = build_mesh(load_paths(filenames), mc)
     for w in mesh.duplicate_warnings():
         click.echo(f"Warning: {w}", err=True)
     if proxy_target:
