@@ -130,6 +130,28 @@ def test_apply_rejects_bad_config_with_file_line_and_keeps_running(demo: DemoPro
     assert served_reviews(mesh_page(demo)) == "reviews-v3-0"
 
 
+def test_apply_of_config_envoy_rejects_fails_with_the_nack_and_recovers(demo: DemoProcess, tmp_path: Path) -> None:
+    # Valid for Istio's schema, but RE2 (Envoy) rejects repeat counts over 1000: every sidecar NACKs the RDS update.
+    nack = tmp_path / "nack.yaml"
+    nack.write_text(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ratings, namespace: default}\n"
+        "spec:\n  hosts: [ratings]\n  http:\n  - match: [{uri: {regex: 'a{1001}'}}]\n"
+        "    route: [{destination: {host: ratings, subset: v1}}]\n"
+    )
+    code, _, err = cli(demo, "demo", "apply", str(nack))
+    assert code == 65, err
+    assert "NACK" in err and "rejected config version" in err and str(nack) in err
+    assert served_reviews(mesh_page(demo)) == "reviews-v3-0"  # the proxies kept their previous config
+    # the original ratings VirtualService from the example brings every proxy back in sync
+    docs = (ROOT / "meshctl/examples/bookinfo/routing.yaml").read_text().split("---\n")
+    good = tmp_path / "ratings.yaml"
+    good.write_text(next(d for d in docs if "kind: VirtualService" in d and "name: ratings" in d))
+    code, out, err = cli(demo, "demo", "apply", str(good))
+    assert code == 0 and "all proxies synced" in out, err
+    code, _, err = cli(demo, "demo", "apply", str(tmp_path / "missing.yaml"))
+    assert code == 65 and "missing.yaml: no such file" in err
+
+
 def test_delete_removes_the_virtual_service_live(demo: DemoProcess) -> None:
     code, out, err = cli(demo, "demo", "delete", str(CHANGES / "reviews-v3.yaml"))
     assert code == 0, err

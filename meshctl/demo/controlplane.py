@@ -112,8 +112,19 @@ class ControlPlane:
         }
 
     def nacks(self, node_id: str) -> dict[str, str]:
-        """``{LDS: "<Envoy's error>"}`` for each type whose current version the node rejected."""
-        return {T.short_name(t): ts.nack for t, ts in self._types(node_id).items() if ts.nack}
+        """``{LDS: "<Envoy's error>"}`` for each type whose *current* version the node rejected.
+
+        A NACK of an older version does not count: right after a new snapshot the push is still on its way,
+        and the stream's state still shows the previous rejection until the new version is sent.
+        """
+        snap = self.cache.get_snapshot(node_id)
+        if snap is None:
+            return {}
+        return {
+            T.short_name(t): ts.nack
+            for t, ts in self._types(node_id).items()
+            if ts.nack and ts.sent_version == snap.type_version(t)
+        }
 
     def is_synced(self, node_id: str) -> bool:
         """The node is connected and has ACKed the current snapshot's version of every type it was sent."""

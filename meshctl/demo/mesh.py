@@ -293,6 +293,8 @@ class DemoMesh:
             "changed_proxies": sorted(changed),
             "synced": not pending,
             "not_synced": pending,
+            # Envoy's own messages for proxies that rejected this version (they keep their previous config)
+            "rejected": {n: self.plane.nacks(n) for n in pending if self.plane.nacks(n)},
         }
         self.applied.append({"file": filename, "at": time.time(), **result})
         return result

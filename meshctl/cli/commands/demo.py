@@ -12,7 +12,7 @@ import click
 
 from meshctl.cli.main import CONTEXT_SETTINGS
 from meshctl.cli.output import emit, print_table
-from meshctl.errors import UsageError
+from meshctl.errors import InputError, UnavailableError
 
 STATUS_FILE_HELP = "The JSON file the demo writes (default: a per-user file in $XDG_RUNTIME_DIR or /tmp)."
 
@@ -227,6 +227,22 @@ def _send(files: tuple[str, ...], status_file: str | None, control: str | None, 
         click.echo(
             f"config version {result['version']}: {len(result['changed_proxies'])} proxies changed, {note}"
         )
+        rejected = result.get("rejected") or {}
+        if rejected:
+            for node, per_type in sorted(rejected.items()):
+                for type_, msg in sorted(per_type.items()):
+                    click.echo(f"{node}: {type_} NACK: {msg}", err=True)
+            raise InputError(
+                f"Envoy rejected config version {result['version']} on {len(rejected)} proxies; they keep their "
+                "previous config",
+                file=f,
+                hints=["fix the file and apply it again (meshctl proxy-status shows the NACKs)"],
+            )
+        if not result["synced"]:
+            raise UnavailableError(
+                f"{len(result['not_synced'])} proxies did not acknowledge config version {result['version']} in time",
+                hints=["meshctl demo status shows each proxy's xDS state"],
+            )
 
 
 def _read(path: str) -> str:
@@ -236,9 +252,9 @@ def _read(path: str) -> str:
         with open(path, encoding="utf-8") as fh:
             return fh.read()
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
+        raise InputError("no such file", file=path) from None
     except OSError as e:
-        raise UsageError(f"{path}: {e.strerror}") from None
+        raise InputError(f"cannot read: {e.strerror}", file=path) from None
 
 
 @command.command("status", context_settings=CONTEXT_SETTINGS)
