@@ -322,3 +322,12 @@ def test_cli_no_service_nodes(cli):
     ids = {n["id"] for n in json.loads(out)["nodes"]}
     # config only: nothing calls the services, so they stay (a config graph needs them to show routes)
     assert "svc:default/reviews" in ids
+
+
+@pytest.mark.parametrize("expr", ["name = reviews AND", "name = reviews &&", "OR name = reviews", "name = reviews OR"])
+def test_find_hide_rejects_dangling_operators(expr: str) -> None:
+    from meshctl.errors import UsageError
+    from meshctl.graph.findhide import parse
+
+    with pytest.raises(UsageError, match="needs a term on both sides"):
+        parse(expr)

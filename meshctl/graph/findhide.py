@@ -133,7 +133,10 @@ def parse(expr: str) -> Expression:
     text = expr.strip()
     if not text:
         raise UsageError("empty find/hide expression", field="expression")
-    norm = re.sub(r"\s*&&\s*", " AND ", re.sub(r"\s*\|\|\s*", " OR ", text))
+    norm = re.sub(r"\s*&&\s*", " AND ", re.sub(r"\s*\|\|\s*", " OR ", text)).strip()
+    dangling = re.search(r"(?:^|\s)(and|or)$", norm, flags=re.IGNORECASE) or re.match(r"^(and|or)(?:\s|$)", norm, flags=re.IGNORECASE)
+    if dangling:
+        raise UsageError(f"find/hide expression {expr!r}: {dangling.group(1).upper()} needs a term on both sides", field="expression")
     groups = []
     for part in re.split(r"\s+and\s+", norm, flags=re.IGNORECASE):
         groups.append(tuple(_parse_term(t, expr) for t in re.split(r"\s+or\s+", part, flags=re.IGNORECASE)))
