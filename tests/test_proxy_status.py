@@ -211,6 +211,19 @@ def test_compare_intended_with_envoy_like_istioctl(cli) -> None:  # type: ignore
         assert code == 64 and "good-1.default" in err
 
 
+@pytest.mark.envoy
+@pytest.mark.timeout(60)
+def test_compare_with_xds_address_uses_the_debug_port_next_to_it(cli) -> None:  # type: ignore[no-untyped-def]
+    # `meshctl xds serve` (and istiod) put the debug endpoint at gRPC port + 4: --xds alone must find it.
+    cache = SnapshotCache()
+    cache.set_snapshot(GOOD, snapshot("v1", free_port()))
+    port = free_port()
+    with ServerThread(cache, port=port, debug_port=port + 4) as srv, start_envoy(xds_bootstrap(GOOD, xds_port=srv.port)) as envoy:
+        args = ["ps", "good-1.default", "--xds", f"127.0.0.1:{srv.port}", "--admin", envoy.admin_url]
+        out = wait_rows(cli, args, lambda o: "Routes Match" in o)
+        assert out.splitlines()[:2] == ["Clusters Match", "Listeners Match"]
+
+
 def test_compare_golden_match(cli, shared_dir) -> None:  # type: ignore[no-untyped-def]
     d = shared_dir / "conformance" / "istio-proxyconfig" / "cases" / "ps-diff-match"
     code, out, err = cli(

@@ -115,7 +115,7 @@ def command(
             raise UsageError(
                 "give the proxy's config dump with --file or its admin URL with --admin (one of them)"
             )
-        click.get_current_context().exit(_compare(proxy, envoy_file, admin_url, intended_file, debug))
+        click.get_current_context().exit(_compare(proxy, envoy_file, admin_url, intended_file, debug or _debug_for(xds)))
     if syncz_file:
         _print_istiod(syncz_file, proxy, verbosity, output)
         return
@@ -184,6 +184,19 @@ def _print_istiod(path: str, proxy: str | None, verbosity: int, output: str) -> 
             raise unknown_proxy(proxy, known, f"the istiod answers in {path}")
     headers, body = istiod_table(rows, verbosity)
     print_table(headers, body)
+
+
+def _debug_for(xds: str | None) -> str | None:
+    """The debug endpoint next to an xDS address: gRPC port + 4, as ``meshctl xds serve`` and istiod
+    (15010 -> 15014) lay them out. None when no ``--xds`` was given."""
+    if not xds:
+        return None
+    host, _, port = xds.rpartition(":")
+    if not port.isdigit():
+        from meshctl.errors import UsageError
+
+        raise UsageError(f"--xds {xds!r}: expected HOST:PORT")
+    return f"http://{host or '127.0.0.1'}:{int(port) + 4}"
 
 
 def _compare(
