@@ -122,6 +122,9 @@ def _edge(g: nx.DiGraph, a: str, b: str) -> dict[str, Any]:
             configured=False,
             traffic=False,
             flags={},
+            attempts_rps=0.0,
+            retries_rps=0.0,
+            retried_codes={},
             unexplained=False,
             health=H.IDLE,
             hints=[],
@@ -144,6 +147,10 @@ def _add_traffic(e: dict[str, Any], t: TrafficEdge, share: float = 1.0) -> None:
             e["latency_ms"][q] = v if prev is None or old <= 0 else (prev * old + v * rps) / (old + rps)
     e["rps"] = old + rps
     e["bytes_per_s"] += t.bytes_per_s * share
+    e["attempts_rps"] += (t.attempts_rps if t.attempts_rps is not None else t.rps) * share
+    e["retries_rps"] += t.retries_rps * share
+    for k, v in t.retried_codes.items():
+        e["retried_codes"][k] = e["retried_codes"].get(k, 0.0) + v * share
 
 
 def config_graph(topo: Topology) -> nx.DiGraph:
@@ -298,6 +305,16 @@ def finish(g: nx.DiGraph) -> nx.DiGraph:
         e["err4xx"] = 100.0 * ecodes.get("4xx", 0.0) / rps if rps else 0.0
         e["err5xx"] = 100.0 * (ecodes.get("5xx", 0.0) + ecodes.get("0", 0.0)) / rps if rps else 0.0
         e["errpct"] = e["err4xx"] + e["err5xx"]
+        e.setdefault("attempts_rps", rps)
+        e.setdefault("retries_rps", 0.0)
+        e.setdefault("retried_codes", {})
+        # Per try (what the upstream itself did): final failures plus the failed attempts that were retried.
+        # Exact when Envoy charged every retried try a code (retry.upstream_rq_*); retries after a reset or a
+        # connect failure have no code, so then each retry counts as one failed try (retry_on fired on it).
+        att = e["attempts_rps"]
+        retried_fail = max(sum(v for k, v in e["retried_codes"].items() if k in ("4xx", "5xx")), e["retries_rps"])
+        final_fail = ecodes.get("4xx", 0.0) + ecodes.get("5xx", 0.0) + ecodes.get("0", 0.0)
+        e["attempt_errpct"] = min(100.0, 100.0 * (final_fail + retried_fail) / att) if att else 0.0
         e["health"] = H.health_of(rps, ecodes) if e["traffic"] else H.IDLE
     total_out_by_node: dict[str, float] = {}
     for n, d in g.nodes(data=True):

@@ -116,6 +116,8 @@ def _edge_from_delta(target: ProxyTarget, d: ClusterDelta) -> TrafficEdge | None
         flags["UO"] = d.overflow / secs
     if d.connect_fail:
         flags["UF"] = d.connect_fail / secs
+    if d.retry_limit_exceeded or d.retry_overflow:
+        flags["URX"] = (d.retry_limit_exceeded + d.retry_overflow) / secs
     # Requests Envoy answered locally without an upstream response (UH/UO) have no 5xx in upstream_rq_5xx
     # on every path: count them as "no response" (Kiali's "-" code) when the 5xx counter missed them.
     local = (d.no_route_or_healthy + d.overflow) / secs
@@ -133,6 +135,9 @@ def _edge_from_delta(target: ProxyTarget, d: ClusterDelta) -> TrafficEdge | None
         latency_ms=dict(d.latency_ms),
         bytes_per_s=(d.bytes_sent + d.bytes_received) / secs,
         flags=flags,
+        attempts_rps=(d.cx_new if tcp else d.attempts) / secs,
+        retries_rps=d.retries / secs,
+        retried_codes=_per_second(d.retried, secs),
     )
 
 

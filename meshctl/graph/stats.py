@@ -25,6 +25,9 @@ _COUNTERS = (
     "upstream_rq_5xx",
     "upstream_rq_timeout",
     "upstream_rq_retry",
+    "upstream_rq_retry_success",
+    "upstream_rq_retry_limit_exceeded",
+    "upstream_rq_retry_overflow",
     "upstream_rq_pending_overflow",
     "upstream_rq_rx_reset",
     "upstream_rq_tx_reset",
@@ -84,6 +87,9 @@ class ClusterStats:
     gauges: dict[str, int] = field(default_factory=dict)
     #: response code -> count (``upstream_rq_200``, ``upstream_rq_503`` ...)
     codes: dict[int, int] = field(default_factory=dict)
+    #: class ("5xx") -> count of attempts Envoy retried (``cluster.<c>.retry.upstream_rq_5xx``): Envoy charges a
+    #: retried attempt's response code there, not in ``upstream_rq_5xx``, which holds final outcomes only
+    retried: dict[str, int] = field(default_factory=dict)
     #: "p50"/"p95"/"p99" -> milliseconds; ``interval`` figures (last flush) when Envoy has them, else cumulative
     latency_ms: dict[str, float] = field(default_factory=dict)
 
@@ -124,17 +130,25 @@ def _hcm_and_stat(stat_name: str) -> tuple[str, str] | None:
     return None
 
 
-_CLUSTER_STAT = re.compile(r"^cluster\.(.+?)\.(external\.|internal\.|canary\.)?((?:upstream_|outlier_detection\.|membership_|circuit_breakers\.).*)$")
+_CLUSTER_STAT = re.compile(
+    r"^cluster\.(.+?)\.(external\.|internal\.|canary\.|retry\.)?((?:upstream_|outlier_detection\.|membership_|circuit_breakers\.).*)$")
+_RETRY_CLASS = re.compile(r"^upstream_rq_([1-5]xx)$")
 
 
 def _cluster_and_stat(stat_name: str) -> tuple[str, str] | None:
     """Split ``cluster.<name>.<stat>`` (cluster names contain dots: cut at the first stat head).
 
     Envoy repeats some request stats under ``external.``/``internal.``/``canary.``; those copies are dropped
-    so nothing is counted twice.
+    so nothing is counted twice. ``retry.upstream_rq_<class>`` (codes of attempts that were retried) comes
+    back as ``retry:<class>``: without this the cluster name would swallow ``.retry`` and make a phantom host.
     """
     m = _CLUSTER_STAT.match(stat_name)
-    if m is None or m.group(2):
+    if m is None:
+        return None
+    if m.group(2) == "retry.":
+        rc = _RETRY_CLASS.match(m.group(3))
+        return (m.group(1).removesuffix(";"), "retry:" + rc.group(1)) if rc else None
+    if m.group(2):
         return None
     return m.group(1).removesuffix(";"), m.group(3)
 
@@ -168,7 +182,9 @@ def parse_stats_json(data: dict[str, Any] | str | bytes, taken_at: float = 0.0) 
                 snap.http.setdefault(hcm[0], {})[hcm[1]] = value
             continue
         cluster, stat = split
-        if stat in _COUNTERS:
+        if stat.startswith("retry:"):
+            entry(cluster).retried[stat[len("retry:"):]] = value
+        elif stat in _COUNTERS:
             entry(cluster).counters[stat] = value
         elif stat in _GAUGES:
             entry(cluster).gauges[stat] = value
@@ -221,6 +237,13 @@ class ClusterDelta:
     overflow: int = 0  # circuit breaker overflow (UO)
     connect_fail: int = 0  # upstream connection failures (UF)
     cx_active: int = 0
+    #: upstream attempts (``upstream_rq_total``: every try, retries included); ``requests`` = attempts - retries
+    attempts: int = 0
+    retries: int = 0  # ``upstream_rq_retry``: each one follows a failed attempt
+    retry_success: int = 0
+    retry_limit_exceeded: int = 0  # requests that failed with retries left wanting (already in the final codes)
+    retry_overflow: int = 0  # retries the circuit breaker / retry budget refused (already in the final codes)
+    retried: dict[str, int] = field(default_factory=dict)  # class -> retried attempts' codes in the window
 
     @property
     def error_rate(self) -> float:
@@ -253,8 +276,20 @@ def delta(prev: ClusterStats | None, cur: ClusterStats, seconds: float) -> Clust
         v = now - before if now >= before else now
         if v:
             detail[code] = v
-    # Local 503s (no healthy upstream, overflow) count in upstream_rq_5xx only on some paths; completed covers responses.
-    requests = d("upstream_rq_total")
+    retried: dict[str, int] = {}
+    for cls, now in cur.retried.items():
+        before = prev.retried.get(cls, 0) if prev is not None else 0
+        v = now - before if now >= before else now
+        if v:
+            retried[cls] = v
+    # upstream_rq_total counts attempts; each retry is one more attempt of the same request, so requests are
+    # attempts minus retries (exact). The per-class codes (upstream_rq_5xx ...) hold each request's final
+    # response only: Envoy charges retried attempts under retry.upstream_rq_*, so 5xx / requests is the
+    # share of requests that finally failed. Local 503s (no healthy upstream, overflow) count in
+    # upstream_rq_5xx only on some paths; the answered codes cover those.
+    attempts = d("upstream_rq_total")
+    retries = d("upstream_rq_retry")
+    requests = max(attempts - retries, 0)
     answered = sum(codes.values())
     base = max(requests, answered)
     e4 = codes.get("4xx", 0) / base if base else 0.0
@@ -277,6 +312,12 @@ def delta(prev: ClusterStats | None, cur: ClusterStats, seconds: float) -> Clust
         overflow=d("upstream_rq_pending_overflow") + d("upstream_cx_overflow"),
         connect_fail=d("upstream_cx_connect_fail"),
         cx_active=cur.gauges.get("upstream_cx_active", 0),
+        attempts=max(attempts, base),
+        retries=retries,
+        retry_success=d("upstream_rq_retry_success"),
+        retry_limit_exceeded=d("upstream_rq_retry_limit_exceeded"),
+        retry_overflow=d("upstream_rq_retry_overflow"),
+        retried=retried,
     )
 
 

@@ -41,6 +41,9 @@ class _App(ThreadingHTTPServer):
         self.outbound = outbound
         self.calls = calls
         self.rng = random.Random(hash(name) & 0xFFFF)
+        self.served = 0  # answers sent, and how many were 503: the ground truth tests compare the graph with
+        self.failed = 0
+        self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
 
@@ -60,8 +63,11 @@ class _Handler(BaseHTTPRequestHandler):
                     r.read()
             except Exception:
                 status = 200  # productpage degrades gracefully, like bookinfo's
-        if app.rng.random() < app.error_rate:
-            status = 503
+        with app.lock:
+            if app.rng.random() < app.error_rate:
+                status = 503
+                app.failed += 1
+            app.served += 1
         body = f"{app.name}\n".encode()
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
@@ -126,6 +132,10 @@ class TrafficBed:
     envoys: list[EnvoyProcess] = field(default_factory=list)
     apps: list[_App] = field(default_factory=list)
 
+    def app(self, name: str) -> _App:
+        """The local service behind a workload name (``reviews-v1``): its ``served``/``failed`` counts."""
+        return next(a for a in self.apps if a.name == name)
+
     def close(self) -> None:
         for e in self.envoys:
             e.close()
@@ -166,8 +176,12 @@ class TrafficBed:
 
 
 def start_bed(reviews_weights: dict[str, int] | None = None, reviews_error_rate: dict[str, float] | None = None,
-              external_calls: bool = True) -> TrafficBed:
-    """Start the bed (2 Envoys, 6 tiny apps). Close it with ``.close()`` or use it as a context manager."""
+              external_calls: bool = True, reviews_retries: int = 0) -> TrafficBed:
+    """Start the bed (2 Envoys, 6 tiny apps). Close it with ``.close()`` or use it as a context manager.
+
+    ``reviews_retries`` > 0 gives productpage's reviews route Istio's retry policy shape (``retry_on: 5xx``,
+    that many retries), so a failing reviews version is tried again, as a VirtualService ``retries`` does.
+    """
     weights = reviews_weights or {"v1": 50, "v2": 30, "v3": 20}
     errors = reviews_error_rate or {}
     bed = TrafficBed(weights)
@@ -196,7 +210,10 @@ def start_bed(reviews_weights: dict[str, int] | None = None, reviews_error_rate:
              "routes": [{"match": {"prefix": "/"}, "route": {"cluster": out("details", "v1")}}]},
             {"name": "reviews", "domains": ["reviews", "reviews:9080", _host("reviews")],
              "routes": [{"match": {"prefix": "/"}, "route": {"weighted_clusters": {"clusters": [
-                 {"name": out("reviews", v), "weight": w} for v, w in weights.items() if w > 0]}}}]},
+                 {"name": out("reviews", v), "weight": w} for v, w in weights.items() if w > 0]},
+                 **({"retry_policy": {"retry_on": "5xx", "num_retries": reviews_retries,
+                                      "retry_back_off": {"base_interval": "0.001s", "max_interval": "0.002s"}}}
+                    if reviews_retries else {})}}]},
             # ratings only routes /ratings (other paths: 404 NR); "missing" names a cluster the proxy lacks (503 NC)
             {"name": "ratings", "domains": ["ratings", "ratings:9080"],
              "routes": [{"match": {"prefix": "/ratings"}, "route": {"cluster": out("details", "v1")}}]},

@@ -29,6 +29,11 @@ class TrafficEdge:
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50/p95/p99
     bytes_per_s: float = 0.0
     flags: dict[str, float] = field(default_factory=dict)  # Envoy response flags (UH, UO, NR, NC ...) -> rps
+    #: upstream tries per second, retries included (``rps`` counts each request once); None = the source only
+    #: knows requests (Prometheus' istio_requests_total counts requests, not tries)
+    attempts_rps: float | None = None
+    retries_rps: float = 0.0  # retries per second (each follows a failed attempt)
+    retried_codes: dict[str, float] = field(default_factory=dict)  # class -> rps of failed attempts that were retried
 
 
 @dataclass

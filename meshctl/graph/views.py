@@ -36,6 +36,12 @@ def _merge_edge(dst: dict[str, Any], src: dict[str, Any]) -> None:
         dst["latency_ms"][q] = v if prev is None or old + add <= 0 else (prev * old + v * add) / (old + add)
     dst["rps"] = old + add
     dst["bytes_per_s"] += src["bytes_per_s"]
+    dst["attempts_rps"] = dst.get("attempts_rps", 0.0) + src.get("attempts_rps", 0.0)
+    dst["retries_rps"] = dst.get("retries_rps", 0.0) + src.get("retries_rps", 0.0)
+    rc = dict(dst.get("retried_codes") or {})
+    for k, v in (src.get("retried_codes") or {}).items():
+        rc[k] = rc.get(k, 0.0) + v
+    dst["retried_codes"] = rc
     if src.get("weight") is not None:
         dst["weight"] = (dst.get("weight") or 0) + src["weight"]
     for key in ("routes", "hints"):
@@ -141,6 +147,9 @@ def without_service_nodes(g: nx.DiGraph) -> nx.DiGraph:
                        "codes": {k: v * share for k, v in ein["codes"].items()},
                        "code_detail": {k: v * share for k, v in ein["code_detail"].items()},
                        "flags": {k: v * share for k, v in ein["flags"].items()},
+                       "attempts_rps": ein.get("attempts_rps", ein["rps"]) * share,
+                       "retries_rps": ein.get("retries_rps", 0.0) * share,
+                       "retried_codes": {k: v * share for k, v in (ein.get("retried_codes") or {}).items()},
                        "latency_ms": dict(eout["latency_ms"]), "traffic": ein["traffic"] and share > 0,
                        "routes": list(eout["routes"]), "hints": list(dict.fromkeys(ein["hints"] + eout["hints"])),
                        "unexplained": ein["unexplained"] or eout["unexplained"], "via": g.nodes[s].get("name", s)}

@@ -179,6 +179,9 @@ def node_detail(g: nx.DiGraph, n: str | None) -> RenderableType:
             bits = [f"{data.get('rps', 0):.2f} rps"]
             if data.get("errpct"):
                 bits.append(f"{data['errpct']:.1f}% err")
+            if data.get("retries_rps"):
+                bits.append(f"{data.get('attempts_rps', 0):.2f} tries/s ({data['retries_rps']:.2f} retries, "
+                            f"{data.get('attempt_errpct', 0):.0f}% of tries failed)")
             if lat:
                 bits.append(" ".join(f"{q} {v:.0f}ms" for q, v in sorted(lat.items())))
             if data.get("weight") is not None:
