@@ -39,6 +39,20 @@ def _pump(src: Any, dst: Any) -> None:
         dst.shutdown(socket.SHUT_WR)
 
 
+def _close_gracefully(sock: Any, timeout: float = 2.0) -> None:
+    """Half-close, read what is still in flight until EOF, then close: closing a socket with unread data
+    resets it, and the client library's forwarding thread would die on that with a traceback."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+    try:
+        sock.settimeout(timeout)
+        while sock.recv(65536):
+            pass
+    except OSError:
+        pass
+    sock.close()
+
+
 class PortForward:
     """A local listener on 127.0.0.1 forwarding each connection to ``pod:remote_port``. Close it when done."""
 
@@ -98,8 +112,7 @@ class PortForward:
     def check(self) -> None:
         """Open and close one stream now, so a missing pod, RBAC or an unreachable server fails here clearly."""
         pf = self._open_stream()
-        sock = pf.socket(self.remote_port)
-        sock.close()
+        _close_gracefully(pf.socket(self.remote_port))  # a server may speak first (HTTP/2 SETTINGS)
 
     def _accept(self) -> None:
         while not self._closed.is_set():
@@ -129,7 +142,7 @@ class PortForward:
                 self._conns.discard(conn)
             conn.close()
             if remote is not None:
-                remote.close()
+                _close_gracefully(remote)
 
     def close(self) -> None:
         self._closed.set()
