@@ -227,6 +227,14 @@ def apply_traffic(g: nx.DiGraph, topo: Topology, window: TrafficWindow) -> nx.Di
         dst = _host_node(g, t.dest_host, topo)
         e = _edge(g, src, dst)
         _add_traffic(e, t)
+        if t.local:
+            # Injected aborts: the caller's proxy answered, no workload behind the service saw the request.
+            e["fault_attribution"] = t.fault or "exact"
+            hint = ("fault injection: the caller's proxy answers these requests itself (VirtualService fault); "
+                    "they never reach the destination")
+            if hint not in e["hints"]:
+                e["hints"].append(hint)
+            continue
         if dst in (PASSTHROUGH, BLACKHOLE):
             e["unexplained"] = True
             if g.nodes[dst]["hints"][0] not in e["hints"]:
@@ -273,6 +281,19 @@ def apply_traffic(g: nx.DiGraph, topo: Topology, window: TrafficWindow) -> nx.Di
             scale = residual / rps_in if rps_in else 0.0
             t = TrafficEdge(None, "", rps=residual, codes={k: v * scale for k, v in codes.items()})
             _add_traffic(_edge(g, _source_node(g, topo, None), nid), t)
+    for key, codes in window.node_codes.items():
+        nid = _source_node(g, topo, key)
+        g.nodes[nid]["local_codes"] = dict(codes)
+        hosts = sorted(window.fault_hosts.get(key, set()))
+        for host in hosts:
+            if host in topo.services or host in g:
+                e = _edge(g, nid, _host_node(g, host, topo))
+                e["fault_attribution"] = "unattributed"
+                e["hints"].append("fault injection configured on this route; its aborts share a listener with other "
+                                  "faulted destinations, so they are counted on the caller node (unattributed)")
+        g.nodes[nid]["hints"].append(
+            f"{sum(codes.values()):.2f} rps aborted by fault injection on this proxy, not attributable to one "
+            "destination (" + (", ".join(hosts) if hosts else "route config unreadable") + ")")
     for key, flags in window.node_flags.items():
         nid = _source_node(g, topo, key)
         node = g.nodes[nid]
@@ -336,6 +357,11 @@ def finish(g: nx.DiGraph) -> nx.DiGraph:
         base = d["rps_in"] if ins else d["rps_out"]
         d["errpct"] = 100.0 * (codes.get("4xx", 0) + codes.get("5xx", 0) + codes.get("0", 0)) / base if base else 0.0
         d["health"] = H.health_of(base, codes) if base > 0 else H.IDLE
+        local = d.get("local_codes") or {}
+        if local:
+            # Unattributed fault aborts at this proxy: its outbound requests plus them, judged on their own.
+            lbase = d["rps_out"] + sum(local.values())
+            d["health"] = H.worst(d["health"], H.health_of(lbase, local))
         d["idle"] = not any(e["traffic"] for *_, e in ins + outs)
         d["traffic_source"] = not ins and bool(outs) and not d["idle"]
         badges = set(d.get("badges", []))
@@ -361,6 +387,8 @@ _FLAG_TEXT = {
     "UO": "upstream overflow (503): the circuit breaker (connectionPool limits) rejected the request",
     "UF": "upstream connection failure (503)",
     "URX": "retry limit reached",
+    "FI": "fault injected: the request was aborted by the caller's VirtualService fault (no upstream call)",
+    "DI": "fault injected: the request was delayed by the caller's VirtualService fault",
 }
 
 

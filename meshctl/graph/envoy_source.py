@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from meshctl.errors import UnavailableError
+from meshctl.graph.faults import ListenerFaults, fetch_faults
 from meshctl.graph.stats import ClusterDelta, StatsSnapshot, diff_snapshots, parse_stats_json
 from meshctl.graph.traffic import BLACKHOLE, PASSTHROUGH, TrafficEdge, TrafficWindow
 
@@ -141,13 +142,51 @@ def _edge_from_delta(target: ProxyTarget, d: ClusterDelta) -> TrafficEdge | None
     )
 
 
+def _fault_traffic(window: TrafficWindow, t: ProxyTarget, before: StatsSnapshot, now: StatsSnapshot, secs: float,
+                   faults: dict[str, ListenerFaults]) -> None:
+    """Aborts/delays the proxy's fault filter injected -> edges (one faulted destination) or node figures."""
+    for prefix, stats in now.http.items():
+        old = before.http.get(prefix, {})
+        aborts = max(stats.get("fault.aborts_injected", 0) - old.get("fault.aborts_injected", 0), 0)
+        delays = max(stats.get("fault.delays_injected", 0) - old.get("fault.delays_injected", 0), 0)
+        if not aborts and not delays:
+            continue
+        lf = faults.get(prefix.removesuffix(";"))
+        hosts = sorted(lf.hosts) if lf else []
+        status = lf.abort_status(hosts[0]) if lf and len(hosts) == 1 else None
+        if lf and len(hosts) > 1:
+            statuses = {f.abort_status for f in lf.faults if f.abort_status}
+            status = statuses.pop() if len(statuses) == 1 else None
+        cls = f"{status // 100}xx" if status else "5xx"
+        if len(hosts) == 1:
+            window.edges.append(TrafficEdge(
+                source=t.key, dest_host=hosts[0], rps=aborts / secs, codes={cls: aborts / secs} if aborts else {},
+                code_detail={str(status or "fault"): aborts / secs} if aborts else {},
+                flags={k: v / secs for k, v in (("FI", aborts), ("DI", delays)) if v},
+                attempts_rps=0.0, local=True, fault="exact"))
+            continue
+        flags = window.node_flags.setdefault(t.key, {})
+        for flag, n in (("FI", aborts), ("DI", delays)):
+            if n:
+                flags[flag] = flags.get(flag, 0.0) + n / secs
+        if aborts:
+            codes = window.node_codes.setdefault(t.key, {})
+            codes[cls] = codes.get(cls, 0.0) + aborts / secs
+        window.fault_hosts.setdefault(t.key, set()).update(hosts)
+
+
 def window_from_snapshots(
     targets: list[ProxyTarget],
     prev: dict[str, StatsSnapshot],
     cur: dict[str, StatsSnapshot],
     errors: dict[str, str] | None = None,
+    faults: dict[str, dict[str, ListenerFaults]] | None = None,
 ) -> TrafficWindow:
-    """Turn two polls of each proxy (keyed by admin URL) into a :class:`TrafficWindow`."""
+    """Turn two polls of each proxy (keyed by admin URL) into a :class:`TrafficWindow`.
+
+    ``faults`` (admin URL -> stat prefix -> faults, see :mod:`meshctl.graph.faults`) attributes injected
+    aborts to destinations; without it they are counted on the caller's node.
+    """
     seconds = 0.0
     window = TrafficWindow(seconds=0.0, errors=dict(errors or {}))
     for t in targets:
@@ -182,6 +221,7 @@ def window_from_snapshots(
                     if v > 0:
                         in_codes[cls] = in_codes.get(cls, 0.0) + v / secs
         if secs > 0:
+            _fault_traffic(window, t, before, now, secs, (faults or {}).get(t.admin_url, {}))
             # Router stats per HTTP connection manager: no route matched (NR, 404) / the route's cluster is
             # unknown to the proxy (NC, 503). Neither has a destination, so they belong to this proxy's node.
             for stat, flag in (("no_route", "NR"), ("no_cluster", "NC")):
@@ -209,6 +249,25 @@ class StatsPoller:
         self.timeout = timeout
         self.window = window
         self._hist: dict[str, deque[StatsSnapshot]] = {}
+        #: admin URL -> (read at, fault map); read from /config_dump only when a proxy's fault counters move
+        self._faults: dict[str, tuple[float, dict[str, ListenerFaults]]] = {}
+        self.fault_ttl = 10.0
+
+    def _faults_for(self, base: dict[str, StatsSnapshot], cur: dict[str, StatsSnapshot]) -> dict[str, dict[str, ListenerFaults]]:
+        out: dict[str, dict[str, ListenerFaults]] = {}
+        for url, snap in cur.items():
+            old = base.get(url)
+            if old is None:
+                continue
+            moved = any(s.get(k, 0) != old.http.get(p, {}).get(k, 0)
+                        for p, s in snap.http.items() for k in ("fault.aborts_injected", "fault.delays_injected"))
+            if not moved:
+                continue
+            cached = self._faults.get(url)
+            if cached is None or snap.taken_at - cached[0] > self.fault_ttl:
+                cached = self._faults[url] = (snap.taken_at, fetch_faults(url, self.timeout))
+            out[url] = cached[1]
+        return out
 
     def _fetch_all(self) -> tuple[dict[str, StatsSnapshot], dict[str, str]]:
         snaps: dict[str, StatsSnapshot] = {}
@@ -237,7 +296,7 @@ class StatsPoller:
             hist.append(snap)
             while len(hist) > 1 and snap.taken_at - hist[0].taken_at > self.window:
                 hist.popleft()
-        return window_from_snapshots(self.targets, base, cur, errors)
+        return window_from_snapshots(self.targets, base, cur, errors, self._faults_for(base, cur))
 
     def sample(self, interval: float = 1.0) -> TrafficWindow:
         """Two polls ``interval`` seconds apart (one-shot CLI use); the first one only primes the counters."""

@@ -120,11 +120,16 @@ _HCM_STATS = (
 )
 
 
+_FAULT_STATS = ("aborts_injected", "delays_injected")
+
+
 def _hcm_and_stat(stat_name: str) -> tuple[str, str] | None:
     """Split ``http.<prefix>.<stat>`` for the HCM/router stats the graph reads (prefixes contain dots)."""
     if not stat_name.startswith("http."):
         return None
     prefix, _, stat = stat_name[len("http.") :].rpartition(".")
+    if stat in _FAULT_STATS and prefix.endswith(".fault"):  # the fault filter: http.<prefix>.fault.aborts_injected
+        return prefix[: -len(".fault")], "fault." + stat
     if stat in _HCM_STATS and prefix and prefix != "admin":
         return prefix, stat
     return None

@@ -102,6 +102,9 @@ def _hcm_listener(name: str, port: int, stat_prefix: str, vhosts: list[dict[str,
                             "stat_prefix": stat_prefix,
                             "route_config": {"name": name, "virtual_hosts": vhosts, "validate_clusters": False},
                             "http_filters": [
+                                # Istio's sidecar HCMs run the fault filter (per-route config turns it on)
+                                {"name": "envoy.filters.http.fault",
+                                 "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"}},
                                 {"name": "envoy.filters.http.router",
                                  "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
                             ],
@@ -176,11 +179,14 @@ class TrafficBed:
 
 
 def start_bed(reviews_weights: dict[str, int] | None = None, reviews_error_rate: dict[str, float] | None = None,
-              external_calls: bool = True, reviews_retries: int = 0) -> TrafficBed:
+              external_calls: bool = True, reviews_retries: int = 0,
+              aborts: dict[str, float] | None = None) -> TrafficBed:
     """Start the bed (2 Envoys, 6 tiny apps). Close it with ``.close()`` or use it as a context manager.
 
     ``reviews_retries`` > 0 gives productpage's reviews route Istio's retry policy shape (``retry_on: 5xx``,
     that many retries), so a failing reviews version is tried again, as a VirtualService ``retries`` does.
+    ``aborts`` (``{"reviews": 50.0}``) puts Istio's per-route fault (``fault.abort`` httpStatus 503, that
+    percentage) on productpage's route to that service: its sidecar answers those requests itself.
     """
     weights = reviews_weights or {"v1": 50, "v2": 30, "v3": 20}
     errors = reviews_error_rate or {}
@@ -221,6 +227,14 @@ def start_bed(reviews_weights: dict[str, int] | None = None, reviews_error_rate:
              "routes": [{"match": {"prefix": "/"}, "route": {"cluster": out("missing", "v9")}}]},
             {"name": "allow_any", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "PassthroughCluster"}}]},
         ]
+        for vh in vhosts:
+            pct = (aborts or {}).get(vh["name"])
+            if pct is not None:
+                for r in vh["routes"]:
+                    r["typed_per_filter_config"] = {"envoy.filters.http.fault": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+                        "abort": {"http_status": 503,
+                                  "percentage": {"numerator": int(pct * 10_000), "denominator": "MILLION"}}}}
         inbound_vh = [{"name": "inbound", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "inbound|9080||"}}]}]
         pp_boot = {
             "stats_flush_interval": "1s",  # histogram quantiles refresh every second (Istio: 5s)

@@ -34,6 +34,9 @@ class TrafficEdge:
     attempts_rps: float | None = None
     retries_rps: float = 0.0  # retries per second (each follows a failed attempt)
     retried_codes: dict[str, float] = field(default_factory=dict)  # class -> rps of failed attempts that were retried
+    #: answered by the caller's own proxy (fault injection abort): never reached a destination workload
+    local: bool = False
+    fault: str = ""  # "exact" when injected faults were attributed to this destination
 
 
 @dataclass
@@ -50,3 +53,7 @@ class TrafficWindow:
     errors: dict[str, str] = field(default_factory=dict)  # proxy/admin URL -> why it could not be read
     #: (namespace, workload) -> response flags raised at that proxy with no upstream (NR: no route) -> rps
     node_flags: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    #: (namespace, workload) -> class -> rps of fault aborts its proxy injected that no single destination explains
+    node_codes: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    #: (namespace, workload) -> destination hosts whose routes inject faults there (for unattributed aborts)
+    fault_hosts: dict[tuple[str, str], set[str]] = field(default_factory=dict)
