@@ -137,3 +137,14 @@ def test_prometheus_unreachable_is_reported(cli, free_port):
     # The config graph still prints; the failure is a clear warning, not a traceback.
     assert code == 0 and "cannot query Prometheus" in err
     assert json.loads(out)["nodes"]
+
+
+def test_cli_unreachable_prometheus_is_exit_69_naming_the_url(cli, free_port):
+    url = f"http://127.0.0.1:{free_port}"
+    code, out, err = cli(["graph", "-f", str(BOOKINFO), "--prometheus", url, "-o", "json"])
+    assert code == 69 and url in err and not out
+
+
+def test_cli_bad_window_is_a_usage_error(cli):
+    code, _, err = cli(["graph", "-f", str(BOOKINFO), "--prometheus", "http://127.0.0.1:1", "--window", "5x"])
+    assert code == 64 and "--window" in err

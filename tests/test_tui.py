@@ -353,3 +353,15 @@ def test_graph_view_never_cuts_a_box_at_the_left_edge():
     vx = best_offset(scene, g, "svc:default/reviews", 131)
     assert vx < pp.x - 20 and max(scene.boxes[f"wl:default/reviews-v{i}"].x for i in (1, 2, 3)) + 14 <= vx + 131
     assert best_offset(scene, g, "unknown", 131) == 0 and rv.x > 131
+
+
+def test_tui_missing_file_is_exit_65_before_the_app(cli, tmp_path):
+    code, _, err = cli(["tui", "-f", str(tmp_path / "nope.yaml")])
+    assert code == 65 and "nope.yaml" in err
+
+
+def test_tui_refuses_without_a_terminal(cli):
+    from conftest import BOOKINFO
+
+    code, _, err = cli(["tui", "-f", str(BOOKINFO)])
+    assert code == 64 and "needs a terminal" in err and "meshctl graph -o json" in err

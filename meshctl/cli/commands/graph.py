@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -10,6 +11,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from meshctl.cli.options import filename_option, kube_options
+from meshctl.errors import UnavailableError, UsageError
+
+#: Prometheus duration: one or more <number><unit> (``5m``, ``1h30m``)
+_PROM_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
 
 if TYPE_CHECKING:
     from meshctl.graph.source import LiveSource
@@ -80,6 +85,9 @@ def command(
     from meshctl.graph import export, findhide
     from meshctl.graph.views import view
 
+    if not _PROM_DURATION.match(prom_window):
+        raise UsageError(f"--window {prom_window!r} is not a Prometheus duration",
+                         field="--window", hints=["e.g. 30s, 1m, 5m, 1h (units ms s m h d w y, combinable: 1h30m)"])
     # Parse expressions first: a typo fails fast, before any network I/O.
     find_e = findhide.parse(find_expr) if find_expr else None
     hide_e = findhide.parse(hide_expr) if hide_expr else None
@@ -94,6 +102,10 @@ def command(
             snap = src.snapshot()
         finally:
             src.close()
+    if source.get("prometheus") and snap.window is None:
+        # The one data source asked for gave nothing: an empty graph with exit 0 would read as "no traffic".
+        msg = next((e for e in snap.errors if "Prometheus" in e), f"cannot query Prometheus at {source['prometheus']}")
+        raise UnavailableError(msg, hints=[f"is Prometheus reachable at {source['prometheus']}? (port-forward, URL)"])
     for err in snap.errors:
         click.echo(f"warning: {err}", err=True)
     g = view(snap.graph, graph_type, service_nodes)

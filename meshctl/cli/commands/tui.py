@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from meshctl.cli.commands.graph import open_source, source_options
+from meshctl.cli.output import stdout_is_terminal
+from meshctl.errors import UsageError
 
 EPILOG = """\b
 Examples:
@@ -38,6 +40,19 @@ def command(interval: float, start: str, fixture: bool, **source_opts: Any) -> N
         source = bookinfo_source()
     else:
         source = open_source(source_opts)
+        try:
+            # Bad config is an input error now (exit 65, file:line), not a toast inside a running app.
+            load = getattr(getattr(source, "config", None), "load", None)
+            if load is not None and source_opts["filenames"]:
+                load()
+        except BaseException:
+            source.close()
+            raise
+    if not stdout_is_terminal():
+        source.close()
+        raise UsageError("meshctl tui needs a terminal (stdout is not one)",
+                         hints=["for scripts and pipes use `meshctl graph -o json` (same sources and flags)"])
+    if not fixture:
         prime = getattr(source, "prime", None)
         if prime is not None:
             prime()
