@@ -145,6 +145,14 @@ def test_one_mutated_field_translates_or_is_an_input_error(
             "must be a string",
         ),
         ("platform.yaml", "details", ("spec", "clusterIPs"), "10.0.0.1", "spec.clusterIPs", "must be a list"),
+        (
+            "platform.yaml",
+            "details",
+            ("metadata", "annotations"),
+            "0",
+            "metadata.annotations",
+            "must be a mapping",
+        ),
     ],
 )
 def test_wrongly_typed_kubernetes_field_is_an_input_error(

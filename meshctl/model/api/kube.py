@@ -42,10 +42,11 @@ Labels = dict[StrictStr, StrictStr]
 
 
 class ObjectMeta(KubeModel):
-    """Labels are matched against selectors, so they must be strings. Annotations are read through ``str()``
-    (``sidecar.istio.io/inject: false`` unquoted keeps working, as it always has in meshctl)."""
+    """Labels are matched against selectors, so they must be strings. Annotation values are read through
+    ``str()`` (``sidecar.istio.io/inject: false`` unquoted keeps working, as it always has in meshctl)."""
 
     labels: Labels | None = None
+    annotations: dict[StrictStr, Any] | None = None
 
 
 class ServicePort(KubeModel):
