@@ -365,3 +365,25 @@ def test_tui_refuses_without_a_terminal(cli):
 
     code, _, err = cli(["tui", "-f", str(BOOKINFO)])
     assert code == 64 and "needs a terminal" in err and "meshctl graph -o json" in err
+
+
+def test_graph_view_keeps_the_selected_nodes_outgoing_labels_in_view():
+    """QA: productpage-v1's edge labels ran off the right side. Whenever the selected box and its outgoing
+    edges' labels fit in the canvas width together, the chosen scroll offset shows all of them."""
+    from meshctl.graph.layout import compute_layout
+    from meshctl.tui.canvas import build_scene, edge_text
+    from meshctl.tui.widgets import best_offset
+
+    g = bookinfo_source().snapshot().graph
+    scene = build_scene(g, compute_layout(g, False))
+    checked = 0
+    for width in (60, 72, 101, 131):
+        for node, sel in scene.boxes.items():
+            spans = [(r.label_at[0], r.label_at[0] + 1 + min(len(edge_text(g.edges[r.a, r.b])), r.label_room))
+                     for r in scene.routes if r.a == node and edge_text(g.edges[r.a, r.b]) and r.label_room > 3]
+            if not spans or max(hi for _, hi in spans) - (sel.x - 1) > width:
+                continue
+            vx = best_offset(scene, g, node, width)
+            assert all(vx <= lo and hi <= vx + width for lo, hi in spans), (node, width, vx, spans)
+            checked += 1
+    assert checked > 10

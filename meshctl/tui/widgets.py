@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from meshctl.graph.layout import Layout, compute_layout, structure_key
-from meshctl.tui.canvas import Box, Scene, build_scene, paint, relabel
+from meshctl.tui.canvas import Box, Scene, build_scene, edge_text, paint, relabel
 
 
 class GraphCanvas(Widget, can_focus=True):
@@ -133,7 +133,19 @@ def best_offset(scene: Scene, g: nx.DiGraph, node: str, width: int) -> int:
     def whole(bx: Box, vx: int) -> bool:
         return vx <= bx.x and bx.x + bx.w <= vx + width
 
-    return max(candidates, key=lambda vx: (whole(sel, vx), sum(whole(n, vx) for n in neighbours), -vx))
+    # The selected node's outgoing edges: their labels (rate, errors, latency, weight) are what one selects a
+    # node to read, so a view showing them beats one showing more neighbour boxes.
+    spans = []
+    for r in scene.routes:
+        if r.a == node and g.has_edge(r.a, r.b):
+            text = edge_text(g.edges[r.a, r.b])
+            if text and r.label_room > 3:
+                spans.append((r.label_at[0], r.label_at[0] + 1 + min(len(text), r.label_room)))
+
+    def labels(vx: int) -> int:
+        return sum(vx <= lo and hi <= vx + width for lo, hi in spans)
+
+    return max(candidates, key=lambda vx: (whole(sel, vx), labels(vx), sum(whole(n, vx) for n in neighbours), -vx))
 
 
 def legend() -> Text:
