@@ -25,7 +25,9 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]  # benchmarks/xds.py shadows `xds`
+sys.path.insert(0, os.path.dirname(_HERE))
 
 from meshctl.sources.kubernetes import ClusterSource, KubeClient, ResourceEvent  # noqa: E402
 from meshctl.testing.kubeapi import KubeEmulator  # noqa: E402

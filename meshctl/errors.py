@@ -14,6 +14,7 @@ EXIT_DRIFT = 1  # proxy-config diff found drift, documented "findings" exits
 EXIT_USAGE = 64  # EX_USAGE: bad flags or arguments
 EXIT_DATAERR = 65  # EX_DATAERR: bad input files / dumps
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: a service (admin endpoint, API server, xDS server) could not be reached
+EXIT_NOPERM = 77  # EX_NOPERM: the API server refused the credentials (401) or the permission (403)
 EXIT_SOFTWARE = 70  # EX_SOFTWARE: an internal error (a bug in meshctl)
 EXIT_ANALYZE_FINDINGS = 79  # istioctl analyze's exit code when messages reach the failure threshold
 

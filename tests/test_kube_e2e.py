@@ -111,8 +111,7 @@ def test_proxy_config_cluster_pod_through_port_forward(cluster: tuple[KubeEmulat
 
     emu, kc = cluster
     pod = next(n for n in pods(emu) if n.startswith("productpage-v1-"))
-    code, boot, err = cli(["translate", "-k", "--kubeconfig", kc, "--proxy", f"pod/{pod}", "-n", "default", "-o", "bootstrap"]) \
-        if _translate_has_kube() else cli(["translate", "-f", str(BOOKINFO), "--proxy", "deploy/productpage-v1", "-o", "bootstrap"])
+    code, boot, err = cli(["translate", "-k", "--kubeconfig", kc, "--proxy", f"pod/{pod}", "-n", "default", "-o", "bootstrap"])
     assert code == 0, err
     cfg = json.loads(boot)
     cfg["static_resources"].pop("listeners", None)  # clusters are what we compare; no port binding needed
@@ -126,11 +125,6 @@ def test_proxy_config_cluster_pod_through_port_forward(cluster: tuple[KubeEmulat
     assert via_kube == direct
     assert "reviews.default.svc.cluster.local" in via_kube and "9080" in via_kube
 
-
-def _translate_has_kube() -> bool:
-    from meshctl.cli.commands.translate import command
-
-    return any("--kube" in p.opts for p in command.params)
 
 
 def test_kubectl_shows_simulated_pods(cluster: tuple[KubeEmulator, str], tmp_path: Path) -> None:

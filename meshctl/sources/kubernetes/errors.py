@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meshctl.errors import EXIT_DATAERR, EXIT_UNAVAILABLE, EXIT_USAGE, MeshctlError
-
-#: sysexits' EX_NOPERM: the API server refused us (credentials or RBAC).
-EXIT_NOPERM = 77
+# EXIT_NOPERM (sysexits' EX_NOPERM, 77): the API server refused us (credentials or RBAC); re-exported here.
+from meshctl.errors import EXIT_DATAERR, EXIT_NOPERM, EXIT_UNAVAILABLE, EXIT_USAGE, MeshctlError
 
 
 class KubeError(MeshctlError):
