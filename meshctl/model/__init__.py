@@ -5,7 +5,10 @@ Entry points
 ``build_mesh(resources, mesh_config=None, strict=True) -> Mesh``
     Validates every Istio config (typed models in :mod:`meshctl.model.api`; all errors reported together with
     file:line:field, exit 65) and builds the registry, workloads, endpoints and config indexes. ``strict=False``
-    skips invalid configs (listed in ``mesh.invalid``), as istiod ignores config it cannot use.
+    skips invalid configs (listed in ``mesh.invalid``), as istiod ignores config it cannot use. Kubernetes
+    objects are checked too (the fields the model reads: :mod:`meshctl.model.api.kube`). Duplicates (same kind,
+    namespace, name) resolve as ``kubectl apply`` does, the last definition wins; the dropped ones are
+    ``mesh.duplicates`` and ``mesh.duplicate_warnings()`` gives one stderr line for each.
 ``load_mesh_config(path) -> MeshConfig``
     A bare MeshConfig YAML or the ``istio`` ConfigMap (``data.mesh``). ``MeshConfig()`` gives Istio's defaults.
 
