@@ -139,6 +139,7 @@ class AnalysisContext:
         self.mesh_config_file = mesh_config_file
         self.messages: list[Message] = []
         self.current_analyzer = ""
+        self._selector_cache: dict[tuple[tuple[str, str], ...], list[Resource]] = {}
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
         latest: dict[tuple[str, str, str, str], Resource] = {}
         for r in resources:
@@ -249,12 +250,18 @@ class AnalysisContext:
         return d
 
     def pods_matching(self, selector: dict[str, Any]) -> list[Resource]:
-        """Pods (any namespace) whose labels contain ``selector``, through a label index."""
+        """Pods (any namespace) whose labels contain ``selector``, through a label index. The answer is
+        shared between callers asking for the same selector (many gateways select ``istio: ingressgateway``):
+        treat it as read-only."""
         if not selector:
-            return list(self.workload_pods)
-        sets = [self._pods_by_label.get((str(k), str(v)), set()) for k, v in selector.items()]
-        hit = set.intersection(*sorted(sets, key=len))
-        return [self.workload_pods[i] for i in sorted(hit)]
+            return self.workload_pods
+        key = tuple(sorted((str(k), str(v)) for k, v in selector.items()))
+        hit_list = self._selector_cache.get(key)
+        if hit_list is None:
+            sets = [self._pods_by_label.get(item, set()) for item in key]
+            hit = set.intersection(*sorted(sets, key=len))
+            hit_list = self._selector_cache[key] = [self.workload_pods[i] for i in sorted(hit)]
+        return hit_list
 
 
     @cached_property

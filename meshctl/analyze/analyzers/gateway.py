@@ -134,16 +134,18 @@ class CertificateAnalyzer(Analyzer):
         for members in groups.values():
             if len(members) < 2:
                 continue
-            sels = {id(g): {str(k): str(v) for k, v in dct(g.spec.get("selector")).items()} for g in members}
-            for gw in members:
-                sel = sels[id(gw)]
-                for other in members:
-                    if other is gw:
-                        continue
-                    osel = sels[id(other)]
-                    # the other gateway's selector must be a superset of this one's (empty selects all)
-                    if sel and not all(osel.get(k) == v for k, v in sel.items()):
-                        continue
+            sels = [{str(k): str(v) for k, v in dct(g.spec.get("selector")).items()} for g in members]
+            # label index: the other gateway's selector must be a superset of this one's (empty selects all)
+            by_label: dict[tuple[str, str], set[int]] = defaultdict(set)
+            for n, sel in enumerate(sels):
+                for item in sel.items():
+                    by_label[item].add(n)
+            everyone = set(range(len(members)))
+            for n, gw in enumerate(members):
+                sel = sels[n]
+                cands = set.intersection(*(by_label[item] for item in sel.items())) if sel else everyone
+                for m in sorted(cands - {n}):
+                    other = members[m]
                     if any(_same_certificate(t1, t2) for t1 in tls_of[id(gw)] for t2 in tls_of[id(other)]):
                         ctx.report("IST0138", gw, [full_name(gw), full_name(other)], path="metadata.name")
 

@@ -283,7 +283,7 @@ class SubsetAnalyzer(Analyzer):
         sel = dct(sh.resource.spec.get("selector"))
         if not sel:
             return
-        backends = [p for p in ctx.pods_in(sh.namespace) if selector_matches(sel, p.labels)]
+        backends = [p for p in ctx.pods_matching(sel) if ns_of(p) == sh.namespace]
         if not backends:
             return  # no workloads known at all (files without pods or controllers): nothing to compare against
         if not any(selector_matches(labels, p.labels) for p in backends):
