@@ -211,7 +211,7 @@ def start_bed(reviews_weights: dict[str, int] | None = None, reviews_error_rate:
         clusters = [_cluster(out("details", "v1"), backends["details-v1"].server_address[1])]
         clusters += [_cluster(out("reviews", v), backends[f"reviews-{v}"].server_address[1]) for v in weights]
         clusters += [_cluster("PassthroughCluster", ext.server_address[1]), _cluster("inbound|9080||", pp.server_address[1])]
-        vhosts = [
+        vhosts: list[dict[str, Any]] = [
             {"name": "details", "domains": ["details", "details:9080", _host("details")],
              "routes": [{"match": {"prefix": "/"}, "route": {"cluster": out("details", "v1")}}]},
             {"name": "reviews", "domains": ["reviews", "reviews:9080", _host("reviews")],
@@ -228,7 +228,7 @@ def start_bed(reviews_weights: dict[str, int] | None = None, reviews_error_rate:
             {"name": "allow_any", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "PassthroughCluster"}}]},
         ]
         for vh in vhosts:
-            pct = (aborts or {}).get(vh["name"])
+            pct = (aborts or {}).get(str(vh["name"]))
             if pct is not None:
                 for r in vh["routes"]:
                     r["typed_per_filter_config"] = {"envoy.filters.http.fault": {
