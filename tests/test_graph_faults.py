@@ -83,6 +83,10 @@ def test_aborts_for_several_destinations_on_one_listener_are_unattributed(topo):
     assert any("not attributable to one destination" in h for h in node["hints"])
     for svc in ("svc:default/reviews", "svc:default/details"):
         assert g.edges[PP, svc]["fault_attribution"] == "unattributed"
+    from meshctl.graph.views import view
+
+    app = view(g, "app")
+    assert app.nodes["app:default/productpage"]["health"] == "failure"
 
 
 def test_fault_map_from_the_translators_config_dump(tmp_path, cli):

@@ -70,6 +70,11 @@ def contract(g: nx.DiGraph, key_of: Callable[[str, dict[str, Any]], tuple[str, d
         node["badges"] = sorted(set(node["badges"]) | set(d.get("badges", [])))
         node["hints"] += [h for h in d.get("hints", []) if h not in node["hints"]]
         node["is_gateway"] = bool(node.get("is_gateway")) or bool(d.get("is_gateway"))
+        if d.get("local_codes"):  # unattributed fault aborts of a member proxy stay on the merged node
+            lc = dict(node.get("local_codes") or {})
+            for k, v in d["local_codes"].items():
+                lc[k] = lc.get(k, 0.0) + v
+            node["local_codes"] = lc
     for a, b, e in g.edges(data=True):
         na, nb = mapping[a], mapping[b]
         if na == nb:
