@@ -56,5 +56,13 @@ def test_retried_requests_count_once_and_errors_are_final_outcomes():
         assert e["err5xx"] == pytest.approx(100.0 * final_503 / N, abs=0.5), (a, b)
         assert e["attempt_errpct"] == pytest.approx(100.0 * failed_tries / tries, abs=0.5), (a, b)
         assert e["health"] == "failure"
+    # the TUI's detail panel says how many tries the requests took
+    from rich.console import Console
+
+    from meshctl.tui.widgets import node_detail
+
+    console = Console(width=200, record=True)
+    console.print(node_detail(g, "svc:default/reviews"))
+    assert "tries/s" in console.export_text() and "retries" in console.export_text()
     # no phantom host from Envoy's cluster.<name>.retry.upstream_rq_5xx stats
     assert not any(".retry" in n for n in g.nodes)
