@@ -163,8 +163,36 @@ def test_delete_removes_the_virtual_service_live(demo: DemoProcess) -> None:
     assert code == 65 and "VirtualService default/reviews is not in the running mesh" in err
 
 
+def test_a_killed_envoy_is_restarted_resyncs_and_serves(demo: DemoProcess) -> None:
+    """kill -9 one sidecar's Envoy: the demo restarts it (same admin address), it rejoins xDS, traffic flows."""
+    import signal
+
+    before = next(p for p in json.loads(demo.status_file.read_text())["proxies"] if p["pod"] == "details-v1-0")
+    os.kill(before["envoy_pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    details: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        code, out, err = cli(demo, "demo", "status", "-o", "json")
+        assert code == 0, err
+        details = next(p for p in json.loads(out)["proxies"] if p["pod"] == "details-v1-0")
+        if details["alive"] and details["restarts"] == 1 and set(details["sync"].values()) == {"SYNCED"}:
+            break
+        time.sleep(0.3)
+    assert details["alive"] and details["restarts"] == 1, details
+    assert set(details["sync"].values()) == {"SYNCED"}, details
+    assert details["envoy_pid"] != before["envoy_pid"] and details["admin_url"] == before["admin_url"]
+    assert demo.proc.poll() is None  # the rest of the demo stayed up
+    code, out, err = run_cli(["proxy-status", "--xds", demo.info["xds_address"]])
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if line.startswith("details-v1-0.default"))
+    assert row.count("SYNCED") >= 4, out
+    assert "served by details-v1-0" in mesh_page(demo)  # dialled through the restarted sidecar
+    log = demo.log_path.read_text()
+    assert "Envoy of details-v1-0.default exited (killed by signal 9); restarted it" in log
+
+
 def test_ctrl_c_stops_everything(demo: DemoProcess) -> None:
-    pids = [p["envoy_pid"] for p in demo.info["proxies"]]
+    pids = [p["envoy_pid"] for p in json.loads(demo.status_file.read_text())["proxies"]]
     assert all(process_name(pid) == "envoy" for pid in pids)
     assert demo.stop(timeout=20) == 0  # Ctrl-C
     deadline = time.monotonic() + 5

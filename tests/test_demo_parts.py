@@ -374,3 +374,42 @@ def test_every_demo_proxy_sends_to_sidecars_at_their_loopback_inbound_port() -> 
             and lb.endpoint.address.socket_address.port_value == 9080
         ]
         assert not wrong, f"{w.pod} sends to sidecars' outbound listeners: {wrong[:3]}"
+
+
+def test_supervisor_restarts_dead_envoys_and_stops_on_a_crash_loop(tmp_path: object) -> None:
+    """The restart policy over real (exiting) child processes: restart, restart, restart, then a crash loop;
+    restarts older than the window do not count."""
+    from meshctl.demo.mesh import (
+        CRASH_LOOP_RESTARTS,
+        CRASH_LOOP_WINDOW,
+        CrashLoopError,
+        DemoMesh,
+        DemoOptions,
+        DemoProxy,
+    )
+    from meshctl.envoy.runner import EnvoyProcess
+
+    workloads = plan_workloads(load_paths([str(BOOKINFO)]), subnet=43)
+    mesh = DemoMesh(DemoOptions(status_file=str(tmp_path) + "/demo.json", log_dir=str(tmp_path)))  # type: ignore[operator]
+
+    def dead() -> EnvoyProcess:
+        proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+        proc.wait()
+        return EnvoyProcess(proc, 15000, admin_address=workloads[0].ip)  # type: ignore[arg-type]
+
+    def spawn(p: DemoProxy) -> None:  # the replacement dies at once, like an Envoy that cannot start
+        p.envoy = dead()
+
+    proxy = DemoProxy(workloads[0], envoy=dead())
+    mesh.proxies = [proxy]
+    mesh._spawn = spawn  # type: ignore[method-assign]
+    mesh.write_status_file = lambda: None  # type: ignore[method-assign]
+    t = 1000.0
+    for i in range(CRASH_LOOP_RESTARTS):
+        (line,) = mesh.supervise(now=t + i)
+        assert f"Envoy of {proxy.name} exited (exit code 3); restarted it" in line and f"#{i + 1}" in line
+    with pytest.raises(CrashLoopError) as e:
+        mesh.supervise(now=t + CRASH_LOOP_RESTARTS)
+    assert e.value.exit_code == 69 and f"the Envoy of {proxy.name} keeps crashing" in e.value.message
+    assert len(mesh.supervise(now=t + CRASH_LOOP_WINDOW + 10)) == 1  # old restarts aged out of the window
+    mesh.close()

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +37,17 @@ from meshctl.xds.cache import UnknownNodeError
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "bookinfo"
 
 
+#: a proxy whose Envoy dies more than CRASH_LOOP_RESTARTS times within CRASH_LOOP_WINDOW seconds stops the demo
+CRASH_LOOP_RESTARTS = 3
+CRASH_LOOP_WINDOW = 30.0
+
+
 class DemoCancelled(Exception):
     """Start-up was cancelled (Ctrl-C / SIGTERM while starting); everything started so far is stopped."""
+
+
+class CrashLoopError(UnavailableError):
+    """One proxy's Envoy keeps dying right after the supervisor restarts it: the demo stops (exit 69)."""
 
 
 @dataclass
@@ -69,6 +79,11 @@ class DemoProxy:
     workload: DemoWorkload
     envoy: EnvoyProcess | None = None
     app: AppServer | None = None
+    #: the xDS bootstrap this pod's Envoy runs on (a restart reuses it, and the same admin address)
+    bootstrap: dict[str, Any] | None = None
+    #: monotonic times of the supervisor's restarts (only the recent ones are kept)
+    restarts: deque[float] = field(default_factory=deque)
+    restart_count: int = 0
 
     @property
     def name(self) -> str:
@@ -88,6 +103,7 @@ class DemoProxy:
             "node_id": w.node_id,
             "admin_url": self.envoy.admin_url if self.envoy else None,
             "envoy_pid": self.envoy.process.pid if self.envoy else None,
+            "restarts": self.restart_count,
         }
         if self.app is not None:
             out["app_address"] = f"{self.app.spec.listen_ip}:{self.app.spec.listen_port}"
@@ -180,23 +196,14 @@ class DemoMesh:
 
         for p in self.proxies:
             w = p.workload
-            boot = xds_bootstrap(
+            p.bootstrap = xds_bootstrap(
                 w.node_id,
                 xds_host=self.control_ip,
                 xds_port=self.plane.server.port,
                 delta=opts.xds_mode == "delta",
                 metadata={"NAME": w.pod, "LABELS": w.labels, "SERVICE_ACCOUNT": w.service_account},
             )
-            p.envoy = spawn_envoy(
-                boot,
-                admin_address=w.ip,
-                admin_port=opts.admin_port,
-                registry=self.registry,
-                log_level=opts.log_level,
-                workdir=self.workdir,
-                name=w.pod,
-                base_id=None,
-            )
+            self._spawn(p)
         with ThreadPoolExecutor(max_workers=len(self.proxies)) as pool:
             futures = [pool.submit(p.envoy.wait_ready, opts.ready_timeout) for p in self.proxies if p.envoy]
             while not all(f.done() for f in futures):
@@ -228,6 +235,56 @@ class DemoMesh:
         if opts.load and self.ingress_url:
             self.load = LoadGenerator(self.ingress_url, rate=opts.rate).start()
         self.write_status_file()
+
+    def _spawn(self, p: DemoProxy) -> None:
+        """Fork ``p``'s Envoy on its bootstrap, admin on the pod IP. Call from the main thread (PDEATHSIG)."""
+        assert p.bootstrap is not None
+        p.envoy = spawn_envoy(
+            p.bootstrap,
+            admin_address=p.workload.ip,
+            admin_port=self.options.admin_port,
+            registry=self.registry,
+            log_level=self.options.log_level,
+            workdir=self.workdir,
+            name=p.workload.pod,
+            base_id=None,
+        )
+
+    # ------------------------------------------------------------------------------------------- supervise
+    def supervise(self, now: float | None = None) -> list[str]:
+        """Restart every Envoy that exited, on the same bootstrap and admin address; returns a log line per
+        restart. The new Envoy connects to the xDS server with the same node id and gets the current config,
+        so it becomes SYNCED again by itself. Raises :class:`CrashLoopError` when one proxy died more than
+        ``CRASH_LOOP_RESTARTS`` times within ``CRASH_LOOP_WINDOW`` seconds (restarting would only spin).
+        Call from the thread that started the demo (the main thread): children die with that thread.
+        """
+        if self._closed:
+            return []
+        now = time.monotonic() if now is None else now
+        lines: list[str] = []
+        for p in self.proxies:
+            if p.envoy is None or p.envoy.process.poll() is None:
+                continue
+            code = p.envoy.process.returncode
+            how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+            while p.restarts and now - p.restarts[0] > CRASH_LOOP_WINDOW:
+                p.restarts.popleft()
+            if len(p.restarts) >= CRASH_LOOP_RESTARTS:
+                raise CrashLoopError(
+                    f"the Envoy of {p.name} keeps crashing ({how}; restarted {len(p.restarts)} times in the "
+                    f"last {CRASH_LOOP_WINDOW:.0f} s): stopping the demo",
+                    hints=[f"its log: {p.envoy.log_path}" if p.envoy.log_path else "run with --log-dir DIR"],
+                )
+            p.restarts.append(now)
+            p.restart_count += 1
+            self._spawn(p)
+            lines.append(
+                f"Envoy of {p.name} exited ({how}); restarted it (pid {p.envoy.process.pid}, "
+                f"admin {p.envoy.admin_url}, restart #{p.restart_count})"
+            )
+        if lines:
+            self.write_status_file()  # new Envoy pids
+        return lines
 
     def _start_app(self, w: DemoWorkload, proxy_config: Any) -> AppServer | None:
         if w.gateway or not w.container_ports:
@@ -341,6 +398,7 @@ class DemoMesh:
         assert self.plane is not None
         for info, p in zip(out["proxies"], self.proxies, strict=True):
             info["alive"] = bool(p.envoy and p.envoy.process.poll() is None)
+            info["restarts"] = p.restart_count
             info["sync"] = self.plane.node_sync(p.workload.node_id)
         out["config_version"] = self.plane.version
         out["config_tag"] = self.config_tag()
@@ -419,4 +477,4 @@ def merge_resources(base: list[Resource], changes: list[Resource]) -> tuple[list
     return out, verbs
 
 
-__all__ = ["DemoCancelled", "DemoMesh", "DemoOptions", "DemoProxy", "MeshctlError", "merge_resources"]
+__all__ = ["CrashLoopError", "DemoCancelled", "DemoMesh", "DemoOptions", "DemoProxy", "MeshctlError", "merge_resources"]

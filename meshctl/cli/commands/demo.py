@@ -40,7 +40,8 @@ Examples:
   meshctl demo --no-load --status-file demo.json # no generated traffic; machine-readable addresses
   meshctl demo -f my-mesh/ --subnet 7            # your own manifests, on 127.0.7.x
   meshctl demo apply meshctl/examples/bookinfo-changes/reviews-v3.yaml   # from another terminal
-  meshctl demo delete meshctl/examples/bookinfo-changes/reviews-v3.yaml  # remove it again
+  meshctl demo delete meshctl/examples/bookinfo-changes/ratings-fault-jason.yaml  # delete that VS (not an undo)
+  meshctl demo apply meshctl/examples/bookinfo/routing.yaml              # revert to the original routing
   meshctl demo status                            # proxies, xDS sync, traffic counts
   curl -H 'end-user: jason' http://127.0.1.10:8080/productpage
 """,
@@ -100,7 +101,9 @@ def command(ctx: click.Context, filenames: tuple[str, ...], **kw: Any) -> None:
     \b
     Starts meshctl's xDS server on the bookinfo example, one Envoy per workload (productpage, details,
     reviews v1/v2/v3, ratings) each on its own 127.0.x.y address with a small app behind it, an ingress
-    gateway, and a light load generator. Stays up until Ctrl-C, then stops every process it started.
+    gateway, and a light load generator. An Envoy that dies is restarted (same bootstrap and admin
+    address); only a crash loop (3 restarts within 30 s) stops the demo. Stays up until Ctrl-C, then
+    stops every process it started.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -116,12 +119,8 @@ def command(ctx: click.Context, filenames: tuple[str, ...], **kw: Any) -> None:
         demo.start()
         click.echo(banner(demo.describe()))
         while not stop.wait(0.5):
-            dead = [px.name for px in demo.proxies if px.envoy and px.envoy.process.poll() is not None]
-            if dead:
-                click.echo(
-                    f"Error: Envoy exited unexpectedly: {', '.join(dead)}; stopping the demo", err=True
-                )
-                sys.exit(69)
+            for line in demo.supervise():  # a dead Envoy is restarted; only a crash loop stops the demo
+                click.echo(f"demo: {line}", err=True)
     except (KeyboardInterrupt, DemoCancelled):
         pass
     finally:
@@ -204,11 +203,17 @@ def apply_command(files: tuple[str, ...], status_file: str | None, control: str 
 @click.argument("files", nargs=-1, required=True)
 @running_demo_options
 def delete_command(files: tuple[str, ...], status_file: str | None, control: str | None) -> None:
-    """Remove resources from the running demo (matched by kind/namespace/name, like kubectl delete -f).
+    """Delete the resources a file names from the running demo (kubectl delete -f semantics).
+
+    Resources are matched by kind/namespace/name; their bodies are ignored. This is not an undo of
+    `demo apply`: deleting the VirtualService an apply changed removes it altogether. To revert an
+    apply, apply the original file again.
 
     \b
     Examples:
       meshctl demo delete meshctl/examples/bookinfo-changes/ratings-fault-jason.yaml
+      # revert `demo apply .../reviews-v3.yaml` (do not delete it): re-apply the original routing
+      meshctl demo apply meshctl/examples/bookinfo/routing.yaml
     """
     _send(files, status_file, control, "delete")
 
@@ -282,11 +287,12 @@ def status_command(status_file: str | None, control: str | None, output: str) ->
                 p["type"],
                 p["ip"],
                 "UP" if p.get("alive") else "DOWN",
+                str(p.get("restarts", 0)),
                 *(sync.get(t, "-") for t in ("CDS", "LDS", "EDS", "RDS")),
                 p["admin_url"] or "-",
             ]
         )
-    print_table(["NAME", "TYPE", "IP", "ENVOY", "CDS", "LDS", "EDS", "RDS", "ADMIN"], rows)
+    print_table(["NAME", "TYPE", "IP", "ENVOY", "RESTARTS", "CDS", "LDS", "EDS", "RDS", "ADMIN"], rows)
     load = data.get("load")
     if load:
         by = ", ".join(f"{k}={v}" for k, v in sorted(load["by_reviews"].items())) or "-"
