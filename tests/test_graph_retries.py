@@ -63,6 +63,7 @@ def test_retried_requests_count_once_and_errors_are_final_outcomes():
 
     console = Console(width=200, record=True)
     console.print(node_detail(g, "svc:default/reviews"))
-    assert "tries/s" in console.export_text() and "retries" in console.export_text()
+    text = console.export_text()
+    assert "tries/s" in text and "retries" in text
     # no phantom host from Envoy's cluster.<name>.retry.upstream_rq_5xx stats
     assert not any(".retry" in n for n in g.nodes)
