@@ -90,6 +90,24 @@ def test_port_forward_errors(emu: KubeEmulator, tmp_path: Path) -> None:
     assert 'create pods/portforward in namespace "default"' in str(ei.value) and ei.value.exit_code == 77
 
 
+def test_pod_without_a_forward_target_names_pod_and_port(emu: KubeEmulator, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """The API server accepts the port-forward but the pod's port is unreachable: the error names the pod and
+    port (like istioctl), never the random local port, exit 69 -- in the library and through proxy-config."""
+    from meshctl.sources.kubernetes.portforward import PortForwardError
+
+    emu.apply([pod("productpage-v1-0")])  # pod IP 10.244.0.7: the emulator has nowhere to forward 15000
+    kc = emu.write_kubeconfig(tmp_path / "kc")
+    from meshctl.envoy.admin import Target
+
+    with pytest.raises(PortForwardError) as ei:
+        Target(pod="productpage-v1-0", namespace="default", kubeconfig=kc).config_dump()
+    assert ei.value.exit_code == 69
+    assert ei.value.message.startswith("port-forward to default/productpage-v1-0:15000 failed: error forwarding port 15000")
+    code, out, err = cli(["pc", "cluster", "pod/productpage-v1-0", "-n", "default", "--kubeconfig", kc])
+    assert code == 69, (out, err)
+    assert "port-forward to default/productpage-v1-0:15000 failed: " in err and "127.0.0.1:" not in err
+
+
 def test_istiod_debug_through_port_forward(emu: KubeEmulator, tmp_path: Path) -> None:
     class Debug(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+from meshctl.errors import EXIT_UNAVAILABLE, MeshctlError
 from meshctl.sources.kubernetes.client import KubeClient
 from meshctl.sources.kubernetes.errors import KubeApiError, KubeError, KubeForbiddenError, Missing
 
@@ -25,8 +26,9 @@ ENVOY_ADMIN_PORT = 15000
 ISTIOD_DEBUG_PORT = 15014
 
 
-def _pump(src: Any, dst: Any) -> None:
-    """Copy ``src`` to ``dst`` until EOF or an error, then half-close ``dst`` so the peer sees the end."""
+def _pump(src: Any, dst: Any, before_eof: Any = None) -> None:
+    """Copy ``src`` to ``dst`` until EOF or an error, then (after ``before_eof()``) half-close ``dst`` so the
+    peer sees the end."""
     try:
         while True:
             data = src.recv(65536)
@@ -35,6 +37,8 @@ def _pump(src: Any, dst: Any) -> None:
             dst.sendall(data)
     except OSError:
         pass
+    if before_eof is not None:
+        before_eof()
     with contextlib.suppress(OSError):
         dst.shutdown(socket.SHUT_WR)
 
@@ -53,6 +57,14 @@ def _close_gracefully(sock: Any, timeout: float = 2.0) -> None:
     sock.close()
 
 
+class PortForwardError(KubeError):
+    """The API server took the port-forward, but the pod's port cannot be reached (the kubelet's error channel,
+    or the stream broke): named by pod and port like istioctl, never by the random local port. Exit 69."""
+
+    def __init__(self, namespace: str, pod: str, port: int, reason: str) -> None:
+        super().__init__(f"port-forward to {namespace}/{pod}:{port} failed: {reason}", exit_code=EXIT_UNAVAILABLE)
+
+
 class PortForward:
     """A local listener on 127.0.0.1 forwarding each connection to ``pod:remote_port``. Close it when done."""
 
@@ -64,6 +76,8 @@ class PortForward:
         self._closed = threading.Event()
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
+        #: why the last forwarded connection failed (the kubelet's error text, or the API error), if it did
+        self.last_error: str | None = None
         self._thread = threading.Thread(target=self._accept, name=f"meshctl-portforward:{pod}:{remote_port}", daemon=True)
         self._thread.start()
 
@@ -113,6 +127,9 @@ class PortForward:
         """Open and close one stream now, so a missing pod, RBAC or an unreachable server fails here clearly."""
         pf = self._open_stream()
         _close_gracefully(pf.socket(self.remote_port))  # a server may speak first (HTTP/2 SETTINGS)
+        err = pf.error(self.remote_port)  # (racy here: the half-close may win; _serve records it reliably)
+        if err:
+            raise PortForwardError(self.namespace, self.pod, self.remote_port, err.strip())
 
     def _accept(self) -> None:
         while not self._closed.is_set():
@@ -129,13 +146,14 @@ class PortForward:
         try:
             try:
                 pf = self._open_stream()
-            except KubeError:
+            except KubeError as e:
+                self.last_error = e.message
                 return
             remote = pf.socket(self.remote_port)
             remote.setblocking(True)
             t = threading.Thread(target=_pump, args=(conn, remote), daemon=True)
             t.start()
-            _pump(remote, conn)
+            _pump(remote, conn, before_eof=lambda: self._record_error(pf))
             t.join(5)
         finally:
             with self._lock:
@@ -143,6 +161,13 @@ class PortForward:
             conn.close()
             if remote is not None:
                 _close_gracefully(remote)
+
+    def _record_error(self, pf: Any) -> None:
+        """Keep the kubelet's error text for this stream (set before the client library closes the stream's
+        socket, so it is there at EOF) -- *before* the local connection sees EOF and the caller gives up."""
+        err = pf.error(self.remote_port)
+        if err:
+            self.last_error = err.strip()
 
     def close(self) -> None:
         self._closed.set()
@@ -196,7 +221,24 @@ def port_forward(pod: str, namespace: str | None, port: int = ENVOY_ADMIN_PORT, 
                  context: str | None = None) -> Iterator[str]:
     """``with port_forward(pod, ns, 15000, kubeconfig=...) as url:`` -- the seam ``meshctl proxy-config pod/x`` uses."""
     with open_port_forward(pod, namespace, port, kubeconfig=kubeconfig, context=context) as pf:
-        yield pf.base_url
+        try:
+            yield pf.base_url
+        except PortForwardError:
+            raise
+        except MeshctlError as e:  # "cannot reach http://127.0.0.1:<random>" means: the forward broke
+            if pf.last_error:
+                raise PortForwardError(pf.namespace, pf.pod, port, pf.last_error) from e
+            if e.exit_code == EXIT_UNAVAILABLE:
+                raise PortForwardError(pf.namespace, pf.pod, port, _strip_local(e.message, pf.base_url)) from e
+            raise
+
+
+def _strip_local(message: str, base_url: str) -> str:
+    """An admin error without the local listener's address (meaningless to the user)."""
+    for prefix in (f"cannot reach Envoy admin at {base_url}: ", f"{base_url}: "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message.replace(base_url, "the pod")
 
 
 def find_istiod(client: KubeClient, istio_namespace: str = "istio-system", revision: str | None = None) -> str:
