@@ -29,12 +29,37 @@ def semantic_errors(r: Resource) -> list[tuple[str | None, str]]:
     spec, kind = r.spec, r.kind
     out: list[tuple[str | None, str]] = []
     if kind == "VirtualService":
-        if not lst(spec.get("hosts")) and not spec.get("delegate"):
-            out.append(("spec.hosts", "virtual service must have at least one host"))
+        # With PILOT_ENABLE_VIRTUAL_SERVICE_DELEGATE (on by default) a VirtualService without hosts is a
+        # delegate: valid, but gateways and TLS/TCP routes mean nothing there (Istio's ValidateVirtualService).
+        if not lst(spec.get("hosts")):
+            for field, what in (("gateways", "gateways specified"), ("tls", "tls route specified"), ("tcp", "tcp route specified")):
+                if lst(spec.get(field)):
+                    out.append((f"spec.{field}", f"delegate virtual service must have no {what}"))
         for i, rule in enumerate(lst(spec.get("http"))):
             rule = dct(rule)
-            if not (rule.get("route") or rule.get("redirect") or rule.get("directResponse") or rule.get("delegate")):
-                out.append((f"spec.http[{i}]", "HTTP route, redirect or direct response is required"))
+            base = f"spec.http[{i}]"
+            route, redirect, direct = bool(lst(rule.get("route"))), rule.get("redirect"), rule.get("directResponse")
+            delegate = rule.get("delegate")
+            if not (route or redirect or direct or delegate):
+                out.append((base, "HTTP route, redirect or direct response is required"))
+            # Istio's validateHTTPRoute conflict rules
+            if redirect is not None:
+                if route:
+                    out.append((f"{base}.redirect", "HTTP route cannot contain both route and redirect"))
+                if rule.get("fault") is not None:
+                    out.append((f"{base}.fault", "HTTP route cannot contain both fault and redirect"))
+                if rule.get("rewrite") is not None:
+                    out.append((f"{base}.rewrite", "HTTP route rule cannot contain both rewrite and redirect"))
+            if direct is not None:
+                if route:
+                    out.append((f"{base}.directResponse", "HTTP route cannot contain both route and direct response"))
+                if redirect is not None:
+                    out.append((f"{base}.directResponse", "HTTP route cannot contain both redirect and direct response"))
+            if delegate is not None:
+                if route:
+                    out.append((f"{base}.delegate", "HTTP route cannot contain both route and delegate"))
+                if redirect is not None:
+                    out.append((f"{base}.delegate", "HTTP route cannot contain both redirect and delegate"))
             for j, rd in enumerate(lst(rule.get("route"))):
                 w = dct(rd).get("weight")
                 if isinstance(w, int) and not isinstance(w, bool) and w < 0:
@@ -49,6 +74,9 @@ def semantic_errors(r: Resource) -> list[tuple[str | None, str]]:
     elif kind == "Gateway" and r.group == "networking.istio.io":
         if not lst(spec.get("servers")):
             out.append(("spec.servers", "gateway must have at least one server"))
+        for i, server in enumerate(lst(spec.get("servers"))):
+            if not lst(dct(server).get("hosts")):
+                out.append((f"spec.servers[{i}].hosts", "server config must contain at least one host"))
     return out
 
 
