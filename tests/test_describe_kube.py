@@ -31,6 +31,17 @@ def _free_loopback_ip() -> str:
     raise RuntimeError("no free loopback address")
 
 
+def _pod(name: str, ns: str, labels: dict[str, str]) -> dict[str, object]:
+    """A running pod whose IP the emulator cannot forward to (its Envoy is unreachable)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {"containers": [{"name": "istio-proxy", "image": "x"}]},
+        "status": {"phase": "Running", "podIP": "10.244.9.9"},
+    }
+
+
 def test_describe_pod_live(tmp_path: Path) -> None:
     from meshctl.envoy.runner import free_port, start_envoy
     from meshctl.model import build_mesh
@@ -58,7 +69,9 @@ def test_describe_pod_live(tmp_path: Path) -> None:
                     "containers": [{"name": "reviews", "image": "x", "ports": [{"containerPort": 9080}]}]
                 },
                 "status": {"phase": "Running", "podIP": ip},
-            }
+            },
+            _pod("istio-ingressgateway-0", "istio-system", {"app": "istio-ingressgateway", "istio": "ingressgateway"}),
+            _pod("ratings-v1-0", "default", {"app": "ratings", "version": "v1"}),
         ]
     )
     with emu:
@@ -80,6 +93,9 @@ def test_describe_pod_live(tmp_path: Path) -> None:
                 code, out, err = run_cli(
                     ["describe", "pod", "reviews-v1-0", "-n", "default", "--kubeconfig", kc]
                 )
+                code_own, _, err_own = run_cli(
+                    ["describe", "pod", "ratings-v1-0", "-n", "default", "--kubeconfig", kc]
+                )
             finally:
                 envoy.close()
     assert code == 0, err
@@ -90,3 +106,10 @@ def test_describe_pod_live(tmp_path: Path) -> None:
     )
     assert 'VirtualService: reviews\n   Route to host "reviews" subset "v1" with weight 90%' in out
     assert "Effective PeerAuthentication:\n   Workload mTLS mode: PERMISSIVE" in out
+    # the ingress gateway's Envoy is unreachable (no forward target): istioctl's note, not an abort
+    assert (
+        "Skipping Gateway information (port-forward to istio-system/istio-ingressgateway-0:15000 failed: "
+        in out
+    ), out
+    # the described pod's own Envoy unreachable is the error, named by pod and port
+    assert code_own == 69 and "port-forward to default/ratings-v1-0:15000 failed: " in err_own, err_own

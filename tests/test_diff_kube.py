@@ -102,5 +102,20 @@ def test_pc_diff_pod_against_the_clusters_own_config(tmp_path: Path) -> None:
                 assert {c["owner"] for d in data["differences"] for c in d["changes"]} == {
                     "VirtualService default/reviews"
                 }
+
+                # The cluster's MeshConfig (istio ConfigMap) shapes the intended side: REGISTRY_ONLY turns the
+                # catch-all virtual host into block_all; --meshconfig overrides the ConfigMap.
+                emu.apply([{
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "istio", "namespace": "istio-system"},
+                    "data": {"mesh": "outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n"},
+                }])
+                code, out, err = run_cli([*argv, "-o", "json"])
+                assert code == 1, err
+                assert '"block_all"' in out and "allow_any" in out, out[:3000]  # intended block_all, actual allow_any
+                allow = tmp_path / "mesh.yaml"
+                allow.write_text("outboundTrafficPolicy:\n  mode: ALLOW_ANY\n")
+                code, out, err = run_cli([*argv, "-o", "json", "--meshconfig", str(allow)])
+                assert code == 1 and "block_all" not in out, out[:3000]
             finally:
                 envoy.close()

@@ -18,7 +18,7 @@ from typing import Any
 from meshctl.envoy.dump import ConfigDump
 from meshctl.envoy.views.common import istio_config_path, parse_subset_key
 from meshctl.envoy.views.listener import HCM, hcm_of
-from meshctl.errors import InputError
+from meshctl.errors import InputError, MeshctlError
 
 L0, L1, L2 = "", "   ", "      "
 SEP = "--------------------"
@@ -348,7 +348,11 @@ class Describer:
                 gw_proxy = self.mesh.proxy(f"{_target_kind(gw_w)}/{gw_w.name}", gw_w.namespace)
             except Exception:
                 continue
-            dump = self.dump_for(gw_proxy)
+            try:
+                dump = self.dump_for(gw_proxy)
+            except MeshctlError as e:  # the gateway's Envoy is not the described pod: note it and go on
+                self.out(f"Skipping Gateway information ({e.message})")
+                continue
             for svc in services:
                 for p in svc.ports:
                     matching: list[str] = []

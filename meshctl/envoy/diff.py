@@ -549,11 +549,12 @@ def intended_dump(
     actual: ConfigDump | None = None,
     *,
     resources: list[Any] | None = None,
-    mesh_config: str | None = None,
+    mesh_config: Any = None,
 ) -> ConfigDump:
     """The dump Istio would give a proxy, from Istio/Kubernetes YAML, through the embedded translator.
 
-    ``resources`` (already loaded, e.g. from the live cluster) replace ``filenames``.
+    ``resources`` (already loaded, e.g. from the live cluster) replace ``filenames``; ``mesh_config`` is a
+    MeshConfig file path, or (with ``resources``) an already loaded MeshConfig such as the cluster's.
     The proxy is ``--proxy TYPE/NAME`` or, when omitted, the one whose node id the actual dump carries (the same
     mapping meshctl's xDS server uses). A proxy running on a loopback address (the local demo mesh) is
     translated in loopback bind mode, as the demo's control plane does.
@@ -568,15 +569,16 @@ def intended_dump(
     node_id = node_id_of(actual) if actual is not None else ""
     ip = _node_ip(actual) if actual is not None else ""
     loopback = bool(ip) and _is_loopback_or_any(ip)
-    source = MeshSource(filenames, loopback=loopback, mesh_config=mesh_config)
+    mc_path = mesh_config if isinstance(mesh_config, str) else None
+    source = MeshSource(filenames, loopback=loopback, mesh_config=mc_path)
     if resources is not None:  # e.g. read from the live cluster
         from meshctl.model import build_mesh
 
-        mc = None
-        if mesh_config:
+        mc = mesh_config  # a loaded MeshConfig (e.g. the cluster's istio ConfigMap), a path, or None
+        if mc_path:
             from meshctl.model.meshconfig import load_mesh_config
 
-            mc = load_mesh_config(mesh_config)
+            mc = load_mesh_config(mc_path)
         source.mesh = build_mesh(resources, mc)
     else:
         source.load()

@@ -102,17 +102,19 @@ def _setup(
     from meshctl.model import build_mesh
     from meshctl.sources import load_paths
 
-    mesh_config = None
-    if meshconfig:
-        from meshctl.model.meshconfig import load_mesh_config
-
-        mesh_config = load_mesh_config(meshconfig)
     live = not filenames
-    if live:
-        from meshctl.sources.kubernetes.loader import load_cluster
+    if live:  # the cluster's objects and its MeshConfig (istio ConfigMap), --meshconfig overriding
+        from meshctl.sources.kubernetes.inputs import load_inputs, print_notes
 
-        resources = list(load_cluster(kubeconfig, kube_context))
+        inputs = load_inputs(kube=True, kubeconfig=kubeconfig, context=kube_context, meshconfig=meshconfig)
+        print_notes(inputs.notes)
+        resources, mesh_config = inputs.resources, inputs.mesh_config
     else:
+        mesh_config = None
+        if meshconfig:
+            from meshctl.model.meshconfig import load_mesh_config
+
+            mesh_config = load_mesh_config(meshconfig)
         resources = load_paths(list(filenames), default_namespace=namespace or "default")
     mesh = build_mesh(resources, mesh_config)
 

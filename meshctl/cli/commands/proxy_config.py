@@ -651,14 +651,16 @@ def diff_cmd(
         left_label = f"{', '.join(filenames)} ({intended.source})"
         right_label = actual_target.describe()
     elif target and not dumps and not admin:
-        # a pod, and no -f: the intended config comes from the same live cluster
-        from meshctl.sources.kubernetes.loader import load_cluster
+        # a pod, and no -f: the intended config comes from the same live cluster, with its MeshConfig (the
+        # istio ConfigMap; --meshconfig overrides it)
+        from meshctl.sources.kubernetes.inputs import load_inputs, print_notes
 
         actual_target = live_target()
         actual = actual_target.config_dump(include_eds=True)
-        resources = list(load_cluster(kubeconfig, kube_context))
+        inputs = load_inputs(kube=True, kubeconfig=kubeconfig, context=kube_context, meshconfig=meshconfig)
+        print_notes(inputs.notes)
         intended = diff_lib.intended_dump(
-            [], proxy, namespace, actual, resources=resources, mesh_config=meshconfig
+            [], proxy, namespace, actual, resources=inputs.resources, mesh_config=inputs.mesh_config
         )
         left_label, right_label = f"live cluster config ({intended.source})", actual_target.describe()
     elif len(dumps) == 1 and (target or admin):
