@@ -96,6 +96,21 @@ def test_describe_pod_live(tmp_path: Path) -> None:
                 code_own, _, err_own = run_cli(
                     ["describe", "pod", "ratings-v1-0", "-n", "default", "--kubeconfig", kc]
                 )
+                # the cluster's MeshConfig applies: its rootNamespace makes a PeerAuthentication there mesh-wide
+                emu.apply([
+                    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "istio-system"},
+                     "data": {"mesh": "rootNamespace: mesh-root\n"}},
+                    {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+                     "metadata": {"name": "default", "namespace": "mesh-root"}, "spec": {"mtls": {"mode": "STRICT"}}},
+                ])
+                _, out_root, err_root = run_cli(
+                    ["describe", "pod", "reviews-v1-0", "-n", "default", "--kubeconfig", kc]
+                )
+                mc = tmp_path / "mesh.yaml"
+                mc.write_text("rootNamespace: istio-system\n")
+                _, out_override, _ = run_cli(
+                    ["describe", "pod", "reviews-v1-0", "-n", "default", "--kubeconfig", kc, "--meshconfig", str(mc)]
+                )
             finally:
                 envoy.close()
     assert code == 0, err
@@ -111,5 +126,8 @@ def test_describe_pod_live(tmp_path: Path) -> None:
         "Skipping Gateway information (port-forward to istio-system/istio-ingressgateway-0:15000 failed: "
         in out
     ), out
+    assert "Workload mTLS mode: STRICT" in out_root, out_root + err_root
+    assert "Applied PeerAuthentication:\n   default.mesh-root" in out_root, out_root
+    assert "Workload mTLS mode: PERMISSIVE" in out_override, out_override  # --meshconfig overrides the ConfigMap
     # the described pod's own Envoy unreachable is the error, named by pod and port
     assert code_own == 69 and "port-forward to default/ratings-v1-0:15000 failed: " in err_own, err_own
