@@ -196,3 +196,28 @@ spec:
     assert rbac, out
     assert all("ns[default]-policy[reviews-viewers]" in line or "reviews-viewers" in line for line in rbac), rbac
     assert any(line.strip().startswith("9080 RBAC policies:") for line in rbac), rbac
+
+
+def test_ingress_address_falls_back_to_the_gateway_pods_host_ip(tmp_path: Path) -> None:
+    """istioctl's getIngressIP: load-balancer IP, else the gateway pod's hostIP, else "unknown"."""
+    cfg = _bookinfo_copy(tmp_path)
+    code, out, err = run_cli(["describe", "pod", "productpage-v1", "-f", str(cfg)])
+    assert code == 0, err
+    assert "Exposed on Ingress Gateway http://unknown" in out  # a Deployment has no hostIP (istioctl's word)
+    (cfg / "gateway.yaml").unlink()  # the gateway as a running Pod instead of a Deployment
+    text = (BOOKINFO / "gateway.yaml").read_text()
+    docs = [d for d in text.split("\n---\n") if "kind: Deployment" not in d]
+    pod = """apiVersion: v1
+kind: Pod
+metadata:
+  name: istio-ingressgateway-0
+  namespace: istio-system
+  labels: {app: istio-ingressgateway, istio: ingressgateway}
+spec:
+  containers: [{name: istio-proxy, image: proxyv2, ports: [{containerPort: 8080}, {containerPort: 8443}]}]
+status: {phase: Running, podIP: 10.244.0.9, hostIP: 192.168.49.2}
+"""
+    (cfg / "gateway-pod.yaml").write_text("\n---\n".join([*docs, pod]))
+    code, out, err = run_cli(["describe", "pod", "productpage-v1", "-f", str(cfg)])
+    assert code == 0, err
+    assert "Exposed on Ingress Gateway http://192.168.49.2\n" in out, out

@@ -396,16 +396,16 @@ class Describer:
                         ]
                         if hits:
                             self.out(SEP)
-                            for s, _pods in sorted(hits, key=lambda h: _ingress_ip(h[0])):
-                                self._print_ingress_service(s)
+                            for s, gw_ws in sorted(hits, key=lambda h: _ingress_ip(h[0], h[1])):
+                                self._print_ingress_service(s, gw_ws)
                             self._print_vs(L0, vs_cfg, svc, matching, nonmatching, dr_cfg)
 
-    def _print_ingress_service(self, s: Any) -> None:
+    def _print_ingress_service(self, s: Any, pods: list[Any]) -> None:
         for p in s.ports:
             if p.name not in ("http", "http2"):
                 continue
             suffix = "" if p.port == 80 else f":{p.port}"
-            self.out(f"Exposed on Ingress Gateway http://{_ingress_ip(s)}{suffix}")
+            self.out(f"Exposed on Ingress Gateway http://{_ingress_ip(s, pods)}{suffix}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -433,12 +433,16 @@ def _pod_spec(w: Any) -> dict[str, Any]:
     return spec if isinstance(spec, dict) else {}
 
 
-def _ingress_ip(s: Any) -> str:
+def _ingress_ip(s: Any, pods: list[Any]) -> str:
+    """istioctl's getIngressIP: the Service's load-balancer IP, else the first gateway pod's hostIP, else the
+    word ``unknown`` (istioctl does not guess further, e.g. no NodePort on a node address)."""
     obj = s.source.obj if s.source is not None else {}
     lb = (((obj or {}).get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     if lb and isinstance(lb[0], dict) and lb[0].get("ip"):
         return str(lb[0]["ip"])
-    return "unknown"
+    pod_obj = pods[0].source.obj if pods and pods[0].source is not None else {}
+    host_ip = ((pod_obj or {}).get("status") or {}).get("hostIP") if isinstance(pod_obj, dict) else None
+    return str(host_ip) if host_ip else "unknown"
 
 
 def _labels_text(labels: dict[str, str]) -> str:
