@@ -268,7 +268,13 @@ def _read(path: str) -> str:
     "-o", "--output", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True
 )
 def status_command(status_file: str | None, control: str | None, output: str) -> None:
-    """Show the running demo: addresses, each proxy's xDS sync state, and traffic counts."""
+    """Show the running demo: addresses, each proxy's Envoy (UP/DOWN, restarts), xDS sync state, traffic counts.
+
+    \b
+    Examples:
+      meshctl demo status
+      meshctl demo status --status-file demo.json -o json   # for scripts: proxies[].alive, .restarts, .sync
+    """
     from meshctl.demo.control import control_url, get_status
 
     data = get_status(control_url(control, status_file))
