@@ -97,3 +97,39 @@ def test_route_action_conflicts_and_gateway_server_hosts(tmp_path: Path) -> None
     # each points at the offending field's line
     assert ("c", 9, "Schema validation error: HTTP route cannot contain both fault and redirect") in found
     assert any(name == "g" and line == 22 for name, line, _ in found), found
+
+
+def test_wrongly_typed_kubernetes_fields_are_reported_not_silenced(tmp_path: Path) -> None:
+    # A Service with a map as targetPort used to make the model unbuildable, which silently disabled every
+    # model-based check. It is now one finding with file, line and field, and the other checks still run.
+    f = tmp_path / "in.yaml"
+    f.write_text(
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: default}
+spec:
+  selector: {app: ratings}
+  ports:
+  - name: http
+    port: 9080
+    targetPort: {}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r, namespace: default}
+spec:
+  hosts: [ratings]
+  http:
+  - route:
+    - {destination: {host: ratings}, weight: 60}
+    - {destination: {host: ratings}, weight: 30}
+"""
+    )
+    code, out, err = run_cli(["analyze", "-n", "default", "-o", "json", str(f)])
+    assert code == 79, err
+    msgs = json.loads(out)
+    bad = [m for m in msgs if m["code"] == "IST0106"]
+    assert [(m["kind"], m["line"]) for m in bad] == [("Service", 9)]
+    assert "spec.ports[0].targetPort" in bad[0]["message"]
+    assert any(m["code"] == "MSH0002" for m in msgs), msgs  # weights 60+30: the VS checks still ran

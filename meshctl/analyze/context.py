@@ -351,9 +351,21 @@ class AnalysisContext:
         from meshctl.analyze.analyzers.schema import semantic_errors
         from meshctl.errors import ErrorList, MeshctlError
         from meshctl.model.api import spec_model, validate
+        from meshctl.model.api.kube import check_kube, kube_model
 
         out: dict[int, list[tuple[str | None, str]]] = {}
         for r in self.resources:
+            if kube_model(r) is not None:
+                # Kubernetes objects the model reads (Services, Pods, workloads, ...): a wrongly-typed field
+                # would otherwise make the model unbuildable and silence every model-based check.
+                try:
+                    check_kube(r)
+                except MeshctlError as e:
+                    out[id(r)] = [
+                        (err.field, f"{err.field}: {err.message}" if err.field else err.message)
+                        for err in (e.errors if isinstance(e, ErrorList) else [e])
+                    ]
+                continue
             if not r.group.endswith("istio.io") or spec_model(r) is None:
                 continue
             errs: list[tuple[str | None, str]] = []

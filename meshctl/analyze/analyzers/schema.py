@@ -143,6 +143,7 @@ class ValidationAnalyzer(Analyzer):
 
     def analyze(self, ctx: AnalysisContext) -> None:
         from meshctl.model.api import spec_model
+        from meshctl.model.api.kube import kube_model
 
         errors = ctx.schema_errors
         for r in ctx.resources:
@@ -150,7 +151,8 @@ class ValidationAnalyzer(Analyzer):
             if known is not None and r.kind not in known:
                 ctx.report("MSH0010", r, r.kind, r.group, path="kind")
                 continue
-            if r.group.endswith("istio.io") and spec_model(r) is not None:
+            if (r.group.endswith("istio.io") and spec_model(r) is not None) or kube_model(r) is not None:
+                # Kubernetes objects are checked only for the fields meshctl's model reads.
                 for path, text in errors.get(id(r), ()):
                     ctx.report("IST0106", r, text, path=path)
                 for path, text in _schema_warnings(r):
