@@ -178,7 +178,15 @@ def bench_fanout(n_envoys: int) -> tuple[float, float]:
                         return False
                 return True
 
-            _wait(lambda: all_synced("v1"), 120)
+            try:
+                _wait(lambda: all_synced("v1"), 120)
+            except TimeoutError:
+                dead = sum(1 for e in envoys if e.process.poll() is not None)
+                synced = len(srv.status.proxies())
+                raise TimeoutError(
+                    f"{synced}/{n_envoys} Envoys connected after 120 s ({dead} exited; first log: "
+                    f"{next((e.log_tail(3) for e in envoys if e.process.poll() is not None), '-')!r})"
+                ) from None
             started = time.monotonic() - t0
             t1 = time.monotonic()
             for n in nodes:
@@ -215,7 +223,12 @@ def main() -> int:
         f"  static bootstrap {static:.3f}s | xds sotw {sotw:.3f}s ({r_sotw:.2f}x) | xds delta {delta:.3f}s ({r_delta:.2f}x)  target <= 1.20x"
     )
     print(f"[2] {args.envoys} Envoys (--concurrency 1) on one server, one route change to all")
-    started, converge = bench_fanout(args.envoys)
+    try:
+        started, converge = bench_fanout(args.envoys)
+    except TimeoutError as e:
+        print(f"  {e}")
+        print(f"SUMMARY xds: FAIL startup sotw {r_sotw:.2f}x delta {r_delta:.2f}x of static; fan-out did not sync")
+        return 1
     print(
         f"  all {args.envoys} SYNCED {started:.2f}s after spawning; route change ACKed by all in {converge:.3f}s  target <= 1.0s"
     )

@@ -7,6 +7,7 @@ test or a demo shutdown.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import shutil
@@ -43,11 +44,25 @@ def envoy_binary() -> str:
     )
 
 
+_RECENT_PORTS: collections.deque[int] = collections.deque(maxlen=1024)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now on ``host``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A TCP port that is free right now on ``host`` and not handed out recently by this process.
+
+    The kernel may give the same ephemeral port to two consecutive bind-and-close probes; when many Envoys
+    are started in a row (the demo, the xDS fan-out benchmark) that would make two of them race for one
+    admin port, so ports already handed out are skipped.
+    """
+    for _ in range(64):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in _RECENT_PORTS:
+            _RECENT_PORTS.append(port)
+            return port
+    _RECENT_PORTS.append(port)
+    return port
 
 
 @dataclass
