@@ -153,3 +153,30 @@ def test_unclosed_flow_sequence_names_where_it_opened() -> None:
         load_text(text, "m.yaml")
     assert ei.value.line == 6
     assert "flow sequence opened on line 5 is not closed" in str(ei.value)
+
+
+def test_same_data_as_plain_safe_loading_incl_anchors_and_merge_keys() -> None:
+    import yaml as pyyaml
+
+    text = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, labels: &l {app: a, "on": yes, n: 1}}
+data:
+  base: &b {x: 1, y: [1, 2.5, null, true, "s", ~]}
+  derived: {<<: *b, y: 3, z: *l}
+  list: [*l, *l]
+  quoted: "123"
+  empty: ""
+  multi: |
+    a
+    b
+"""
+    (r,) = load_text(text, "a.yaml")
+    assert r.obj == pyyaml.safe_load(text)
+    assert r.pos("data.derived.z").line == 6
+
+
+def test_explicit_key_twice_after_a_merge_is_still_a_duplicate() -> None:
+    with pytest.raises(InputError, match="duplicate key 'y'"):
+        load_text("b: &b {y: 1}\nd: {<<: *b, y: 2, y: 3}\n", "m.yaml")

@@ -32,27 +32,46 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     """CSafeLoader whose mappings and sequences remember line numbers (1-based)."""
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _value(loader: _LineLoader, node: yaml.Node) -> Any:
+    # Fast path: a plain string scalar (most of every manifest) is its own value; PyYAML's generic
+    # construct_object would only look it up in its caches and call construct_scalar. Scalars are immutable,
+    # so skipping the alias cache changes nothing.
+    if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+        return node.value
+    return loader.construct_object(node, deep=True)
+
+
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[LDict]:
     data = LDict()
     data.line = node.start_mark.line + 1
     yield data
+    explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
     loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+    merged = len(node.value) - explicit  # flatten_mapping puts `<<:` pairs first; explicit keys override them
+    from_merge: set[Any] = set()
+    for i, (key_node, value_node) in enumerate(node.value):
+        key = _value(loader, key_node)
         try:
             hash(key)
         except TypeError:
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping", node.start_mark, "found an unhashable key", key_node.start_mark
             ) from None
-        if key in data:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping",
-                node.start_mark,
-                f"found duplicate key {key!r} (first defined on line {data.key_lines.get(key)})",
-                key_node.start_mark,
-            )
-        data[key] = loader.construct_object(value_node, deep=True)
+        if i < merged:
+            from_merge.add(key)
+        else:
+            if key in data and key not in from_merge:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key!r} (first defined on line {data.key_lines.get(key)})",
+                    key_node.start_mark,
+                )
+            from_merge.discard(key)  # a second explicit definition is a duplicate again
+        data[key] = _value(loader, value_node)
         data.key_lines[key] = key_node.start_mark.line + 1
 
 
@@ -61,7 +80,7 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> Iterato
     data.line = node.start_mark.line + 1
     yield data
     for child in node.value:
-        data.append(loader.construct_object(child, deep=True))
+        data.append(_value(loader, child))
         data.item_lines.append(child.start_mark.line + 1)
 
 
