@@ -35,7 +35,14 @@ _CHILD = r"""
 import json, resource, sys, time
 t = time.perf_counter()
 mode, path = sys.argv[1], sys.argv[2]
-if mode == "load":
+if mode == "yaml":
+    import os, yaml
+    n = 0
+    for f in sorted(os.listdir(path)):
+        with open(os.path.join(path, f)) as fh:
+            n += sum(1 for d in yaml.load_all(fh, Loader=yaml.CSafeLoader) if d is not None)
+    out = str(n)
+elif mode == "load":
     from meshctl.sources import load_paths
     n = len(load_paths([path], default_namespace=""))
     out = str(n)
@@ -111,16 +118,21 @@ def main() -> int:
         n = generate(d, a.resources)
         size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
         print(f"generated {n} resources in {NAMESPACES} files ({size / 1e6:.1f} MB)")
-        loads, runs = [], []
+        plain, loads, runs = [], [], []
         t0 = time.perf_counter()
         for _ in range(a.repeat):
+            plain.append(child("yaml", d))
             loads.append(child("load", d))
             runs.append(child("analyze", d))
+        best_plain = min(plain, key=lambda r: r["seconds"])
         best_load = min(loads, key=lambda r: r["seconds"])
         best_run = min(runs, key=lambda r: r["seconds"])
         rss = max(r["rss_mb"] for r in runs)
-        ratio = best_run["seconds"] / best_load["seconds"]
-        print(f"YAML load only      : {best_load['seconds']:.2f}s CPU (wall {best_load['wall']:.2f}s)  peak {best_load['rss_mb']:.0f} MB  ({best_load['out']} resources)")
+        # The target is judged against plain YAML loading (yaml.load_all with CSafeLoader), as in
+        # benchmarks/translate.py and model.py; meshctl's line-tracking loader is printed beside it.
+        ratio = best_run["seconds"] / best_plain["seconds"]
+        print(f"YAML load (CSafeLoader): {best_plain['seconds']:.2f}s CPU (wall {best_plain['wall']:.2f}s)  peak {best_plain['rss_mb']:.0f} MB  ({best_plain['out']} documents)")
+        print(f"meshctl loader only : {best_load['seconds']:.2f}s CPU (wall {best_load['wall']:.2f}s)  peak {best_load['rss_mb']:.0f} MB  ({best_load['out']} resources), {best_run['seconds'] / best_load['seconds']:.2f}x of it for analyze")
         print(f"meshctl analyze -A  : {best_run['seconds']:.2f}s CPU (wall {best_run['wall']:.2f}s)  peak {rss:.0f} MB  ({best_run['out']} messages)")
         print(f"(wall {time.perf_counter() - t0:.1f}s for {a.repeat} rounds)")
     ok = ratio <= TARGET_RATIO and rss < TARGET_RSS_MB and not str(best_run["out"]).startswith("exit")
