@@ -213,8 +213,10 @@ def _when_field(key: str, values: list[str], not_values: list[str]) -> tuple[str
     raise _Unsupported(f"unknown attribute {key}")
 
 
-def _combine_perm(fields: list[_Field], tcp: bool, allow: bool) -> rbac_pb2.Permission:
-    ands: list[rbac_pb2.Permission] = []
+def _combine(fields: list[_Field], tcp: bool, allow: bool, cls: Any, or_field: str, and_field: str, items: str, not_field: str) -> Any:
+    """AND over fields of (OR over each field's values), negated for ``not*`` values, as Istio's RBAC
+    generator builds both Permissions and Principals; the two messages differ only in field names."""
+    ands: list[Any] = []
     for f in fields:
         for vals, negate in ((f.values, False), (f.not_values, True)):
             ors = []
@@ -225,40 +227,24 @@ def _combine_perm(fields: list[_Field], tcp: bool, allow: bool) -> rbac_pb2.Perm
                     if allow:
                         raise
             if ors:
-                p = rbac_pb2.Permission()
-                p.or_rules.rules.extend(ors)
+                p = cls()
+                getattr(getattr(p, or_field), items).extend(ors)
                 if negate:
-                    p = rbac_pb2.Permission(not_rule=p)
+                    p = cls(**{not_field: p})
                 ands.append(p)
     if not ands:
-        ands.append(rbac_pb2.Permission(any=True))
-    out = rbac_pb2.Permission()
-    out.and_rules.rules.extend(ands)
+        ands.append(cls(any=True))
+    out = cls()
+    getattr(getattr(out, and_field), items).extend(ands)
     return out
+
+
+def _combine_perm(fields: list[_Field], tcp: bool, allow: bool) -> rbac_pb2.Permission:
+    return _combine(fields, tcp, allow, rbac_pb2.Permission, "or_rules", "and_rules", "rules", "not_rule")  # type: ignore[no-any-return]
 
 
 def _combine_prin(fields: list[_Field], tcp: bool, allow: bool) -> rbac_pb2.Principal:
-    ands: list[rbac_pb2.Principal] = []
-    for f in fields:
-        for vals, negate in ((f.values, False), (f.not_values, True)):
-            ors = []
-            for v in vals:
-                try:
-                    ors.append(f.gen(v, tcp))
-                except _Unsupported:
-                    if allow:
-                        raise
-            if ors:
-                p = rbac_pb2.Principal()
-                p.or_ids.ids.extend(ors)
-                if negate:
-                    p = rbac_pb2.Principal(not_id=p)
-                ands.append(p)
-    if not ands:
-        ands.append(rbac_pb2.Principal(any=True))
-    out = rbac_pb2.Principal()
-    out.and_ids.ids.extend(ands)
-    return out
+    return _combine(fields, tcp, allow, rbac_pb2.Principal, "or_ids", "and_ids", "ids", "not_id")  # type: ignore[no-any-return]
 
 
 def _g(d: Any, *names: str) -> list[str]:

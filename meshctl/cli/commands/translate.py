@@ -132,8 +132,6 @@ def command(
     loopback: bool,
 ) -> None:
     """Translate Istio config (-f) into the Envoy config (CDS/EDS/LDS/RDS) one proxy would receive."""
-    from meshctl.model import build_mesh, load_mesh_config
-    from meshctl.sources import load_paths
     from meshctl.translate import translate
 
     if not filenames and not use_kube:
@@ -146,17 +144,11 @@ def command(
         raise UsageError("--proxy and --all-proxies are mutually exclusive")
     if output == "bootstrap" and type_ != "all":
         raise UsageError("--type applies to json/yaml dumps; -o bootstrap always holds every resource")
-    if use_kube:  # the live cluster, -f files on top, MeshConfig from the istio ConfigMap (docs/kubernetes.md)
-        from meshctl.sources.kubernetes.inputs import load_inputs, print_notes
+    from meshctl.cli.inputs import mesh_from_inputs
 
-        inp = load_inputs(filenames, kube=True, kubeconfig=kubeconfig, context=kube_context, meshconfig=meshconfig)
-        print_notes(inp.notes)
-        mesh = build_mesh(inp.resources, inp.mesh_config)
-    else:
-        mc = load_mesh_config(meshconfig) if meshconfig else None
-        mesh = build_mesh(load_paths(filenames), mc)
-    for w in mesh.duplicate_warnings():
-        click.echo(f"Warning: {w}", err=True)
+    mesh = mesh_from_inputs(
+        filenames, use_kube=use_kube, kubeconfig=kubeconfig, kube_context=kube_context, meshconfig=meshconfig
+    )
 
     if all_dir:
         proxies = [p for p in mesh.proxies() if namespace is None or p.namespace == namespace]

@@ -225,22 +225,14 @@ def command(
 ) -> None:
     """Show the mesh model built from -f files: services, workloads, and which config applies to which host."""
     from meshctl.cli.output import emit, print_table
-    from meshctl.model import build_mesh, load_mesh_config
-    from meshctl.sources import load_paths
 
     if not filenames and not use_kube:
         raise UsageError("no input: pass -f FILE|DIR|-, or -k for the live cluster")
-    if use_kube:  # the live cluster, -f files on top, MeshConfig from the istio ConfigMap (docs/kubernetes.md)
-        from meshctl.sources.kubernetes.inputs import load_inputs, print_notes
+    from meshctl.cli.inputs import mesh_from_inputs
 
-        inp = load_inputs(filenames, kube=True, kubeconfig=kubeconfig, context=kube_context, meshconfig=meshconfig)
-        print_notes(inp.notes)
-        mesh = build_mesh(inp.resources, inp.mesh_config)
-    else:
-        mc = load_mesh_config(meshconfig) if meshconfig else None
-        mesh = build_mesh(load_paths(filenames), mc)
-    for w in mesh.duplicate_warnings():
-        click.echo(f"Warning: {w}", err=True)
+    mesh = mesh_from_inputs(
+        filenames, use_kube=use_kube, kubeconfig=kubeconfig, kube_context=kube_context, meshconfig=meshconfig
+    )
     if proxy_target:
         pdata = proxy_summary(mesh, mesh.proxy(proxy_target, namespace))
         if output == "table":
