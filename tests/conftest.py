@@ -79,3 +79,20 @@ def cli() -> object:
 
 def has_dot() -> bool:
     return shutil.which("dot") is not None
+
+
+def free_loopback_ip(ports: tuple[int, ...] = (15001, 15006, 9080)) -> str:
+    """A random 127.0.x.y where ``ports`` are free: a loopback-mode Envoy binds its listeners there."""
+    import random
+    import socket
+
+    for _ in range(50):
+        ip = f"127.0.{random.randint(100, 250)}.{random.randint(10, 250)}"
+        try:
+            for port in ports:
+                with socket.socket() as s:
+                    s.bind((ip, port))
+        except OSError:
+            continue
+        return ip
+    raise RuntimeError("no free loopback address")

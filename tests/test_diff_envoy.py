@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import random
 import shutil
 import socket
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BOOKINFO, FIXTURES, run_cli
+from conftest import BOOKINFO, FIXTURES, free_loopback_ip, run_cli
 
 sys.path.insert(0, str(FIXTURES / "pc"))
 
@@ -229,17 +228,6 @@ def test_unreachable_admin_exit_69() -> None:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _free_loopback_ip() -> str:
-    for _ in range(50):
-        ip = f"127.0.{random.randint(100, 250)}.{random.randint(10, 250)}"
-        try:
-            for port in (15001, 15006, 9080, 15021):
-                with socket.socket() as s:
-                    s.bind((ip, port))
-        except OSError:
-            continue
-        return ip
-    raise RuntimeError("no free loopback address")
 
 
 @pytest.mark.slow
@@ -252,7 +240,7 @@ def test_translated_bookinfo_in_sync_then_weight_drift(tmp_path: Path) -> None:
 
     config = tmp_path / "bookinfo"
     shutil.copytree(BOOKINFO, config)
-    ip = _free_loopback_ip()
+    ip = free_loopback_ip((15001, 15006, 9080, 15021))
     node = istio_node_id("productpage-v1", "default", ip=ip)
     source = MeshSource([str(config)], loopback=True)
     source.load()

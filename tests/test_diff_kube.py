@@ -5,13 +5,11 @@ server from the same cluster; after a VirtualService changes in the cluster, the
 from __future__ import annotations
 
 import json
-import random
-import socket
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import BOOKINFO, FIXTURES, run_cli
+from conftest import BOOKINFO, FIXTURES, free_loopback_ip, run_cli
 
 sys.path.insert(0, str(FIXTURES / "pc"))
 
@@ -20,17 +18,6 @@ import pcworld  # noqa: E402
 pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
 
 
-def _free_loopback_ip() -> str:
-    for _ in range(50):
-        ip = f"127.0.{random.randint(100, 250)}.{random.randint(10, 250)}"
-        try:
-            for port in (15001, 15006, 9080):
-                with socket.socket() as s:
-                    s.bind((ip, port))
-        except OSError:
-            continue
-        return ip
-    raise RuntimeError("no free loopback address")
 
 
 def test_pc_diff_pod_against_the_clusters_own_config(tmp_path: Path) -> None:
@@ -43,7 +30,7 @@ def test_pc_diff_pod_against_the_clusters_own_config(tmp_path: Path) -> None:
     from meshctl.xds.runtime import ServerThread
     from meshctl.xds.source import MeshSource
 
-    ip = _free_loopback_ip()
+    ip = free_loopback_ip()
     emu = KubeEmulator()
     emu.load([str(BOOKINFO)])
     emu.apply(
