@@ -20,6 +20,7 @@ from meshctl.envoy.explain import Request, explain, match_route, select_virtual_
 sys.path.insert(0, str(FIXTURES / "pc"))
 
 import pcworld  # noqa: E402
+from test_xds_helpers import Backend  # noqa: E402
 
 from meshctl.envoy.runner import free_port  # noqa: E402
 
@@ -169,7 +170,7 @@ def test_route_matchers() -> None:
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[Any]:
-    backends = {name: pcworld.Backend(name) for name in ("v1", "v2", "v3", "ratings", "details")}
+    backends = {name: Backend(name) for name in ("v1", "v2", "v3", "ratings", "details")}
     port = free_port()
     res = pcworld.resources(
         backends={k: b.port for k, b in backends.items()},
